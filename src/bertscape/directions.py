@@ -1,0 +1,63 @@
+"""Directions of eqs 1-2: delta1 = theta1 - theta0, delta2 = theta2 - theta0 rescaled to ||delta1||.
+
+Only encoder ("BERT") parameters enter a direction (paper §3.1): the task head is kept
+fixed at theta1's learned values, so head parameters never appear here.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from . import BertscapeError
+
+State = dict[str, torch.Tensor]
+
+
+def encoder_keys(state: State, prefix: str) -> list[str]:
+    return sorted(k for k, v in state.items() if k.startswith(prefix) and v.is_floating_point())
+
+
+def difference(theta: State, theta0: State, keys: list[str]) -> State:
+    missing = [k for k in keys if k not in theta or k not in theta0]
+    if missing:
+        raise BertscapeError(f"checkpoints disagree on parameter {missing[0]}")
+    return {k: theta[k].float() - theta0[k].float() for k in keys}
+
+
+def dot(a: State, b: State) -> float:
+    return float(sum(torch.dot(a[k].flatten().double(), b[k].flatten().double()) for k in a))
+
+
+def norm(a: State) -> float:
+    return math.sqrt(dot(a, a))
+
+
+def scaled(a: State, factor: float) -> State:
+    return {k: v * factor for k, v in a.items()}
+
+
+def restrict(a: State, keys) -> State:
+    keys = set(keys)
+    return {k: v for k, v in a.items() if k in keys}
+
+
+def same_point(a: State, b: State, keys: list[str]) -> bool:
+    return all(torch.equal(a[k], b[k]) for k in keys)
+
+
+def make_directions(theta0: State, theta1: State, theta0_other: State, theta2: State, prefix: str):
+    """Return (delta1, delta2 rescaled to ||delta1||, stats) over encoder parameters only."""
+    keys = encoder_keys(theta0, prefix)
+    if not same_point(theta0, theta0_other, keys):
+        raise BertscapeError("theta0 of the other task's run differs from this run's theta0: "
+                             "delta2 must start from the same point (same init and seed)")
+    delta1 = difference(theta1, theta0, keys)
+    delta2 = difference(theta2, theta0, keys)
+    n1, n2 = norm(delta1), norm(delta2)
+    if n1 == 0 or n2 == 0:
+        raise BertscapeError("a direction has zero norm: did training update the encoder?")
+    stats = {"norm_delta1": n1, "norm_delta2_raw": n2, "cos_delta1_delta2": dot(delta1, delta2) / (n1 * n2),
+             "n_params": int(sum(v.numel() for v in delta1.values()))}
+    return delta1, scaled(delta2, n1 / n2), stats

@@ -1,0 +1,75 @@
+"""From pipeline files to the paper's figures: read the inputs, call the plotting functions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from . import plots
+from .h5io import read_grid
+from .io import read_tsv
+
+
+def _by(paths, ext):
+    return [Path(p) for p in paths if str(p).endswith(ext)]
+
+
+def _grids(paths) -> dict[str, dict[str, object]]:
+    out: dict[str, dict[str, object]] = {}
+    for p in _by(paths, ".h5"):
+        g = read_grid(p)
+        out.setdefault(g.attrs["init"], {})[g.attrs["task"]] = g
+    return out
+
+
+def _traj(path: Path) -> dict[str, np.ndarray]:
+    rows = read_tsv(path)
+    return {k: np.array([r[k] for r in rows], dtype=float) for k in ("epoch", "d_alpha", "d_beta")}
+
+
+def make_figure(fig: str, paths: list[str], style: dict):
+    if fig in ("fig1_train_loss_surfaces", "fig6_dev_error_surfaces"):
+        return plots.fig_surfaces(_grids(paths), "train_loss" if fig.startswith("fig1") else "dev_error", style)
+    if fig == "fig2_training_curves":
+        logs: dict = {}
+        for p in _by(paths, "steps.tsv"):
+            rows = read_tsv(p)
+            logs.setdefault(p.parts[-3], {})[p.parts[-2]] = {
+                "step": np.array([r["step"] for r in rows]), "loss": np.array([r["loss"] for r in rows]),
+                "epoch": np.array([r["epoch_pos"] for r in rows])}
+        return plots.fig_training_curves(logs, style)
+    if fig in ("fig3_trajectories", "fig4_long_run"):
+        grids = _grids(paths)
+        panels = []
+        for p in _by(paths, ".tsv"):
+            task, init = p.parts[-2], p.stem
+            surf_init = "finetune" if init == "long" else init
+            tasks = sorted({q.parts[-2] for q in _by(paths, ".tsv")}, key=lambda t: ("MRPC", "MNLI").index(t) if t in ("MRPC", "MNLI") else 9)
+            title = f"{task} ({'fine-tune 5+20 epochs' if init == 'long' else 'fine-tune' if init == 'finetune' else 'scratch'})"
+            panels.append({"grid": grids[surf_init][task], "traj": _traj(p), "title": title,
+                           "row": 0 if init in ("scratch", "long") else 1, "col": tasks.index(task)})
+        return plots.fig_trajectories(panels, "train_loss" if fig.startswith("fig3") else "dev_error", style)
+    if fig == "fig5_curves":
+        curves = _grids(paths)
+        return plots.fig_curves({t: {i: curves[i][t] for i in curves if t in curves[i]}
+                                 for t in {t for d in curves.values() for t in d}}, style)
+    if fig == "fig7_layer_surfaces":
+        layers: dict = {}
+        for p in _by(paths, ".h5"):
+            g = read_grid(p)
+            layers.setdefault(g.attrs["task"], {})[g.attrs["group"]] = g
+        return plots.fig_layers(layers, style)
+    raise ValueError(f"unknown figure {fig}")
+
+
+def table1_rows(paths: list[str]) -> list[dict]:
+    rows = []
+    for p in paths:
+        recs = read_tsv(p)
+        row = {"task": str(recs[0]["task"]), "finetuned": 100 * recs[0]["dev_acc"], "layers": {}}
+        for r in recs[1:]:
+            row[str(r["group"])] = 100 * r["dev_acc"]
+            row["layers"][str(r["group"])] = [int(r["first_layer"]), int(r["last_layer"])]
+        rows.append(row)
+    return rows

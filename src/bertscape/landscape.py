@@ -1,0 +1,201 @@
+"""The landscape engine: J(base + alpha*d1 + beta*d2) on many grid points, fast.
+
+Evaluation is layer-major: at each grid point the weights of one layer are materialised
+into a single reusable buffer and every batch passes through that layer before the next
+one is built, so memory stays at base + d1 + d2 + one layer + activations. Layers below the
+lowest varied layer are not recomputed: their output is cached once (layer-group surfaces).
+Batches are sorted by length and trimmed to their longest example, so almost no compute is
+spent on padding. The word-embedding matrix is cut down to the token ids that occur in the
+evaluation data (exactly the same numbers, far less memory traffic).
+
+Determinism: a point's value depends only on (base, d1, d2, alpha, beta, data, batching,
+threads), never on which other points were evaluated before, so shards of a grid merge to
+bit-identical results whatever the shard count.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from . import BertscapeError
+
+State = dict[str, torch.Tensor]
+_ACTS = {"gelu": F.gelu, "relu": F.relu, "gelu_new": lambda x: F.gelu(x, approximate="tanh"),
+         "gelu_pytorch_tanh": lambda x: F.gelu(x, approximate="tanh")}
+
+
+@dataclass
+class Batch:
+    ids: torch.Tensor          # (B, T) int64, already remapped to the compact vocabulary
+    types: torch.Tensor        # (B, T) int64
+    mask: torch.Tensor | None  # (B, 1, 1, T) bool, None when no padding
+    labels: torch.Tensor       # (B,)
+    set_name: str
+    n_tokens: int              # real (non-pad) tokens
+
+
+def make_batches(data: dict[str, torch.Tensor], indices: torch.Tensor, set_name: str, batch_tokens: int) -> list[Batch]:
+    """Sort by length and cut into batches of at most ``batch_tokens`` padded tokens."""
+    lengths = data["lengths"][indices].long()
+    order = indices[torch.argsort(lengths, stable=True)]
+    batches, start = [], 0
+    while start < len(order):
+        end = start + 1
+        while end < len(order):
+            t = int(data["lengths"][order[end]])
+            if t * (end + 1 - start) > batch_tokens:
+                break
+            end += 1
+        sel = order[start:end]
+        lens = data["lengths"][sel].long()
+        T = int(lens.max())
+        pad = bool((lens < T).any())
+        mask = (torch.arange(T)[None, :] < lens[:, None])[:, None, None, :] if pad else None
+        batches.append(Batch(data["input_ids"][sel, :T].long(), data["token_type_ids"][sel, :T].long(), mask,
+                             data["labels"][sel].long(), set_name, int(lens.sum())))
+        start = end
+    return batches
+
+
+def _layer_of(key: str, n_layers: int) -> int:
+    head = key.split(".")[0]
+    if head == "emb":
+        return -1
+    if head.isdigit():
+        return int(head)
+    return n_layers
+
+
+def fuse_bert(p: State, n_layers: int) -> State:
+    """HF BERT names -> engine names (fused QKV). Linear, so it maps directions too; partial dicts allowed."""
+    out: State = {}
+    emb = {"word": "word_embeddings.weight", "pos": "position_embeddings.weight", "type": "token_type_embeddings.weight",
+           "ln.w": "LayerNorm.weight", "ln.b": "LayerNorm.bias"}
+    for k, v in emb.items():
+        if f"bert.embeddings.{v}" in p:
+            out[f"emb.{k}"] = p[f"bert.embeddings.{v}"]
+    for i in range(n_layers):
+        L = f"bert.encoder.layer.{i}."
+        if L + "attention.self.query.weight" not in p:
+            continue
+        a = L + "attention.self."
+        out[f"{i}.qkv.w"] = torch.cat([p[a + "query.weight"], p[a + "key.weight"], p[a + "value.weight"]])
+        out[f"{i}.qkv.b"] = torch.cat([p[a + "query.bias"], p[a + "key.bias"], p[a + "value.bias"]])
+        for k, v in {"ao": "attention.output.dense", "ln1": "attention.output.LayerNorm", "ff1": "intermediate.dense",
+                     "ff2": "output.dense", "ln2": "output.LayerNorm"}.items():
+            out[f"{i}.{k}.w"], out[f"{i}.{k}.b"] = p[L + v + ".weight"], p[L + v + ".bias"]
+    for k, v in {"pool": "bert.pooler.dense", "cls": "classifier"}.items():
+        if v + ".weight" in p:
+            out[f"{k}.w"], out[f"{k}.b"] = p[v + ".weight"], p[v + ".bias"]
+    return out
+
+
+class BertLandscape:
+    """Evaluate J(base + a*d1 + b*d2) for BERT-architecture sequence classifiers."""
+
+    def __init__(self, config, base: State, d1: State, d2: State | None, batches: list[Batch]):
+        if getattr(config, "model_type", None) != "bert" or config.hidden_act not in _ACTS \
+                or getattr(config, "position_embedding_type", "absolute") != "absolute":
+            raise BertscapeError(f"the fast engine supports BERT models only (got {config.model_type})")
+        self.L, self.H, self.nh = config.num_hidden_layers, config.hidden_size, config.num_attention_heads
+        self.eps, self.act = config.layer_norm_eps, _ACTS[config.hidden_act]
+        if set(d1) - set(base) or (d2 is not None and set(d2) != set(d1)):
+            raise BertscapeError("directions must cover the same parameters, all present in the base point")
+        # compact vocabulary: only the ids that occur in the data
+        vocab = torch.unique(torch.cat([b.ids.flatten() for b in batches]))
+        self.batches = [Batch(torch.searchsorted(vocab, b.ids), b.types, b.mask, b.labels, b.set_name, b.n_tokens)
+                        for b in batches]
+        cut = lambda s: {k: (v[vocab] if k == "bert.embeddings.word_embeddings.weight" else v) for k, v in s.items()}
+        self.base = {k: v.float().contiguous() for k, v in fuse_bert(cut(base), self.L).items()}
+        self.d1 = {k: v.float().contiguous() for k, v in fuse_bert(cut(d1), self.L).items()}
+        self.d2 = None if d2 is None else {k: v.float().contiguous() for k, v in fuse_bert(cut(d2), self.L).items()}
+        self.buf = {k: torch.empty_like(v) for k, v in self.d1.items() if _layer_of(k, self.L) < 0 or
+                    _layer_of(k, self.L) >= self.L}
+        layer_keys = [k for k in self.d1 if 0 <= _layer_of(k, self.L) < self.L]
+        if layer_keys:  # one reusable layer-sized buffer, shared by all varied layers
+            i0 = _layer_of(layer_keys[0], self.L)
+            self.layer_buf = {k.split(".", 1)[1]: torch.empty_like(self.d1[k]) for k in layer_keys if k.startswith(f"{i0}.")}
+        self.start = min(_layer_of(k, self.L) for k in self.d1)
+        self.cached = None
+        if self.start >= 0:  # inputs to the lowest varied layer never change across the grid
+            with torch.inference_mode():
+                hs = [self._embed(self.base, b) for b in self.batches]
+                for i in range(min(self.start, self.L)):
+                    hs = [self._layer(self._layer_params(i, 0.0, 0.0, use_base=True), h, b.mask) for h, b in zip(hs, self.batches)]
+            self.cached = hs
+
+    # -- weights -----------------------------------------------------------------
+    def _mat(self, key: str, a: float, b: float, out: torch.Tensor) -> torch.Tensor:
+        torch.add(self.base[key], self.d1[key], alpha=a, out=out)
+        if self.d2 is not None:
+            out.add_(self.d2[key], alpha=b)
+        return out
+
+    def _params(self, keys, a, b) -> State:
+        return {k: (self._mat(k, a, b, self.buf[k]) if k in self.d1 else self.base[k]) for k in keys}
+
+    def _layer_params(self, i: int, a: float, b: float, use_base: bool = False) -> State:
+        out = {}
+        for k in ("qkv.w", "qkv.b", "ao.w", "ao.b", "ln1.w", "ln1.b", "ff1.w", "ff1.b", "ff2.w", "ff2.b", "ln2.w", "ln2.b"):
+            full = f"{i}.{k}"
+            out[k] = self._mat(full, a, b, self.layer_buf[k]) if (full in self.d1 and not use_base) else self.base[full]
+        return out
+
+    # -- forward -----------------------------------------------------------------
+    def _embed(self, P: State, b: Batch) -> torch.Tensor:
+        T = b.ids.shape[1]
+        x = P["emb.word"][b.ids] + P["emb.pos"][:T] + P["emb.type"][b.types]
+        return F.layer_norm(x, (self.H,), P["emb.ln.w"], P["emb.ln.b"], self.eps)
+
+    def _layer(self, W: State, x: torch.Tensor, mask) -> torch.Tensor:
+        B, T, H = x.shape
+        qkv = F.linear(x, W["qkv.w"], W["qkv.b"]).view(B, T, 3, self.nh, H // self.nh).permute(2, 0, 3, 1, 4)
+        att = F.scaled_dot_product_attention(qkv[0], qkv[1], qkv[2], attn_mask=mask)
+        x = F.layer_norm(x + F.linear(att.transpose(1, 2).reshape(B, T, H), W["ao.w"], W["ao.b"]), (H,), W["ln1.w"], W["ln1.b"], self.eps)
+        f = F.linear(self.act(F.linear(x, W["ff1.w"], W["ff1.b"])), W["ff2.w"], W["ff2.b"])
+        return F.layer_norm(x + f, (H,), W["ln2.w"], W["ln2.b"], self.eps)
+
+    def logits(self, a: float, b: float = 0.0) -> list[torch.Tensor]:
+        with torch.inference_mode():
+            if self.start < 0:
+                P = self._params(["emb.word", "emb.pos", "emb.type", "emb.ln.w", "emb.ln.b"], a, b)
+                hs = [self._embed(P, bt) for bt in self.batches]
+            else:
+                hs = self.cached
+            for i in range(max(self.start, 0), self.L):
+                W = self._layer_params(i, a, b)
+                hs = [self._layer(W, h, bt.mask) for h, bt in zip(hs, self.batches)]
+            P = self._params(["pool.w", "pool.b", "cls.w", "cls.b"], a, b)
+            return [F.linear(torch.tanh(F.linear(h[:, 0], P["pool.w"], P["pool.b"])), P["cls.w"], P["cls.b"]) for h in hs]
+
+    def evaluate(self, a: float, b: float = 0.0) -> dict[str, float]:
+        return metrics(self.logits(a, b), self.batches)
+
+    def useful_flops(self) -> float:
+        """FLOPs of the real tokens through the layers recomputed at each point (matmuls + attention)."""
+        H, I = self.H, self.base["0.ff1.w"].shape[0]
+        n_layers = self.L - max(self.start, 0)
+        per_tok = 2 * (4 * H * H + 2 * H * I)
+        att = sum(4 * bt.n_tokens * (bt.n_tokens / bt.ids.shape[0]) * H for bt in self.batches)
+        return n_layers * (per_tok * sum(bt.n_tokens for bt in self.batches) + att)
+
+
+def metrics(logits: list[torch.Tensor], batches: list[Batch]) -> dict[str, float]:
+    """Mean cross-entropy and accuracy per evaluation set (sums in float64, fixed order)."""
+    sums: dict[str, list[float]] = {}
+    for lg, bt in zip(logits, batches):
+        s = sums.setdefault(bt.set_name, [0.0, 0.0, 0])
+        s[0] += float(F.cross_entropy(lg.float(), bt.labels, reduction="none").double().sum())
+        s[1] += float((lg.argmax(-1) == bt.labels).sum())
+        s[2] += len(bt.labels)
+    out = {}
+    for name, (loss, correct, n) in sums.items():
+        out[f"{name}_loss"] = loss / n
+        out[f"{name}_acc"] = correct / n
+    if "dev_acc" in out:
+        out["dev_error"] = 1.0 - out["dev_acc"]
+    return out

@@ -1,0 +1,91 @@
+"""Provenance records: which rule, params, inputs (sha256), code, environment and machine made an artifact.
+
+The record is stored inside the artifact where the format allows (HDF5 attribute
+``provenance``, safetensors metadata ``provenance``, PNG text chunk / PDF Subject) and as a
+sidecar ``<file>.prov.json`` otherwise. It is the only place a timestamp may appear.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import socket
+import subprocess
+import time
+from functools import lru_cache
+from pathlib import Path
+
+from . import __version__
+
+REPO = Path(__file__).resolve().parents[2]
+SIDECAR = ".prov.json"
+
+
+def sha256_file(path: str | os.PathLike, chunk: int = 1 << 22) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def sha256_path(path: str | os.PathLike) -> dict[str, str]:
+    """{relative name: sha256} for a file (name '') or every file below a directory."""
+    p = Path(path)
+    if p.is_dir():
+        return {str(f.relative_to(p)): sha256_file(f) for f in sorted(p.rglob("*")) if f.is_file() and not f.name.startswith(".")}
+    return {"": sha256_file(p)}
+
+
+def params_hash(params: dict) -> str:
+    return hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()
+
+
+@lru_cache(maxsize=1)
+def code_version() -> dict:
+    def git(*args):
+        try:
+            return subprocess.run(["git", "-C", str(REPO), *args], capture_output=True, text=True, timeout=10).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            return ""
+    commit = git("rev-parse", "HEAD")
+    return {"package": "bertscape", "version": __version__, "git_commit": commit or None,
+            "git_dirty": bool(git("status", "--porcelain", "--untracked-files=no")) if commit else None}
+
+
+@lru_cache(maxsize=1)
+def environment() -> dict:
+    import importlib.metadata as md
+
+    env = {"python": platform.python_version(), "platform": platform.platform()}
+    for pkg in ("torch", "transformers", "datasets", "h5py", "numpy", "safetensors", "snakemake"):
+        try:
+            env[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:
+            env[pkg] = None
+    try:
+        import torch
+
+        env["cuda"] = torch.version.cuda
+        env["device"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else platform.processor() or "cpu"
+    except ImportError:
+        pass
+    return env
+
+
+def record(rule: str, wildcards: dict, params: dict, inputs: dict[str, list[str]], started: float,
+           sources: dict | None = None, seed: int | None = None) -> dict:
+    return {
+        "rule": rule, "wildcards": dict(wildcards), "params": params, "params_sha256": params_hash(params),
+        "inputs": {name: {path: sha256_path(path) for path in paths} for name, paths in inputs.items()},
+        "code": code_version(), "environment": environment(), "seed": seed, "sources": sources or {},
+        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "host": socket.gethostname(), "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
+    }
+
+
+def sidecar_path(path: str | os.PathLike) -> Path:
+    return Path(str(path) + SIDECAR)

@@ -1,0 +1,57 @@
+"""Glue between Snakemake ``script:`` files and the library: logging, threads, errors, provenance."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+import traceback
+from pathlib import Path
+
+from . import BertscapeError
+from .io import write_json
+from .provenance import record, sidecar_path
+
+
+class Job:
+    """What a script needs from its ``snakemake`` object, plus a provenance record of this run."""
+
+    def __init__(self, smk):
+        self.smk = smk
+        self.input, self.output, self.params, self.wildcards = smk.input, smk.output, smk.params, smk.wildcards
+        self.threads = int(smk.threads)
+        self.started = time.time()
+        self.log = logging.getLogger(f"bertscape.{smk.rule}")
+
+    def provenance(self, **extra) -> dict:
+        inputs = {k: [str(p) for p in (v if isinstance(v, list) else [v])] for k, v in self.input.items()}
+        params = {k: v for k, v in self.params.items()}
+        return record(self.smk.rule, dict(self.wildcards.items()), params, inputs, self.started,
+                      seed=params.get("seed"), **extra)
+
+    def sidecar(self, path, **extra) -> None:
+        write_json(sidecar_path(path), self.provenance(**extra))
+
+
+def run(smk, main) -> None:
+    """Run ``main(job)`` with the log redirected to the rule's log file; BertscapeError -> one line, exit 1."""
+    log_path = smk.log[0] if smk.log else None
+    if log_path:
+        Path(log_path).parent.mkdir(parents=True, exist_ok=True)
+        fh = open(log_path, "a", buffering=1)
+        sys.stdout = sys.stderr = fh  # tqdm progress bars and prints land in the job log
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr, force=True)
+    import torch
+
+    torch.set_num_threads(max(1, int(smk.threads)))
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    try:
+        main(Job(smk))
+    except BertscapeError as e:
+        print(f"bertscape error: {e}", file=sys.__stderr__)
+        print(f"bertscape error: {e}", file=sys.stderr)
+        sys.exit(1)
+    except Exception:
+        traceback.print_exc(file=sys.stderr)
+        raise

@@ -1,0 +1,24 @@
+"""The run's one-page summary: where the figures are, and the headline numbers behind them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .io import read_json, read_tsv
+
+
+def summarize(figures: list[str], directions: list[str], epochs: list[str]) -> str:
+    lines = ["# bertscape run summary", "", "## Figures", ""]
+    lines += [f"- `{f}`" for f in figures if not f.endswith(".pdf")]
+    lines += ["", "## Training (final epoch)", "", "| task | init | epochs | train loss | dev acc |", "|---|---|---|---|---|"]
+    for p in epochs:
+        rows = read_tsv(p)
+        last = rows[-1]
+        lines.append(f"| {Path(p).parts[-3]} | {Path(p).parts[-2]} | {int(last['epoch'])} | "
+                     f"{last['train_loss']:.4f} | {100 * last['dev_acc']:.2f} |")
+    lines += ["", "## Directions", "", "| task | init | other task | ‖δ1‖ | ‖δ2‖ (raw) | cos(δ1, δ2) |", "|---|---|---|---|---|---|"]
+    for p in directions:
+        s = read_json(p)
+        lines.append(f"| {s['task']} | {s['init']} | {s['other_task']} | {s['norm_delta1']:.4g} | "
+                     f"{s['norm_delta2_raw']:.4g} | {s['cos_delta1_delta2']:.4f} |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,157 @@
+"""Curves, surfaces and layer-group surfaces: set up the engine, evaluate a shard, merge shards.
+
+A grid is evaluated as the flat list of its nodes in [i_alpha, j_beta] order followed by
+the exact anchor points (start/end or finetuned/rollback); shard k of n takes every n-th
+item starting at k. A shard flushes what it has done to ``<shard>.partial.json`` every few
+points, so a killed shard resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors import safe_open
+from tqdm import tqdm
+
+from . import BertscapeError
+from .directions import State, norm
+from .h5io import Grid, read_grid, write_grid
+from .io import load_tensors, read_json, write_json
+from .landscape import BertLandscape, make_batches
+
+ANCHORS = {"surface": {"start": (0.0, 0.0), "end": (1.0, 0.0)},
+           "curve": {"start": (0.0, 0.0), "end": (1.0, 0.0)},
+           "layer_surface": {"finetuned": (0.0, 0.0), "rollback": (-1.0, 0.0)}}
+
+
+def subset(n: int, k: int | None, seed: int) -> torch.Tensor:
+    """A fixed, seeded subset of k of n example indices (all of them when k is None or >= n), sorted."""
+    if k is None or k >= n:
+        return torch.arange(n)
+    return torch.sort(torch.randperm(n, generator=torch.Generator().manual_seed(seed))[:k]).values
+
+
+def eval_batches(train: dict, dev: dict | None, ev: dict, seed: int) -> list:
+    batches = make_batches(train, subset(len(train["labels"]), ev["train_subset"], seed), "train", ev["batch_tokens"])
+    if dev is not None:
+        batches += make_batches(dev, subset(len(dev["labels"]), ev["dev_subset"], seed + 1), "dev", ev["batch_tokens"])
+    return batches
+
+
+def layer_keys(keys, layers: list[int]) -> list[str]:
+    lo, hi = layers
+    pat = re.compile(r"\.encoder\.layers?\.(\d+)\.")
+    return [k for k in keys if (m := pat.search(k)) and lo <= int(m.group(1)) <= hi]
+
+
+def read_head(path: str | os.PathLike, prefix: str) -> State:
+    with safe_open(str(path), framework="pt") as f:
+        return {k: f.get_tensor(k) for k in f.keys() if not k.startswith(prefix)}
+
+
+def build_engine(kind: str, config, theta0_path, theta1_path, directions_path, batches, layers: list[int] | None = None):
+    """Engine for J(theta0 + a d1 + b d2) (surface/curve) or J(theta1 + a d1^G + b d2^G) (layer_surface)."""
+    deltas = load_tensors(directions_path)
+    d1 = {k[len("delta1."):]: v for k, v in deltas.items() if k.startswith("delta1.")}
+    d2 = {k[len("delta2."):]: v for k, v in deltas.items() if k.startswith("delta2.")}
+    info = {}
+    if kind == "layer_surface":
+        base = load_tensors(theta1_path)
+        keys = layer_keys(d1, layers)
+        if not keys:
+            raise BertscapeError(f"layer group {layers} selects no parameters")
+        d1 = {k: d1[k] for k in keys}
+        raw2 = {k: d2[k] for k in keys}
+        n1, n2 = norm(d1), norm(raw2)
+        d2 = {k: v * (n1 / n2) for k, v in raw2.items()}  # delta2^G rescaled to ||delta1^G||
+        info.update(norm_delta1_group=n1, norm_delta2_group_raw=n2, layers=list(layers))
+    else:
+        base = load_tensors(theta0_path)
+        prefix = config.model_type + "."
+        base.update(read_head(theta1_path, prefix))  # the head stays at theta1's learned values
+        if kind == "curve":
+            d2 = None
+    return BertLandscape(config, base, d1, d2, batches), info
+
+
+def points(kind: str, alpha: np.ndarray, beta: np.ndarray | None) -> list[tuple[str, float, float]]:
+    grid = [(f"g{i}_{j}", float(a), float(b)) for i, a in enumerate(alpha)
+            for j, b in enumerate(beta if beta is not None else [0.0])]
+    return grid + [(f"anchor:{n}", a, b) for n, (a, b) in ANCHORS[kind].items()]
+
+
+def evaluate_shard(engine, kind: str, alpha, beta, k: int, n: int, partial: str | os.PathLike, key: str,
+                   flush_every: int = 20, progress: bool = True) -> dict[str, dict[str, float]]:
+    todo = points(kind, alpha, beta)[k::n]
+    partial = Path(partial)
+    done = {}
+    if partial.exists():
+        saved = read_json(partial)
+        if saved.get("key") == key:
+            done = saved["values"]
+    last = len(done)
+    for name, a, b in tqdm(todo, desc=f"shard {k}/{n}", disable=not progress, mininterval=2.0):
+        if name in done:
+            continue
+        done[name] = engine.evaluate(a, b)
+        if len(done) - last >= flush_every:
+            write_json(partial, {"key": key, "values": done})
+            last = len(done)
+    return done
+
+
+def shard_grid(kind: str, values: dict[str, dict[str, float]], alpha, beta, attrs: dict) -> Grid:
+    shape = (len(alpha),) if beta is None else (len(alpha), len(beta))
+    metrics = sorted({m for v in values.values() for m in v})
+    arrays = {m: np.full(shape, np.nan) for m in metrics}
+    done = np.zeros(shape, dtype=bool)
+    anchors = {}
+    for name, v in values.items():
+        if name.startswith("anchor:"):
+            a, b = ANCHORS[kind][name[7:]]
+            anchors[name[7:]] = {"alpha": a, "beta": b, **v}
+            continue
+        i, j = map(int, name[1:].split("_"))
+        idx = (i,) if beta is None else (i, j)
+        for m in metrics:
+            arrays[m][idx] = v[m]
+        done[idx] = True
+    return Grid("shard", np.asarray(alpha), None if beta is None else np.asarray(beta), arrays, done, anchors,
+                {"target_kind": kind, **attrs})
+
+
+def gather(paths: list[str], out: str | os.PathLike, provenance: dict | None = None) -> Grid:
+    """Merge shard files into one grid; every node must be covered exactly once."""
+    shards = [read_grid(p) for p in paths]
+    first = shards[0]
+    values = {m: np.full(first.shape, np.nan) for m in first.values}
+    done = np.zeros(first.shape, dtype=int)
+    anchors = {}
+    for p, s in zip(paths, shards):
+        if not (np.array_equal(s.alpha, first.alpha) and (s.beta is None or np.array_equal(s.beta, first.beta))):
+            raise BertscapeError(f"{p}: grid differs from {paths[0]}")
+        for m in values:
+            values[m][s.done] = s.values[m][s.done]
+        done += s.done
+        anchors.update(s.anchors)
+    if (done != 1).any():
+        raise BertscapeError(f"{out}: {(done == 0).sum()} grid points missing, {(done > 1).sum()} duplicated in shards")
+    attrs = {k: v for k, v in first.attrs.items() if k not in ("target_kind", "shard", "provenance", "index_order")
+             and not k.startswith("nonfinite_")}
+    attrs["shards"] = len(paths)
+    if provenance is not None:
+        attrs["provenance"] = provenance
+    grid = Grid(first.attrs["target_kind"], first.alpha, first.beta, values, done.astype(bool), anchors, attrs)
+    write_grid(out, grid)
+    return grid
+
+
+def run_key(*parts) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()

@@ -1,0 +1,162 @@
+"""Fine-tuning / training from scratch with a checkpoint after every epoch (epoch 0 = theta0).
+
+Exact resume: every epoch reseeds its data order and dropout from (seed, epoch), and the
+resume state (weights + AdamW moments + losses so far) is written after each epoch to a
+folder that Snakemake does not own, so a killed job restarts from its last finished epoch
+and ends with the same weights as an uninterrupted run on CPU.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import shutil
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from .io import load_tensors, read_json, save_tensors, write_json
+from .landscape import make_batches
+
+
+@dataclass(frozen=True)
+class TrainSpec:
+    epochs: int
+    batch_size: int
+    lr: float
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.1
+    max_grad_norm: float = 1.0
+    seed: int = 0
+    eval_batch_tokens: int = 4096
+
+    def key(self) -> str:
+        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:16]
+
+
+def lr_at(step: int, total: int, spec: TrainSpec) -> float:
+    """Linear warm-up to spec.lr over warmup_ratio of the steps, then linear decay to 0."""
+    warm = max(1, int(round(spec.warmup_ratio * total))) if spec.warmup_ratio > 0 else 0
+    if step < warm:
+        return spec.lr * (step + 1) / warm
+    return spec.lr * max(0.0, (total - step) / max(1, total - warm))
+
+
+def _optimizer(model, spec: TrainSpec):
+    decay, no_decay = [], []
+    for n, p in model.named_parameters():
+        (no_decay if n.endswith("bias") or "LayerNorm" in n or "layer_norm" in n else decay).append(p)
+    return torch.optim.AdamW([{"params": decay, "weight_decay": spec.weight_decay},
+                              {"params": no_decay, "weight_decay": 0.0}], lr=spec.lr)
+
+
+def _optim_tensors(model, opt) -> dict[str, torch.Tensor]:
+    names = {id(p): n for n, p in model.named_parameters()}
+    out = {}
+    for p, st in opt.state.items():
+        for k, v in st.items():
+            out[f"{k}.{names[id(p)]}"] = torch.as_tensor(v).clone()
+    return out
+
+
+def _load_optim(model, opt, tensors: dict[str, torch.Tensor]) -> None:
+    for n, p in model.named_parameters():
+        if f"exp_avg.{n}" in tensors:
+            opt.state[p] = {k: tensors[f"{k}.{n}"].clone() for k in ("step", "exp_avg", "exp_avg_sq")}
+
+
+def evaluate(model, data: dict[str, torch.Tensor], batch_tokens: int) -> dict[str, float]:
+    model.eval()
+    loss, correct, n = 0.0, 0, 0
+    with torch.inference_mode():
+        for b in make_batches(data, torch.arange(len(data["labels"])), "dev", batch_tokens):
+            mask = torch.ones_like(b.ids) if b.mask is None else b.mask[:, 0, 0, :].long()
+            logits = model(input_ids=b.ids, token_type_ids=b.types, attention_mask=mask).logits
+            loss += float(F.cross_entropy(logits, b.labels, reduction="none").double().sum())
+            correct += int((logits.argmax(-1) == b.labels).sum())
+            n += len(b.labels)
+    return {"loss": loss / n, "acc": correct / n}
+
+
+def _epoch_batches(data, spec: TrainSpec, epoch: int):
+    n = len(data["labels"])
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(spec.seed * 100_003 + epoch))
+    for s in range(0, n, spec.batch_size):
+        idx = perm[s:s + spec.batch_size]
+        T = int(data["lengths"][idx].max())
+        ids = data["input_ids"][idx, :T].long()
+        yield ids, data["token_type_ids"][idx, :T].long(), (torch.arange(T)[None] < data["lengths"][idx, None]).long(), \
+            data["labels"][idx].long()
+
+
+def train(model, train_data, dev_data, spec: TrainSpec, ckpt_paths: list[str], resume_dir: str | os.PathLike,
+          metadata: dict | None = None, progress: bool = True, identity: str = "") -> tuple[list[dict], list[dict]]:
+    """Train for spec.epochs; ckpt_paths[e] receives the weights after epoch e (e = 0 is theta0).
+
+    ``identity`` names the inputs (e.g. their hashes): resume state is reused only when both it
+    and the spec match. Returns (per-step records, per-epoch records).
+    """
+    key = f"{spec.key()}-{hashlib.sha256(identity.encode()).hexdigest()[:16]}"
+    assert len(ckpt_paths) == spec.epochs + 1
+    resume = Path(resume_dir)
+    state_file = resume / "state.json"
+    if state_file.exists() and read_json(state_file).get("key") != key:
+        shutil.rmtree(resume)  # a different run lived here: never resume from it
+    resume.mkdir(parents=True, exist_ok=True)
+    state = read_json(state_file) if state_file.exists() else {"key": key, "epoch": -1, "steps": [], "epochs": []}
+    meta = dict(metadata or {})
+    steps_per_epoch = math.ceil(len(train_data["labels"]) / spec.batch_size)
+    total = steps_per_epoch * spec.epochs
+    opt = _optimizer(model, spec)
+    if state["epoch"] >= 0:
+        model.load_state_dict(load_tensors(resume / f"epoch{state['epoch']}.safetensors"))
+        if state["epoch"] > 0:
+            _load_optim(model, opt, load_tensors(resume / "optim.safetensors"))
+    for epoch in range(state["epoch"] + 1, spec.epochs + 1):
+        losses = []
+        if epoch > 0:
+            model.train()
+            torch.manual_seed(spec.seed * 7919 + epoch)
+            bar = tqdm(_epoch_batches(train_data, spec, epoch), total=steps_per_epoch, disable=not progress,
+                       desc=f"epoch {epoch}/{spec.epochs}", mininterval=2.0)
+            for i, (ids, types, mask, labels) in enumerate(bar):
+                step = (epoch - 1) * steps_per_epoch + i
+                for g in opt.param_groups:
+                    g["lr"] = lr_at(step, total, spec)
+                loss = F.cross_entropy(model(input_ids=ids, token_type_ids=types, attention_mask=mask).logits, labels)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(model.parameters(), spec.max_grad_norm)
+                opt.step()
+                losses.append(float(loss))
+                state["steps"].append({"epoch": epoch, "step": step + 1, "epoch_pos": epoch - 1 + (i + 1) / steps_per_epoch,
+                                       "loss": float(loss), "lr": opt.param_groups[0]["lr"]})
+                bar.set_postfix(loss=f"{float(loss):.4f}")
+        dev = evaluate(model, dev_data, spec.eval_batch_tokens)
+        state["epochs"].append({"epoch": epoch, "train_loss": sum(losses) / len(losses) if losses else float("nan"),
+                                "dev_loss": dev["loss"], "dev_acc": dev["acc"]})
+        save_tensors(resume / f"epoch{epoch}.safetensors", model.state_dict(), {**meta, "epoch": epoch})
+        if epoch > 0:
+            save_tensors(resume / "optim.safetensors", _optim_tensors(model, opt))
+        state["epoch"] = epoch
+        write_json(state_file, state)
+    for epoch, path in enumerate(ckpt_paths):
+        _publish(resume / f"epoch{epoch}.safetensors", Path(path))
+    return state["steps"], state["epochs"]
+
+
+def _publish(src: Path, dst: Path) -> None:
+    """Hard-link (or copy) a finished checkpoint to its output path atomically."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dst.with_name(f".{dst.name}.tmp")
+    tmp.unlink(missing_ok=True)
+    try:
+        os.link(src, tmp)
+    except OSError:
+        shutil.copyfile(src, tmp)
+    os.replace(tmp, dst)

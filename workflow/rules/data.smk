@@ -1,0 +1,71 @@
+# Stage 1 -- data: every source (synthetic, GLUE directory, hub) writes the same prepared
+# JSON-lines splits; tokenisation happens once per split and is cached as safetensors.
+# Fetching from the hub runs on the login node (localrule): compute nodes have no internet.
+
+localrules: prepare_data, fetch_model
+
+
+def data_params():
+    d = config["data"]
+    keep = {"source": d["source"], "max_train": d["max_train"], "max_dev": d["max_dev"], "seed": config["seed"]}
+    if d["source"] == "synthetic":
+        keep.update(synthetic_train=d["synthetic_train"], synthetic_dev=d["synthetic_dev"])
+    elif d["source"] == "glue_dir":
+        keep["glue_dir"] = str(Path(d["glue_dir"]).resolve())
+    else:
+        keep.update(hub_dataset=d["hub_dataset"], hub_revision=d["hub_revision"],
+                    cache_dir=f"{config['resources_dir']}/datasets")
+    return keep
+
+
+def glue_files(wildcards):
+    if config["data"]["source"] != "glue_dir":
+        return []
+    from bertscape.data.glue import glue_file
+
+    return [str(glue_file(config["data"]["glue_dir"], wildcards.task, s)) for s in ("train", "dev")]
+
+
+rule prepare_data:
+    input:
+        glue=glue_files,
+        code=lib("data/__init__.py", "data/synthetic.py", "data/glue.py", "data/prepare.py"),
+    output:
+        train=f"{R}/data/{{task}}/train.jsonl",
+        dev=f"{R}/data/{{task}}/dev.jsonl",
+    params:
+        data=lambda wc: data_params(),
+    log:
+        log("prepare_data/{task}"),
+    threads: 1
+    script:
+        "../scripts/prepare_data.py"
+
+
+rule fetch_model:
+    output:
+        f"{config['resources_dir']}/models/{{name}}@{{revision}}/config.json",
+    params:
+        name=lambda wc: config["model"]["name"],
+        revision=lambda wc: config["model"]["revision"],
+    log:
+        log("fetch_model/{name}@{revision}"),
+    script:
+        "../scripts/fetch_model.py"
+
+
+rule tokenize:
+    input:
+        rows=f"{R}/data/{{task}}/{{split}}.jsonl",
+        model=model_files(),
+        code=lib("data/__init__.py", "data/tokenize.py"),
+    output:
+        tokens(task="{task}", split="{split}"),
+    params:
+        model=config["model"]["name"],
+        max_length=config["model"]["max_length"],
+    log:
+        log("tokenize/{task}-{split}"),
+    threads: config["threads"]["light"]
+    script:
+        "../scripts/tokenize.py"

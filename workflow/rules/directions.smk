@@ -1,0 +1,22 @@
+# Stage 4 -- directions (§3.1-3.2): delta1 = theta1 - theta0 on the target task, delta2 =
+# theta2 - theta0 from the same kind of run on another task, rescaled to ||delta1||.
+# Encoder parameters only; the task head stays at theta1's learned values.
+
+
+rule directions:
+    input:
+        run=lambda wc: ckpt_dir(wc.task, wc.init),
+        other=lambda wc: ckpt_dir(config["tasks"][wc.task]["other_task"], wc.init),
+        code=lib("directions.py", "modeling.py"),
+    output:
+        deltas=f"{R}/directions/{{task}}/{{init}}.safetensors",
+        stats=f"{R}/directions/{{task}}/{{init}}.json",
+    params:
+        epochs=lambda wc: cfg.epochs(config, wc.task, wc.init),
+        other_epochs=lambda wc: cfg.epochs(config, config["tasks"][wc.task]["other_task"], wc.init),
+        other_task=lambda wc: config["tasks"][wc.task]["other_task"],
+    log:
+        log("directions/{task}-{init}"),
+    threads: config["threads"]["light"]
+    script:
+        "../scripts/directions.py"

@@ -1,0 +1,63 @@
+# Stage 8 -- layer groups (§7): surfaces f(a, b) = J(theta1 + a delta1^G + b delta2^G) around
+# the fine-tuned point for each group G (Figure 7; f(-1, 0) is the rolled-back model), and the
+# rollback table (Table 1): dev accuracy of theta1 with one group reset to theta0.
+
+localrules: layer_gather
+
+
+rule layer_shard:
+    input:
+        unpack(landscape_inputs),
+        code=lib("surfaces.py", "landscape.py", "h5io.py", "directions.py", "config.py"),
+    output:
+        f"{R}/layers/{{task}}/{{group}}/shard{{k}}.h5",
+    params:
+        kind="layer_surface",
+        axis=lambda wc: [config["grid"]["min"], config["grid"]["max"], config["grid"]["points"]],
+        epochs=lambda wc: cfg.epochs(config, wc.task, "finetune"),
+        shards=SHARDS,
+        groups=config["layers"]["groups"],
+        dev=False,
+        **eval_params(),
+    log:
+        log("layer_shard/{task}-{group}-{k}"),
+    benchmark:
+        bench("layer_shard/{task}-{group}-{k}")
+    threads: config["threads"]["surface"]
+    resources:
+        gpu=1,
+    script:
+        "../scripts/landscape_shard.py"
+
+
+rule layer_gather:
+    input:
+        shards=lambda wc: [f"{R}/layers/{wc.task}/{wc.group}/shard{k}.h5" for k in range(SHARDS)],
+        code=lib("surfaces.py", "h5io.py"),
+    output:
+        f"{R}/layers/{{task}}/{{group}}.h5",
+    log:
+        log("layer_gather/{task}-{group}"),
+    script:
+        "../scripts/gather.py"
+
+
+rule rollback:
+    input:
+        ckpts=lambda wc: ckpt_dir(wc.task, "finetune"),
+        dev=lambda wc: tokens(wc.task, "dev"),
+        model=model_files(),
+        code=lib("rollback.py", "landscape.py", "config.py", "surfaces.py"),
+    output:
+        f"{R}/layers/{{task}}/rollback.tsv",
+    params:
+        epochs=lambda wc: cfg.epochs(config, wc.task, "finetune"),
+        groups=config["layers"]["groups"],
+        batch_tokens=config["eval"]["batch_tokens"],
+    log:
+        log("rollback/{task}"),
+    threads: config["threads"]["surface"]
+    resources:
+        gpu=1,
+    script:
+        "../scripts/rollback.py"

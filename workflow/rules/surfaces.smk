@@ -1,0 +1,72 @@
+# Stages 5-6 -- 1D curves f(a) = J(theta0 + a delta1) (eq. 1, Figure 5) and 2D surfaces
+# f(a, b) = J(theta0 + a delta1 + b delta2) (eq. 2, Figures 1, 3, 4, 6): training loss on a
+# seeded training subset and dev error on the dev set, at the same weights. Each surface is
+# split into `grid.shards` jobs; a local gather merges them (bit-identical for any count).
+
+localrules: surface_gather
+
+
+def landscape_inputs(wildcards):
+    init = wildcards.get("init", "finetune")
+    return {"directions": f"{R}/directions/{wildcards.task}/{init}.safetensors",
+            "ckpts": ckpt_dir(wildcards.task, init), "train": tokens(wildcards.task, "train"),
+            "dev": tokens(wildcards.task, "dev"), "model": model_files()}
+
+
+rule curve:
+    input:
+        unpack(landscape_inputs),
+        code=lib("surfaces.py", "landscape.py", "h5io.py", "directions.py"),
+    output:
+        f"{R}/curves/{{task}}/{{init}}.h5",
+    params:
+        kind="curve",
+        axis=lambda wc: [config["grid"]["min"], config["grid"]["max"], config["grid"]["curve_points"]],
+        epochs=lambda wc: cfg.epochs(config, wc.task, wc.init),
+        dev=True,
+        **eval_params(),
+    log:
+        log("curve/{task}-{init}"),
+    benchmark:
+        bench("curve/{task}-{init}")
+    threads: config["threads"]["surface"]
+    resources:
+        gpu=1,
+    script:
+        "../scripts/landscape_shard.py"
+
+
+rule surface_shard:
+    input:
+        unpack(landscape_inputs),
+        code=lib("surfaces.py", "landscape.py", "h5io.py", "directions.py"),
+    output:
+        f"{R}/surfaces/{{task}}/{{init}}/shard{{k}}.h5",
+    params:
+        kind="surface",
+        axis=lambda wc: [config["grid"]["min"], config["grid"]["max"], config["grid"]["points"]],
+        epochs=lambda wc: cfg.epochs(config, wc.task, wc.init),
+        shards=SHARDS,
+        dev=True,
+        **eval_params(),
+    log:
+        log("surface_shard/{task}-{init}-{k}"),
+    benchmark:
+        bench("surface_shard/{task}-{init}-{k}")
+    threads: config["threads"]["surface"]
+    resources:
+        gpu=1,
+    script:
+        "../scripts/landscape_shard.py"
+
+
+rule surface_gather:
+    input:
+        shards=lambda wc: [f"{R}/surfaces/{wc.task}/{wc.init}/shard{k}.h5" for k in range(SHARDS)],
+        code=lib("surfaces.py", "h5io.py"),
+    output:
+        f"{R}/surfaces/{{task}}/{{init}}.h5",
+    log:
+        log("surface_gather/{task}-{init}"),
+    script:
+        "../scripts/gather.py"

@@ -1,0 +1,45 @@
+"""Rules curve, surface_shard, layer_shard: evaluate one shard of a grid (with its anchors)."""
+from pathlib import Path
+
+import numpy as np
+
+from bertscape.config import layer_groups
+from bertscape.h5io import write_grid
+from bertscape.io import load_tensors, read_json
+from bertscape.modeling import load_config, resolve_model_dir
+from bertscape.runner import run
+from bertscape.surfaces import build_engine, eval_batches, evaluate_shard, run_key, shard_grid
+
+
+def main(job):
+    c, p, wc = job.smk.config, job.params, job.wildcards
+    kind = p.kind
+    k, n = (int(wc.k), p.shards) if "k" in wc.keys() else (0, 1)
+    model_dir = resolve_model_dir(c["model"]["name"], c["resources_dir"], c["model"]["revision"])
+    train, dev = load_tensors(job.input.train), load_tensors(job.input.dev)
+    mconf = load_config(model_dir, int(train["labels"].max()) + 1)
+    batches = eval_batches(train, dev if p.dev else None, p.eval, p.seed)
+    ckpts = Path(job.input.ckpts)
+    layers = layer_groups(c, mconf.num_hidden_layers)[wc.group] if kind == "layer_surface" else None
+    engine, info = build_engine(kind, mconf, ckpts / "epoch0.safetensors", ckpts / f"epoch{p.epochs}.safetensors",
+                                job.input.directions, batches, layers)
+    alpha = np.linspace(*p.axis[:2], int(p.axis[2]))
+    beta = None if kind == "curve" else alpha.copy()
+    out = Path(job.output[0])
+    key = run_key(dict(p.items()), str(job.input.directions), Path(job.input.directions).stat().st_mtime_ns, k, n)
+    partial = out.with_name(f".{out.name}.partial.json")
+    values = evaluate_shard(engine, kind, alpha, beta, k, n, partial, key)
+    stats = read_json(Path(job.input.directions).with_suffix(".json"))
+    stats.pop("provenance", None)
+    attrs = {"task": wc.task, "init": wc.get("init", "finetune"), "group": wc.get("group", ""), "shard": [k, n],
+             "seed": p.seed, "n_train_subset": sum(len(b.labels) for b in batches if b.set_name == "train"),
+             "n_dev": sum(len(b.labels) for b in batches if b.set_name == "dev"), "grid": list(p.axis),
+             "useful_flops_per_point": engine.useful_flops(), "provenance": job.provenance(), **stats, **info}
+    grid = shard_grid(kind, values, alpha, beta, attrs)
+    if kind == "curve":
+        grid.kind, grid.attrs["target_kind"] = "curve", "curve"
+    write_grid(out, grid)
+    partial.unlink(missing_ok=True)
+
+
+run(snakemake, main)  # noqa: F821

@@ -1,0 +1,38 @@
+"""Rule train: fine-tune / train from scratch / continue (long run), a checkpoint per epoch."""
+from pathlib import Path
+
+from bertscape.data import task_spec
+from bertscape.io import load_tensors, write_tsv
+from bertscape.modeling import build_model, resolve_model_dir
+from bertscape.provenance import sha256_path
+from bertscape.runner import run
+from bertscape.train import TrainSpec, train
+
+
+def main(job):
+    c, task, init = job.smk.config, job.wildcards.task, job.wildcards.init
+    model_dir = resolve_model_dir(c["model"]["name"], c["resources_dir"], c["model"]["revision"])
+    scratch = load_tensors(job.input.init) if init == "scratch" else None
+    model = build_model(model_dir, len(task_spec(task).labels), "scratch" if init == "scratch" else "finetune",
+                        job.params.seed, scratch)
+    first = job.params.first_epoch
+    if init == "long":  # start from the last checkpoint of the regular fine-tuning run
+        model.load_state_dict(load_tensors(Path(job.input.start) / f"epoch{first}.safetensors"))
+    spec = TrainSpec(**job.params.spec, eval_batch_tokens=c["eval"]["batch_tokens"])
+    data = {s: load_tensors(job.input[s]) for s in ("train", "dev")}
+    ident = {k: sha256_path(job.input[k]) for k in ("train", "dev", "init", "start") if k in job.input.keys()}
+    out = Path(job.output.ckpts)
+    paths = [str(out / f"epoch{first + e}.safetensors") for e in range(spec.epochs + 1)]
+    meta = {"task": task, "init": init, "provenance": job.provenance()}
+    steps, epochs = train(model, data["train"], data["dev"], spec, paths, job.params.resume, meta, identity=str(ident))
+    for r in steps + epochs:
+        r["epoch"] += first
+    for r in steps:
+        r["epoch_pos"] += first
+    write_tsv(job.output.steps, steps, ["epoch", "step", "epoch_pos", "loss", "lr"])
+    write_tsv(job.output.epochs, epochs, ["epoch", "train_loss", "dev_loss", "dev_acc"])
+    job.sidecar(job.output.epochs)
+    job.log.info("final dev acc %.4f", epochs[-1]["dev_acc"])
+
+
+run(snakemake, main)  # noqa: F821
