@@ -186,6 +186,8 @@ SchedulerType=sched/backfill
 SlurmdParameters=config_overrides
 ReturnToService=2
 MailProg=/bin/true
+# jobs without --mem would otherwise get the whole node's memory
+DefMemPerCPU=1024
 
 # no slurmdbd: no accounting, no job completion log -> sacct does not work
 AccountingStorageType=accounting_storage/none
@@ -242,10 +244,11 @@ start_daemon() { # name, args...
 cmd_start() {
   need_root
   local t0=$SECONDS
-  if pid_alive munged && pid_alive slurmctld && pid_alive slurmd &&
+  if { pid_alive munged || munge_works; } && pid_alive slurmctld && pid_alive slurmd &&
     [[ $(node_state) == idle || $(node_state) == mix || $(node_state) == alloc ]]; then
     echo "slurm already running: node $NODE ($(node_state)), partition $PARTITION," \
-      "pids munged=$(<"$STATE/munged.pid") slurmctld=$(<"$STATE/slurmctld.pid") slurmd=$(<"$STATE/slurmd.pid")"
+      "pids munged=$(cat "$STATE/munged.pid" 2>/dev/null || echo external)" \
+      "slurmctld=$(<"$STATE/slurmctld.pid") slurmd=$(<"$STATE/slurmd.pid")"
     return 0
   fi
   install_packages

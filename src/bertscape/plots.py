@@ -22,7 +22,7 @@ Style keys (all optional): ``cmap`` ("viridis"), ``dpi`` (150), ``levels`` (30),
 ``figsize_per_panel`` ((3.2, 2.8) inches), ``font_size`` (9), ``clip_quantile`` (0.98),
 ``curve_norm`` ("ratio": f(a)/f(1) on a log axis, or "minmax": (f-min)/(max-min) over a in
 [-4, 4]), ``traj_view`` ("auto": zoom to the trajectory, or "grid": the whole grid), ``smooth``
-(running-mean window in steps for Figure 2; default about 2 % of the steps). Unknown keys are
+(running-mean window of Figure 2 in epochs, default 0.25; 0 turns it off). Unknown keys are
 ignored so a larger config section can be passed as is.
 """
 
@@ -33,6 +33,7 @@ import math
 import os
 import sys
 import tempfile
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
@@ -44,6 +45,7 @@ from matplotlib import patheffects
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.cm import ScalarMappable
 from matplotlib.figure import Figure
+from matplotlib.layout_engine import PlaceHolderLayoutEngine
 from matplotlib.lines import Line2D
 from matplotlib.ticker import LogFormatter, LogLocator, MaxNLocator
 
@@ -134,10 +136,11 @@ def _style_axes(ax, st: dict) -> None:
     ax.tick_params(labelsize=_fs(st, "tick"))  # stored on the axis: applies to ticks created at draw time
 
 
-def _note(ax, lines: list[str], st: dict) -> None:
+def _note(ax, lines: list[str], st: dict, corner: str = "upper left") -> None:
     if lines:
-        ax.text(0.02, 0.98, "\n".join(lines), transform=ax.transAxes, ha="left", va="top",
-                fontsize=_fs(st, "note"), zorder=10,
+        y, va = (0.98, "top") if corner == "upper left" else (0.02, "bottom")
+        ax.text(0.02, y, "\n".join(lines), transform=ax.transAxes, ha="left", va=va,
+                fontsize=_fs(st, "note"), zorder=20,
                 bbox=dict(boxstyle="round,pad=0.2", facecolor="white", edgecolor="0.5", alpha=0.85, linewidth=0.5))
 
 
@@ -190,12 +193,21 @@ class _Scale:
         return self.lo / 10.0 if self.log else self.lo - (self.hi - self.lo)
 
 
-def _scale(fields: list[tuple[np.ndarray, np.ndarray]], metric: str, st: dict) -> _Scale:
-    """One colour scale for several (values, evaluated-mask) fields."""
-    vals = [v[d] for v, d in fields]
-    allv = np.concatenate([x.ravel() for x in vals]) if vals else np.zeros(0)
+def _scale(fields: list[tuple[np.ndarray, np.ndarray]], metric: str, st: dict,
+           full: list[tuple[np.ndarray, np.ndarray]] | None = None) -> _Scale:
+    """One colour scale for several (values, evaluated-mask) fields.
+
+    The range comes from ``fields``; whether values fall beyond it (colour bar arrows, and the
+    contourf ``extend`` that fills them) is judged on ``full`` (default: ``fields``), so a zoomed
+    view can take its range from the visible points and still fill the rest of the grid.
+    """
+    def values(fs):
+        return np.concatenate([v[d].ravel() for v, d in fs]) if fs else np.zeros(0)
+
+    allv = values(fields)
     finite = allv[np.isfinite(allv)]
-    n_nonfinite = int((~np.isfinite(allv)).sum())
+    everything = values(full) if full is not None else allv
+    n_nonfinite = int((~np.isfinite(everything)).sum())
     log = False
     if finite.size == 0:
         lo, hi = 0.0, 1.0
@@ -208,8 +220,9 @@ def _scale(fields: list[tuple[np.ndarray, np.ndarray]], metric: str, st: dict) -
             lo, hi = lo - pad, hi + pad
     n = st["levels"]
     levels = np.geomspace(lo, hi, n + 1) if log else np.linspace(lo, hi, n + 1)
-    over = bool((finite > hi).any()) or (n_nonfinite > 0 and not _higher_is_better(metric))
-    under = bool((finite < lo).any()) or (n_nonfinite > 0 and _higher_is_better(metric))
+    efin = everything[np.isfinite(everything)]
+    over = bool((efin > hi).any()) or (n_nonfinite > 0 and not _higher_is_better(metric))
+    under = bool((efin < lo).any()) or (n_nonfinite > 0 and _higher_is_better(metric))
     extend = {(True, True): "both", (True, False): "max", (False, True): "min"}.get((over, under), "neither")
     return _Scale(lo, hi, log, levels, extend, metric)
 
@@ -233,8 +246,6 @@ def _field(grid: Grid, metric: str, where: str) -> tuple[np.ndarray, np.ndarray,
 
 
 def _in_view(a, b, v, done, view):
-    if view is None:
-        return v, done
     (x0, x1), (y0, y1) = view
     m = ((a >= x0) & (a <= x1))[:, None] & ((b >= y0) & (b <= y1))[None, :]
     return v, done & m
@@ -261,8 +272,8 @@ def _draw_surface(ax, grid: Grid, metric: str, sc: _Scale, st: dict, where: str)
     notes = []
     if nonfin.any():
         A, B = np.meshgrid(a, b, indexing="ij")
-        ax.plot(A[nonfin], B[nonfin], linestyle="none", marker="x", color=NONFINITE_COLOR, markersize=3,
-                markeredgewidth=0.7, zorder=4, clip_on=True)
+        ax.plot(A[nonfin], B[nonfin], linestyle="none", marker="x", color=NONFINITE_COLOR, markersize=4,
+                markeredgewidth=0.9, zorder=11, clip_on=False)
         notes.append(f"{int(nonfin.sum())} non-finite (×)")
     if missing.any():
         notes.append(f"{int(missing.sum())} not evaluated (blank)")
@@ -282,7 +293,7 @@ def _anchor_xy(grid: Grid, name: str, default: tuple[float, float]) -> tuple[flo
     return x, y
 
 
-_MARKERS = {"dot": dict(marker="o", markersize=7), "star": dict(marker="*", markersize=14)}
+_MARKERS = {"dot": dict(marker="o", markersize=6), "star": dict(marker="*", markersize=12)}
 
 
 def _mark(ax, xy, kind: str, zorder: int = 8) -> None:
@@ -295,9 +306,9 @@ def _marker_handle(kind: str, label: str) -> Line2D:
                   label=label, **_MARKERS[kind])
 
 
-def _nonfinite_handle() -> Line2D:
+def _nonfinite_handle(label: str = "non-finite (NaN/Inf), drawn at the worst colour") -> Line2D:
     return Line2D([], [], linestyle="none", marker="x", color=NONFINITE_COLOR, markersize=5, markeredgewidth=1.0,
-                  label="non-finite (NaN/Inf), drawn at the worst colour")
+                  label=label)
 
 
 def _colorbar(fig, mappable, sc: _Scale, axes, st: dict, location: str, label: str):
@@ -307,14 +318,17 @@ def _colorbar(fig, mappable, sc: _Scale, axes, st: dict, location: str, label: s
     cb = fig.colorbar(mappable, ax=axes, location=location, shrink=0.9, aspect=30, pad=0.02, **kw)
     cb.set_label(label + ("  (log scale)" if sc.log else ""), fontsize=_fs(st, "tick"))
     cb.ax.tick_params(labelsize=_fs(st, "note"))
-    axis = cb.ax.xaxis if location in ("bottom", "top") else cb.ax.yaxis
+    # fixed ticks inside [lo, hi]: a locator's ticks beyond the range land on the extend arrow
+    inside = lambda t: t[(t >= sc.lo * (1 - 1e-9)) & (t <= sc.hi * (1 + 1e-9))]  # noqa: E731
     if sc.log:
-        axis.set_major_locator(LogLocator(base=10, numticks=6))
-        axis.set_minor_locator(LogLocator(base=10, subs="auto", numticks=12))
+        ticks = inside(LogLocator(base=10, numticks=8).tick_values(sc.lo, sc.hi))
+        if len(ticks) < 2:  # less than a decade or so: 1-2-5 ticks in plain numbers
+            ticks = inside(LogLocator(base=10, subs=(1.0, 2.0, 5.0), numticks=8).tick_values(sc.lo, sc.hi))
+            cb.formatter = LogFormatter(labelOnlyBase=False)
+        cb.set_ticks(ticks)
+        cb.minorlocator = LogLocator(base=10, subs="auto", numticks=12)
     else:
-        axis.set_major_locator(MaxNLocator(5))
-    if sc.log and sc.hi / sc.lo < 100:  # under two decades: plain numbers read better than 10^x
-        axis.set_major_formatter(LogFormatter(labelOnlyBase=False))
+        cb.set_ticks(inside(MaxNLocator(nbins=4 if location in ("bottom", "top") else 6).tick_values(sc.lo, sc.hi)))
     return cb
 
 
@@ -369,13 +383,27 @@ def fig_surfaces(grids: Mapping[str, Mapping[str, Grid]], metric: str, style: Ma
     title = {"train_loss": "Training loss surfaces", "dev_error": "Generalization error surfaces"}.get(
         metric, f"{_metric_label(metric).capitalize()} surfaces")
     rows = " vs ".join(f"{INIT_LONG.get(i, i)} ({pos})" for i, pos in zip(inits, _row_words(nr)))
-    fig.suptitle(f"{title}: {rows}", fontsize=_fs(st, "suptitle"))
     handles = [_marker_handle("dot", r"start $\theta_0$"), _marker_handle("star", r"end $\theta_1$")]
     if any_nonfinite:
         handles.append(_nonfinite_handle())
-    fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), fontsize=_fs(st, "legend"),
-               frameon=False)
+    _finish(fig, st, f"{title}: {rows}", handles)
     return fig
+
+
+def _finish(fig: Figure, st: dict, title: str, handles: list) -> None:
+    """Suptitle and a legend below the panels, both wrapped to the figure's width."""
+    width_pt = fig.get_figwidth() * 72.0
+    chars = max(20, int(width_pt / (0.55 * _fs(st, "suptitle"))))
+    fig.suptitle(textwrap.fill(title, chars), fontsize=_fs(st, "suptitle"))
+    if not handles:
+        return
+    # rough width of each entry: text (mathtext source overestimates a little) plus handle and gaps
+    est = sorted((0.52 * _fs(st, "legend") * len(h.get_label()) + 3.2 * _fs(st, "legend") for h in handles),
+                 reverse=True)
+    ncols = len(handles)
+    while ncols > 1 and sum(est[:ncols]) > 0.95 * width_pt:
+        ncols -= 1
+    fig.legend(handles=handles, loc="outside lower center", ncols=ncols, fontsize=_fs(st, "legend"), frameon=False)
 
 
 def _row_words(n: int) -> list[str]:
@@ -397,12 +425,25 @@ def _running_mean(y: np.ndarray, k: int) -> np.ndarray:
         return np.where(n > 0, s / np.maximum(n, 1), np.nan)
 
 
+def _smooth_window(x: np.ndarray, xkey: str, smooth) -> tuple[int, str | None]:
+    """Running-mean window in steps and its legend text; ``smooth`` is in epochs (default 0.25)."""
+    ep = 0.25 if smooth is None else float(smooth)
+    if ep <= 0 or len(x) < 3:
+        return 1, None
+    if xkey == "epoch" and x[-1] > x[0]:
+        k = int(round(ep * (len(x) - 1) / (x[-1] - x[0])))
+        return (k, f"{ep:g} epoch") if k > 1 else (1, None)
+    k = max(1, len(x) // 50)  # no epoch positions: about 2 % of the run
+    return (k, f"{k} steps") if k > 1 else (1, None)
+
+
 def fig_training_curves(logs: Mapping[str, Mapping[str, Mapping[str, np.ndarray]]],
                         style: Mapping | None = None) -> Figure:
     """Figure 2: training loss against epoch, one panel per task; fine-tune solid, scratch dashed.
 
     ``logs[task][init] = {"step", "loss", "epoch"}`` (``epoch`` = float epoch position of each
-    step; without it the step is used). Raw per-step losses are drawn faintly, a running mean bold.
+    step; without it the step is used). Raw per-step losses are drawn faintly, a running mean over
+    ``style["smooth"]`` epochs (default 0.25) bold.
     """
     st = _style(style)
     tasks = list(logs)
@@ -430,8 +471,8 @@ def fig_training_curves(logs: Mapping[str, Mapping[str, Mapping[str, np.ndarray]
             if not ok.any():
                 continue
             x, yy = x[ok], y[ok]
-            k = int(st["smooth"]) if st["smooth"] else max(1, len(yy) // 50)
-            windows.add(k)
+            k, wlabel = _smooth_window(x, xkey, st["smooth"])
+            windows.add(wlabel)
             ys = _running_mean(yy, k)
             color = INIT_COLOR.get(init, "0.3")
             ls = INIT_LINESTYLE.get(init, ":")
@@ -451,13 +492,11 @@ def fig_training_curves(logs: Mapping[str, Mapping[str, Mapping[str, np.ndarray]
         ax.grid(True, linewidth=0.3, alpha=0.5)
     handles = [Line2D([], [], color=INIT_COLOR[i], linestyle=INIT_LINESTYLE[i], linewidth=1.5, label=INIT_LONG[i])
                for i in ("finetune", "scratch")]
-    wtxt = ", ".join(str(w) for w in sorted(windows))
-    if windows and max(windows) > 1:
+    windows.discard(None)
+    if windows:
         handles.append(Line2D([], [], color="0.5", linewidth=0.5, alpha=0.5,
-                              label=f"faint: per step; bold: running mean over {wtxt} steps"))
-    fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), fontsize=_fs(st, "legend"),
-               frameon=False)
-    fig.suptitle("Training loss of fine-tuning BERT and training from scratch", fontsize=_fs(st, "suptitle"))
+                              label=f"faint: per step; bold: running mean over {' / '.join(sorted(windows))}"))
+    _finish(fig, st, "Training loss of fine-tuning BERT and training from scratch", handles)
     return fig
 
 
@@ -554,15 +593,15 @@ def fig_trajectories(panels: Sequence[Mapping[str, Any]], metric: str, style: Ma
         e, x, y, dropped = _traj_points(p["traj"], where)
         anchors = [_anchor_xy(g, "start", (0.0, 0.0)), _anchor_xy(g, "end", (1.0, 0.0))]
         view = _traj_view(g, x, y, anchors, st["traj_view"])
-        prepared.append((r, c, p, g, e, x, y, dropped, anchors, view, _in_view(a, b, v, done, view)))
+        prepared.append((r, c, p, g, e, x, y, dropped, anchors, view, _in_view(a, b, v, done, view), (v, done)))
     any_nonfinite = False
     for c in range(nc):
         col = [q for q in prepared if q[1] == c]
         if not col:
             continue
-        sc = _scale([q[10] for q in col], metric, st)
+        sc = _scale([q[10] for q in col], metric, st, full=[q[11] for q in col])
         mappable = None
-        for r, _, p, g, e, x, y, dropped, anchors, view, _vf in col:
+        for r, _, p, g, e, x, y, dropped, anchors, view, _vf, _full in col:
             ax = axes[r, c]
             where = p.get("title") or f"row {r} col {c}"
             ax.set_facecolor("0.85")
@@ -575,6 +614,8 @@ def fig_trajectories(panels: Sequence[Mapping[str, Any]], metric: str, style: Ma
             _mark(ax, anchors[1], "star", zorder=10)
             ax.set_xlim(*view[0])
             ax.set_ylim(*view[1])
+            ax.xaxis.set_major_locator(MaxNLocator(nbins=5, steps=[1, 2, 2.5, 5, 10]))
+            ax.yaxis.set_major_locator(MaxNLocator(nbins=5, steps=[1, 2, 2.5, 5, 10]))
             ga, gb = np.asarray(g.alpha, float), np.asarray(g.beta, float)
             outside = int(((x < ga.min()) | (x > ga.max()) | (y < gb.min()) | (y > gb.max())).sum())
             extra = []
@@ -584,7 +625,7 @@ def fig_trajectories(panels: Sequence[Mapping[str, Any]], metric: str, style: Ma
                 extra.append(f"{dropped} non-finite trajectory point(s) dropped")
             if extra:
                 ax.text(0.98, 0.02, "\n".join(extra), transform=ax.transAxes, ha="right", va="bottom",
-                        fontsize=_fs(st, "note"), zorder=10,
+                        fontsize=_fs(st, "note"), zorder=20,
                         bbox=dict(boxstyle="round,pad=0.2", facecolor="white", edgecolor="0.5", alpha=0.85,
                                   linewidth=0.5))
             ax.set_title(p.get("title", ""), fontsize=_fs(st, "title"), pad=3)
@@ -599,12 +640,10 @@ def fig_trajectories(panels: Sequence[Mapping[str, Any]], metric: str, style: Ma
                       markerfacecolor="white", markeredgecolor="black", label="trajectory (epoch numbers)")]
     if any_nonfinite:
         handles.append(_nonfinite_handle())
-    fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 3 if nc == 1 else 4),
-               fontsize=_fs(st, "legend"), frameon=False)
     title = {"train_loss": "Optimization trajectories on the training loss surface",
              "dev_error": "Optimization trajectory on the generalization error surface"}.get(
         metric, f"Optimization trajectories on the {_metric_label(metric)} surface")
-    fig.suptitle(title, fontsize=_fs(st, "suptitle"))
+    _finish(fig, st, title, handles)
     return fig
 
 
@@ -685,8 +724,8 @@ def fig_curves(curves: Mapping[str, Mapping[str, Grid]], style: Mapping | None =
                             **{**_MARKERS[kind], "markersize": _MARKERS[kind]["markersize"] * 0.7})
             if bad.any():
                 any_nonfinite = True
-                ax.plot(a[bad], np.full(bad.sum(), 0.97), transform=ax.get_xaxis_transform(), linestyle="none",
-                        marker="x", color=NONFINITE_COLOR, markersize=4, markeredgewidth=0.8, zorder=6,
+                ax.plot(a[bad], np.full(bad.sum(), 1.0), transform=ax.get_xaxis_transform(), linestyle="none",
+                        marker="x", color=NONFINITE_COLOR, markersize=5, markeredgewidth=1.0, zorder=12,
                         clip_on=False)
                 notes.append(f"{label}: {int(bad.sum())} non-finite (×)")
             drawn = True
@@ -699,7 +738,7 @@ def fig_curves(curves: Mapping[str, Mapping[str, Grid]], style: Mapping | None =
         for x0 in (0.0, 1.0):
             ax.axvline(x0, color="0.55", linewidth=0.6, linestyle=":", zorder=1)
         ax.grid(True, which="major", linewidth=0.3, alpha=0.5)
-        _note(ax, notes, st)
+        _note(ax, notes, st, corner="lower left")  # curves rise towards the edges: usually empty there
         _label_axes(ax, st, left=c == 0, bottom=True, xl=r"$\alpha$  ($\theta_0+\alpha\,\delta_1$)", yl=ylabel)
     handles = [Line2D([], [], color=INIT_COLOR[i], linestyle=INIT_LINESTYLE[i], linewidth=1.5, label=INIT_LONG[i])
                for i in ("finetune", "scratch")]
@@ -707,10 +746,8 @@ def fig_curves(curves: Mapping[str, Mapping[str, Grid]], style: Mapping | None =
                        label=lab, **{**_MARKERS[k], "markersize": _MARKERS[k]["markersize"] * 0.7})
                 for k, lab in (("dot", r"$\alpha=0$ ($\theta_0$)"), ("star", r"$\alpha=1$ ($\theta_1$)"))]
     if any_nonfinite:
-        handles.append(_nonfinite_handle())
-    fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), fontsize=_fs(st, "legend"),
-               frameon=False)
-    fig.suptitle("One-dimensional training loss curves (normalized)", fontsize=_fs(st, "suptitle"))
+        handles.append(_nonfinite_handle("non-finite (NaN/Inf), at the top edge"))
+    _finish(fig, st, "One-dimensional training loss curves (normalized)", handles)
     return fig
 
 
@@ -782,10 +819,7 @@ def fig_layers(grids: Mapping[str, Mapping[str, Grid]], style: Mapping | None = 
                _marker_handle("star", "layer group rolled back to BERT (−1, 0)")]
     if any_nonfinite:
         handles.append(_nonfinite_handle())
-    fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), fontsize=_fs(st, "legend"),
-               frameon=False)
-    fig.suptitle(f"Layer-wise {_metric_label(metric)} surfaces around the fine-tuned model",
-                 fontsize=_fs(st, "suptitle"))
+    _finish(fig, st, f"Layer-wise {_metric_label(metric)} surfaces around the fine-tuned model", handles)
     return fig
 
 
@@ -888,7 +922,8 @@ def save_figure(fig: Figure, paths: Sequence[str | os.PathLike], provenance: Map
     hash salt. ``provenance`` (JSON-serialisable) is embedded as sorted-key JSON in the PNG text
     chunk "bertscape:provenance", the PDF "Subject" and the SVG "Description". With ``close`` the
     figure is also closed in pyplot in case a caller created it there (figures from this module are
-    not registered with pyplot, so this frees nothing else).
+    not registered with pyplot, so this frees nothing else). The figure's layout is computed once
+    and then frozen (its layout engine is set to "none").
     """
     prov = None if provenance is None else json.dumps(provenance, sort_keys=True, ensure_ascii=False, default=str)
     jobs = []
@@ -910,6 +945,12 @@ def save_figure(fig: Figure, paths: Sequence[str | os.PathLike], provenance: Map
         else:
             raise ValueError(f"save_figure: {p}: unsupported format {p.suffix!r} (use .png, .pdf or .svg)")
         jobs.append((p, fmt, meta))
+    if fig.get_layout_engine() is not None and not isinstance(fig.get_layout_engine(), PlaceHolderLayoutEngine):
+        # Constrained layout is re-run on every draw and starts from the previous positions, so a
+        # second save (or PDF's 72 dpi text metrics) would shift the axes by a fraction of a pixel.
+        # Lay out once at the figure's dpi and freeze: every format and every save then agree.
+        fig.draw_without_rendering()
+        fig.set_layout_engine("none")
     for p, fmt, meta in jobs:
         p.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)

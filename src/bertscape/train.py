@@ -133,10 +133,10 @@ def train(model, train_data, dev_data, spec: TrainSpec, ckpt_paths: list[str], r
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(model.parameters(), spec.max_grad_norm)
                 opt.step()
-                losses.append(float(loss))
+                losses.append(loss.item())
                 state["steps"].append({"epoch": epoch, "step": step + 1, "epoch_pos": epoch - 1 + (i + 1) / steps_per_epoch,
-                                       "loss": float(loss), "lr": opt.param_groups[0]["lr"]})
-                bar.set_postfix(loss=f"{float(loss):.4f}")
+                                       "loss": losses[-1], "lr": opt.param_groups[0]["lr"]})
+                bar.set_postfix(loss=f"{losses[-1]:.4f}")
         dev = evaluate(model, dev_data, spec.eval_batch_tokens)
         state["epochs"].append({"epoch": epoch, "train_loss": sum(losses) / len(losses) if losses else float("nan"),
                                 "dev_loss": dev["loss"], "dev_acc": dev["acc"]})
