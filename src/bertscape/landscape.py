@@ -153,11 +153,13 @@ class BertLandscape:
 
     def _layer(self, W: State, x: torch.Tensor, mask) -> torch.Tensor:
         B, T, H = x.shape
-        qkv = F.linear(x, W["qkv.w"], W["qkv.b"]).view(B, T, 3, self.nh, H // self.nh).permute(2, 0, 3, 1, 4)
+        x2 = x.view(B * T, H)  # 2-D matmuls are markedly faster than batched 3-D ones on CPU
+        qkv = F.linear(x2, W["qkv.w"], W["qkv.b"]).view(B, T, 3, self.nh, H // self.nh).permute(2, 0, 3, 1, 4)
         att = F.scaled_dot_product_attention(qkv[0], qkv[1], qkv[2], attn_mask=mask)
-        x = F.layer_norm(x + F.linear(att.transpose(1, 2).reshape(B, T, H), W["ao.w"], W["ao.b"]), (H,), W["ln1.w"], W["ln1.b"], self.eps)
-        f = F.linear(self.act(F.linear(x, W["ff1.w"], W["ff1.b"])), W["ff2.w"], W["ff2.b"])
-        return F.layer_norm(x + f, (H,), W["ln2.w"], W["ln2.b"], self.eps)
+        x2 = F.layer_norm(x2 + F.linear(att.transpose(1, 2).reshape(B * T, H), W["ao.w"], W["ao.b"]), (H,),
+                          W["ln1.w"], W["ln1.b"], self.eps)
+        f = F.linear(self.act(F.linear(x2, W["ff1.w"], W["ff1.b"])), W["ff2.w"], W["ff2.b"])
+        return F.layer_norm(x2 + f, (H,), W["ln2.w"], W["ln2.b"], self.eps).view(B, T, H)
 
     def logits(self, a: float, b: float = 0.0) -> list[torch.Tensor]:
         with torch.inference_mode():

@@ -296,7 +296,7 @@ def _anchor_xy(grid: Grid, name: str, default: tuple[float, float]) -> tuple[flo
 _MARKERS = {"dot": dict(marker="o", markersize=6), "star": dict(marker="*", markersize=12)}
 
 
-def _mark(ax, xy, kind: str, zorder: int = 8) -> None:
+def _mark(ax, xy, kind: str, zorder: int = 15) -> None:
     ax.plot([xy[0]], [xy[1]], linestyle="none", markerfacecolor="white", markeredgecolor="black",
             markeredgewidth=1.0, zorder=zorder, clip_on=False, **_MARKERS[kind])
 
@@ -610,8 +610,8 @@ def fig_trajectories(panels: Sequence[Mapping[str, Any]], metric: str, style: Ma
             _, _, v, done = _field(g, metric, where)
             any_nonfinite |= bool((~np.isfinite(v) & done).any())
             _draw_traj(ax, e, x, y, view, st, p.get("label_epochs"))
-            _mark(ax, anchors[0], "dot", zorder=10)
-            _mark(ax, anchors[1], "star", zorder=10)
+            _mark(ax, anchors[0], "dot")
+            _mark(ax, anchors[1], "star")
             ax.set_xlim(*view[0])
             ax.set_ylim(*view[1])
             ax.xaxis.set_major_locator(MaxNLocator(nbins=5, steps=[1, 2, 2.5, 5, 10]))

@@ -67,5 +67,7 @@ rule tokenize:
     log:
         log("tokenize/{task}-{split}"),
     threads: config["threads"]["light"]
+    resources:
+        **config["resources"]["light"],
     script:
         "../scripts/tokenize.py"

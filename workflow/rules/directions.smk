@@ -18,5 +18,7 @@ rule directions:
     log:
         log("directions/{task}-{init}"),
     threads: config["threads"]["light"]
+    resources:
+        **config["resources"]["light"],
     script:
         "../scripts/directions.py"

@@ -25,7 +25,7 @@ rule layer_shard:
         bench("layer_shard/{task}-{group}-{k}")
     threads: config["threads"]["surface"]
     resources:
-        gpu=1,
+        **config["resources"]["surface"],
     script:
         "../scripts/landscape_shard.py"
 
@@ -58,6 +58,6 @@ rule rollback:
         log("rollback/{task}"),
     threads: config["threads"]["surface"]
     resources:
-        gpu=1,
+        **config["resources"]["surface"],
     script:
         "../scripts/rollback.py"

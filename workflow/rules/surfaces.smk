@@ -31,7 +31,7 @@ rule curve:
         bench("curve/{task}-{init}")
     threads: config["threads"]["surface"]
     resources:
-        gpu=1,
+        **config["resources"]["surface"],
     script:
         "../scripts/landscape_shard.py"
 
@@ -55,7 +55,7 @@ rule surface_shard:
         bench("surface_shard/{task}-{init}-{k}")
     threads: config["threads"]["surface"]
     resources:
-        gpu=1,
+        **config["resources"]["surface"],
     script:
         "../scripts/landscape_shard.py"
 

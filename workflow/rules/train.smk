@@ -15,6 +15,8 @@ rule scratch_init:
     log:
         log("scratch_init/init"),
     threads: config["threads"]["light"]
+    resources:
+        **config["resources"]["light"],
     script:
         "../scripts/scratch_init.py"
 
@@ -47,6 +49,6 @@ rule train:
         bench("train/{task}-{init}")
     threads: config["threads"]["train"]
     resources:
-        gpu=1,
+        **config["resources"]["train"],
     script:
         "../scripts/train.py"

@@ -23,5 +23,7 @@ rule trajectory:
     log:
         log("trajectory/{task}-{init}"),
     threads: config["threads"]["light"]
+    resources:
+        **config["resources"]["light"],
     script:
         "../scripts/trajectory.py"

@@ -6,22 +6,24 @@ Four small, deterministic tasks in the prepared-row format of :func:`bertscape.d
   verb or noun; some rows negate it ("was not dull" = positive) and some contrast two clauses
   ("..., but the X was Y": the last clause decides).
 * ``MRPC``: a sentence and a rewrite of it with exactly one content word replaced: by a synonym
-  (paraphrase, ``"1"``) or by an antonym / different entity / different number (``"0"``).
-  Independently of the label the rewrite may be passive and/or move its time phrase.
+  (paraphrase, ``"1"``) or by a word that changes the meaning: another person or object, an
+  antonym or another property, another action, another number (``"0"``). Independently of the
+  label the rewrite may be passive and/or move its time phrase to the front.
 * ``RTE``: premise and hypothesis differing in one noun, verb or adjective: specific -> general
-  (hyponym -> hypernym, "racing" -> "running", "furious" -> "angry") is ``entailment``; the
-  reverse direction or an incompatible word is ``not_entailment``.
+  (hyponym -> hypernym: "puppy" -> "dog", "jogging" -> "running", "furious" -> "angry") is
+  ``entailment``; the reverse direction or an incompatible word ("dog" -> "cat", "running" ->
+  "sleeping") is ``not_entailment``. Premises carry a reporting prefix the hypothesis drops.
 * ``MNLI``: the same relations, three-way: specific -> general ``entailment``, general ->
   specific ``neutral``, incompatible word ``contradiction``.
 
 What makes them useful for "pre-trained vs from scratch": every label-carrying word (sentiment
-words, synonym/antonym groups, hyponym/hypernym triples) comes from a lexicon that is split into
-a train half and a dev half with no word in common. Whatever the two splits share (templates,
-function words, neutral fillers such as "the movie", "on monday", "in the park") is chosen
-independently of the label, and every label's rows use the same templates, lengths and word
-overlap. So a model with random word embeddings can only memorise the train words and is at
-chance on dev, while a model that already knows English ("terrific" is positive, "purchased"
-means "bought", a "stallion" is a "horse") can carry what it learned on train over to dev.
+words, synonym groups and their contrasts, hyponym/hypernym triples) comes from a lexicon split
+into a train half and a dev half with no word in common. Whatever the two splits share
+(templates, function words, neutral fillers such as "the movie", "on monday", "in the park") is
+chosen independently of the label, and every label's rows use the same templates, lengths and
+word overlap. So a model with random word embeddings can only memorise the train words and is
+at chance on dev, while a model that already knows English ("terrific" is positive,
+"purchased" means "bought", a "stallion" is a "horse") can carry over what it learned on train.
 
 ``generate`` is a pure function of its arguments: the same ``(task, n_train, n_dev, seed)``
 always gives identical rows; the dev rows do not depend on ``n_train`` (and vice versa).
@@ -78,112 +80,129 @@ _SST_LEX = {
     },
 }
 
-# Templates: {adj}/{verb}/{pnoun} take the polarity word; a leading "NEG:" flips the label;
-# "CON:" templates take {adj2} of the opposite polarity first (the last clause decides).
+# {w} takes the polarity word (adjective, verb or noun as the template's kind says).
+# "plain": the word's polarity is the label; "neg": negated, the label is the opposite;
+# "con": "{o}" (an adjective of the opposite polarity) comes first, the last clause decides.
 _SST_TEMPLATES = {
-    "adj": [
-        "The {noun} was {intens} {adj}.",
-        "What a {adj} {noun} this turned out to be.",
-        "I thought the {noun} was {intens} {adj}.",
-        "Honestly, the {noun} is {adj} from start to finish.",
-        "The {noun} feels {intens} {adj} most of the time.",
-        "It is a {adj} {noun}, and the {noun2} is {adj} too.",
-        "Overall, a {intens} {adj} {noun}.",
-        "NEG:The {noun} was not {adj} at all.",
-        "NEG:I would not call the {noun} {adj}.",
-        "NEG:The {noun} is never {intens} {adj}.",
-        "CON:The {noun} was {adj2}, but the {noun2} was {intens} {adj}.",
-        "CON:Although the {noun} is {adj2}, the {noun2} is {adj}.",
-    ],
-    "verb": [
-        "I {verb} every minute of this {noun}.",
-        "We {verb} the {noun} and the {noun2}.",
-        "My friends {verb} this {noun}.",
-        "NEG:I never {verb} the {noun}.",
-    ],
-    "noun": [
-        "This {noun} is a real {pnoun}.",
-        "The whole {noun} was a {pnoun}.",
-        "NEG:The {noun} is no {pnoun}.",
-    ],
+    "plain": {
+        "adj": ["The {noun} was {intens} {w}.",
+                "What a {w} {noun} this turned out to be.",
+                "I thought the {noun} was {intens} {w}.",
+                "Honestly, the {noun} is {w} from start to finish.",
+                "The {noun} feels {intens} {w} most of the time.",
+                "It is a {w} {noun}, and the {noun2} is {w} too.",
+                "Overall, a {intens} {w} {noun}."],
+        "verb": ["I {w} every minute of this {noun}.",
+                 "We {w} the {noun} and the {noun2}.",
+                 "My friends {w} this {noun}."],
+        "noun": ["This {noun} is a real {w}.",
+                 "The whole {noun} was a {w}."],
+    },
+    "neg": {
+        "adj": ["The {noun} was not {w} at all.",
+                "I would not call the {noun} {w}.",
+                "The {noun} is never {intens} {w}."],
+        "verb": ["I never {w} the {noun}."],
+        "noun": ["The {noun} is no {w}."],
+    },
+    "con": {
+        "adj": ["The {noun} was {o}, but the {noun2} was {intens} {w}.",
+                "Although the {noun} is {o}, the {noun2} is {w}."],
+    },
 }
+_SST_MODE_WEIGHTS = {"plain": 80, "neg": 13, "con": 7}
 _SST_KIND_WEIGHTS = {"adj": 6, "verb": 2, "noun": 2}
 
 # ============================================================================== MRPC
-# Each entry is two groups of words: words inside one group are interchangeable (paraphrase),
-# a word from one group against a word from the other changes the meaning.
+# Entries (synonyms, contrasts): two different synonyms make a paraphrase; a synonym against a
+# contrast word changes the meaning. Verbs are "past/participle" where the two differ.
 _MRPC_LEX = {
-    "adj": {
+    "person": {
         "train": [
-            (["big", "large"], ["small", "little"]),
-            (["expensive", "costly"], ["cheap"]),
-            (["pretty", "beautiful"], ["ugly"]),
-            (["filthy", "dirty"], ["clean"]),
-            (["huge", "enormous"], ["tiny"]),
-            (["wet", "damp"], ["dry"]),
-            (["ancient", "old"], ["new", "modern"]),
+            (["doctor", "physician"], ["lawyer"]),
+            (["kid", "child"], ["teacher"]),
+            (["mom", "mother"], ["uncle"]),
         ],
         "dev": [
-            (["strong", "sturdy"], ["weak", "fragile"]),
-            (["shiny", "glossy"], ["dull"]),
-            (["rare", "unusual"], ["common", "ordinary"]),
-            (["valuable", "precious"], ["worthless"]),
-            (["simple", "plain"], ["fancy"]),
-            (["warm", "cozy"], ["cold", "chilly"]),
-            (["tidy", "neat"], ["messy"]),
+            (["cop", "policeman", "officer"], ["nurse"]),
+            (["chef", "cook"], ["pilot"]),
+            (["dad", "father"], ["aunt"]),
+            (["lady", "woman"], ["boy"]),
         ],
     },
-    # verbs as (past, participle)
-    "verb": {
+    "adj": {
         "train": [
-            ([("bought", "bought"), ("purchased", "purchased")], [("sold", "sold")]),
-            ([("fixed", "fixed"), ("repaired", "repaired")], [("broke", "broken"), ("damaged", "damaged")]),
-            ([("found", "found"), ("discovered", "discovered")], [("lost", "lost")]),
-            ([("kept", "kept"), ("retained", "retained")], [("discarded", "discarded")]),
-            ([("cleaned", "cleaned"), ("washed", "washed")], [("painted", "painted")]),
+            (["huge", "enormous", "massive"], ["tiny", "red"]),
+            (["beautiful", "gorgeous", "lovely"], ["broken", "ugly"]),
+            (["famous", "renowned"], ["unknown"]),
+            (["awful", "terrible", "horrible"], ["wonderful", "excellent"]),
+            (["valuable", "precious"], ["worthless"]),
         ],
         "dev": [
-            ([("grabbed", "grabbed"), ("seized", "seized")], [("dropped", "dropped")]),
-            ([("chose", "chosen"), ("selected", "selected")], [("rejected", "rejected")]),
-            ([("hid", "hidden"), ("concealed", "concealed")], [("revealed", "revealed"), ("showed", "shown")]),
-            ([("examined", "examined"), ("inspected", "inspected")], [("ignored", "ignored")]),
-            ([("ordered", "ordered"), ("requested", "requested")], [("cancelled", "cancelled")]),
-            ([("wrecked", "wrecked"), ("ruined", "ruined")], [("restored", "restored")]),
+            (["scary", "frightening"], ["funny"]),
+            (["modern", "contemporary"], ["ancient"]),
+            (["rare", "unusual"], ["common"]),
+            (["big", "large"], ["yellow", "wooden"]),
+            (["dirty", "filthy"], ["green"]),
+        ],
+    },
+    "verb": {
+        "train": [
+            (["chose/chosen", "selected", "picked"], ["rejected"]),
+            (["needed", "required"], ["refused"]),
+            (["carried", "hauled"], ["sold"]),
+            (["burned", "burnt"], ["saved"]),
+            (["liked", "enjoyed"], ["hated"]),
+            (["found", "discovered"], ["lost"]),
+        ],
+        "dev": [
+            (["examined", "inspected", "checked"], ["ignored"]),
+            (["requested", "ordered"], ["cancelled"]),
+            (["smashed", "shattered"], ["fixed"]),
+            (["cleaned", "washed"], ["painted"]),
+            (["described", "explained"], ["hid/hidden"]),
+            (["photographed", "filmed"], ["stole/stolen"]),
         ],
     },
     "noun": {
         "train": [
-            (["car", "automobile"], ["truck"]),
-            (["shop", "store"], ["bank"]),
-            (["boat", "ship"], ["plane"]),
-            (["picture", "photo"], ["map"]),
-            (["sofa", "couch"], ["bed"]),
+            (["movie", "film"], ["book"]),
+            (["picture", "photo", "photograph"], ["map", "letter"]),
+            (["tv", "television"], ["radio"]),
             (["rug", "carpet"], ["curtain"]),
-            (["house", "home"], ["barn"]),
+            (["airplane", "plane", "aircraft"], ["train"]),
+            (["automobile", "car"], ["horse"]),
+            (["couch", "sofa"], ["piano"]),
         ],
         "dev": [
-            (["bag", "sack"], ["box"]),
-            (["cup", "mug"], ["plate", "bowl"]),
-            (["stone", "rock"], ["brick"]),
+            (["pistol", "gun", "handgun"], ["knife"]),
+            (["cash", "money"], ["jewelry"]),
+            (["laptop", "notebook"], ["printer"]),
+            (["cup", "mug"], ["plate"]),
+            (["boat", "ship", "vessel"], ["bus"]),
             (["hat", "cap"], ["scarf"]),
-            (["gift", "present"], ["letter"]),
-            (["jacket", "coat"], ["shirt"]),
-            (["bike", "bicycle"], ["wagon"]),
+            (["gift", "present"], ["wallet"]),
         ],
     },
-    # numbers as (word, digits); a paraphrase writes the same number the other way
+    # numbers as (word, digits); a paraphrase writes the same number the other way round
     "num": {
         "train": [("two", "2"), ("three", "3"), ("four", "4"), ("five", "5"), ("six", "6")],
         "dev": [("seven", "7"), ("eight", "8"), ("nine", "9"), ("ten", "10"), ("twelve", "12"),
                 ("twenty", "20")],
     },
 }
-_MRPC_SUBJECTS = ["the manager", "the teacher", "my neighbor", "his sister", "the farmer",
-                  "our landlord", "john", "mary", "the company", "her uncle", "the police"]
+_MRPC_DETS = ["the", "her", "his", "our", "my"]
 _MRPC_TIMES = ["on monday", "last week", "yesterday", "in the morning", "last night",
                "on friday", "this summer", "after lunch"]
 _MRPC_UNITS = ["days", "weeks", "months", "years"]
-_MRPC_SLOT_WEIGHTS = {"adj": 3, "verb": 3, "noun": 3, "num": 1}
+_MRPC_SLOT_WEIGHTS = {"person": 2, "adj": 2, "verb": 3, "noun": 3, "num": 1}
+# {s} subject, {v} verb (past), {p} participle, {a} adjective, {o} object noun, {t} time phrase
+_MRPC_FRAMES = {
+    "active": "{s} {v} the {a} {o} {t}.",
+    "active_front": "{t}, {s} {v} the {a} {o}.",
+    "passive": "the {a} {o} was {p} by {s} {t}.",
+    "passive_front": "{t}, the {a} {o} was {p} by {s}.",
+}
 
 # ============================================================================== RTE / MNLI
 # Entries (specific, general, incompatible): specific entails general, general does not entail
@@ -193,74 +212,73 @@ _NLI_LEX = {
         "train": [
             ("puppy", "dog", "cat"),
             ("kitten", "cat", "rabbit"),
-            ("eagle", "bird", "snake"),
-            ("salmon", "fish", "frog"),
-            ("rose", "flower", "rock"),
-            ("sedan", "car", "bus"),
+            ("parrot", "bird", "frog"),
+            ("trout", "fish", "dog"),
             ("guitar", "instrument", "hammer"),
-            ("apple", "fruit", "potato"),
             ("novel", "book", "painting"),
             ("truck", "vehicle", "tree"),
+            ("laptop", "computer", "lamp"),
+            ("banana", "fruit", "candle"),
+            ("sedan", "car", "bus"),
         ],
         "dev": [
             ("stallion", "horse", "cow"),
-            ("lamb", "sheep", "goat"),
-            ("ant", "insect", "worm"),
             ("pistol", "gun", "knife"),
             ("mansion", "house", "tent"),
             ("carrot", "vegetable", "cookie"),
             ("boot", "shoe", "glove"),
             ("wolf", "animal", "statue"),
-            ("jet", "airplane", "ship"),
             ("sofa", "furniture", "blanket"),
+            ("cobra", "snake", "sheep"),
+            ("beetle", "insect", "horse"),
+            ("wrench", "tool", "cake"),
         ],
     },
     "verb": {
         "train": [
             ("racing", "running", "sleeping"),
             ("jogging", "running", "sitting"),
-            ("whispering", "talking", "sleeping"),
+            ("chatting", "talking", "sleeping"),
             ("sipping", "drinking", "sleeping"),
-            ("dancing", "moving", "sitting"),
             ("weeping", "crying", "laughing"),
+            ("sobbing", "crying", "laughing"),
             ("shouting", "speaking", "sleeping"),
+            ("staring", "looking", "sleeping"),
         ],
         "dev": [
-            ("marching", "walking", "swimming"),
             ("dining", "eating", "skiing"),
-            ("giggling", "smiling", "frowning"),
-            ("humming", "singing", "silent"),
             ("baking", "cooking", "swimming"),
+            ("grilling", "cooking", "swimming"),
             ("typing", "writing", "climbing"),
+            ("grinning", "smiling", "frowning"),
+            ("leaping", "jumping", "kneeling"),
+            ("sweeping", "cleaning", "swimming"),
         ],
     },
-    # person adjectives and thing adjectives, predicative
+    # adjectives about people
     "padj": {
         "train": [
             ("starving", "hungry", "full"),
-            ("exhausted", "tired", "rested"),
-            ("furious", "angry", "calm"),
             ("terrified", "scared", "calm"),
             ("thrilled", "happy", "sad"),
+            ("exhausted", "tired", "energetic"),
         ],
         "dev": [
             ("delighted", "pleased", "upset"),
             ("miserable", "unhappy", "cheerful"),
-            ("soaked", "wet", "dry"),
-            ("brilliant", "smart", "stupid"),
-            ("frantic", "worried", "relaxed"),
+            ("stunned", "surprised", "bored"),
+            ("ecstatic", "joyful", "gloomy"),
         ],
     },
+    # adjectives about places
     "tadj": {
         "train": [
             ("huge", "big", "small"),
-            ("freezing", "cold", "warm"),
-            ("filthy", "dirty", "clean"),
-            ("ancient", "old", "new"),
+            ("filthy", "dirty", "spotless"),
+            ("gorgeous", "beautiful", "ugly"),
         ],
         "dev": [
             ("enormous", "large", "little"),
-            ("deafening", "loud", "quiet"),
             ("gleaming", "shiny", "dull"),
             ("packed", "crowded", "empty"),
         ],
@@ -276,6 +294,21 @@ _NLI_THINGS = ["the room", "the kitchen", "the hall", "the street", "the office"
                "the station", "the garage"]
 _NLI_TIMES = ["this morning", "after work", "all day", "at noon", "last night", "again"]
 _NLI_SLOT_WEIGHTS = {"noun": 3, "verb": 3, "padj": 2, "tadj": 2}
+# {x} the slot word (with its article for nouns), {who} person, {where} place, {when} time
+_NLI_FRAMES = {
+    "noun": ["{who} {see} {x} {where}.", "{x} is lying {where}.", "{when}, {who} {see} {x}."],
+    "verb": ["{who} is {x} {where}.", "{who} is {x} {when}.", "{where}, {who} is {x}."],
+    "padj": ["{who} {look} {x} {when}.", "{who} {look} {x} {where}.", "{when}, {who} {look} {x}."],
+    "tadj": ["{thing} {look} {x} {when}.", "{thing} was {x} {when}.", "{when}, {thing} {look} {x}."],
+}
+# RTE premises are news-like: a reporting prefix that the hypothesis drops
+_RTE_PREFIXES = ["a witness said that", "according to the report,", "it was reported that",
+                 "police said that", "the neighbors say that", ""]
+# relations per label: "down" specific -> general, "up" general -> specific, "clash" incompatible
+_NLI_RELATION = {
+    "MNLI": {"entailment": ["down"], "neutral": ["up"], "contradiction": ["clash"]},
+    "RTE": {"entailment": ["down"], "not_entailment": ["up", "clash", "clash"]},
+}
 
 
 # ============================================================================== vocabulary
@@ -291,10 +324,16 @@ def words(text: str) -> list[str]:
 def _flatten(obj) -> set[str]:
     if isinstance(obj, str):
         return set(words(re.sub(r"\{\w+\}", " ", obj)))
+    if isinstance(obj, dict):
+        obj = obj.values()
     out: set[str] = set()
     for x in obj:
         out |= _flatten(x)
     return out
+
+
+def _lexicon(task: str) -> dict:
+    return {"SST-2": _SST_LEX, "MRPC": _MRPC_LEX, "RTE": _NLI_LEX, "MNLI": _NLI_LEX}[task]
 
 
 def content_words(task: str, split: str) -> set[str]:
@@ -302,21 +341,18 @@ def content_words(task: str, split: str) -> set[str]:
     task_spec(task)
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, not {split!r}")
-    lex = {"SST-2": _SST_LEX, "MRPC": _MRPC_LEX, "RTE": _NLI_LEX, "MNLI": _NLI_LEX}[task]
-    return _flatten(part[split] for part in lex.values())
+    return _flatten(part[split] for part in _lexicon(task).values())
 
 
 def shared_words(task: str) -> set[str]:
     """Every word the generator may put into both splits: templates and neutral fillers."""
     task_spec(task)
     if task == "SST-2":
-        templ = [t.split(":", 1)[-1] for ts in _SST_TEMPLATES.values() for t in ts]
-        return _flatten([_SST_NOUNS, _SST_INTENS, templ, "a an"])
+        return _flatten([_SST_NOUNS, _SST_INTENS, _SST_TEMPLATES, "a an"])
     if task == "MRPC":
-        return _flatten([_MRPC_SUBJECTS, _MRPC_TIMES, _MRPC_UNITS, _MRPC_FRAMES.values(),
-                         "the was by a ago"])
+        return _flatten([_MRPC_DETS, _MRPC_TIMES, _MRPC_UNITS, _MRPC_FRAMES, "ago"])
     return _flatten([_NLI_PEOPLE, _NLI_PLACES, _NLI_SEE, _NLI_LOOK, _NLI_THINGS, _NLI_TIMES,
-                     _NLI_FRAMES.values(), _RTE_PREFIXES, "a an"])
+                     _NLI_FRAMES, _RTE_PREFIXES, "a an"])
 
 
 # ============================================================================== helpers
@@ -335,11 +371,8 @@ def _weighted(rng: random.Random, weights: dict[str, int]) -> str:
 def _sentence(text: str) -> str:
     text = re.sub(r"\s+", " ", text).strip()
     text = re.sub(r"\s+([,.!?])", r"\1", text)
+    text = re.sub(r"\b([Aa]) ([aeiou])", r"\1n \2", text)
     return text[0].upper() + text[1:]
-
-
-def _article(word: str) -> str:
-    return "an" if word[0] in "aeiou" else "a"
 
 
 def _balanced_labels(labels: tuple[str, ...], n: int, rng: random.Random) -> list[str]:
@@ -352,43 +385,33 @@ def _balanced_labels(labels: tuple[str, ...], n: int, rng: random.Random) -> lis
 
 
 def _sst2(rng: random.Random, split: str, label: str) -> tuple[str, None]:
-    pos = label == "1"
-    kind = _weighted(rng, _SST_KIND_WEIGHTS)
-    template = rng.choice(_SST_TEMPLATES[kind])
-    neg = template.startswith("NEG:")
-    con = template.startswith("CON:")
-    template = template.split(":", 1)[-1] if (neg or con) else template
-    polar = pos != neg  # polarity of the word that goes into the slot
-    key = {"adj": "adj", "verb": "verb", "noun": "noun"}[kind]
-    word = rng.choice(_SST_LEX[("pos_" if polar else "neg_") + key][split])
+    mode = _weighted(rng, _SST_MODE_WEIGHTS)
+    kinds = {k: w for k, w in _SST_KIND_WEIGHTS.items() if k in _SST_TEMPLATES[mode]}
+    kind = _weighted(rng, kinds)
+    template = rng.choice(_SST_TEMPLATES[mode][kind])
+    polar = (label == "1") != (mode == "neg")  # polarity of the word in the {w} slot
+    word = rng.choice(_SST_LEX[("pos_" if polar else "neg_") + kind][split])
     other = rng.choice(_SST_LEX[("neg_" if polar else "pos_") + "adj"][split])
     noun, noun2 = rng.sample(_SST_NOUNS, 2)
-    text = template.format(noun=noun, noun2=noun2, intens=rng.choice(_SST_INTENS), adj=word,
-                           verb=word, pnoun=word, adj2=other)
-    if "{" in text:
-        raise AssertionError(text)
-    text = re.sub(r"\ba ([aeiou])", r"an \1", text)
+    text = template.format(noun=noun, noun2=noun2, intens=rng.choice(_SST_INTENS), w=word, o=other)
     return _sentence(text), None
 
 
 # ============================================================================== MRPC
 
-# {s} subject, {v} verb (past), {p} participle, {a} adjective, {o} object noun, {t} time phrase
-_MRPC_FRAMES = {
-    "active": "{s} {v} the {a} {o} {t}.",
-    "active_front": "{t}, {s} {v} the {a} {o}.",
-    "passive": "the {a} {o} was {p} by {s} {t}.",
-    "passive_front": "{t}, the {a} {o} was {p} by {s}.",
-}
+
+def _verb(form: str) -> tuple[str, str]:
+    past, _, part = form.partition("/")
+    return past, part or past
 
 
-def _pick_pair(rng: random.Random, groups, same: bool):
-    """Two different members of one group (``same``) or one member of each group."""
+def _pick_pair(rng: random.Random, entry, same: bool) -> tuple[str, str]:
+    """Two different synonyms (``same``) or a synonym and a contrast word, in random order."""
+    synonyms, contrasts = entry
     if same:
-        choices = [g for g in groups if len(g) >= 2]
-        a, b = rng.sample(rng.choice(choices), 2)
+        a, b = rng.sample(synonyms, 2)
     else:
-        a, b = rng.choice(groups[0]), rng.choice(groups[1])
+        a, b = rng.choice(synonyms), rng.choice(contrasts)
     return (a, b) if rng.random() < 0.5 else (b, a)
 
 
@@ -396,22 +419,13 @@ def _mrpc(rng: random.Random, split: str, label: str) -> tuple[str, str]:
     para = label == "1"
     slot = _weighted(rng, _MRPC_SLOT_WEIGHTS)
     lex = {k: v[split] for k, v in _MRPC_LEX.items()}
-    adj_groups = rng.choice(lex["adj"])
-    verb_groups = rng.choice(lex["verb"])
-    noun_groups = rng.choice(lex["noun"])
-    adj = rng.choice(adj_groups[0] + adj_groups[1])
-    verb = rng.choice(verb_groups[0] + verb_groups[1])
-    noun = rng.choice(noun_groups[0] + noun_groups[1])
-    a_vals = {"a": adj, "v": verb[0], "p": verb[1], "o": noun}
-    b_vals = dict(a_vals)
-    if slot == "adj":
-        a_vals["a"], b_vals["a"] = _pick_pair(rng, adj_groups, para)
-    elif slot == "verb":
-        va, vb = _pick_pair(rng, verb_groups, para)
-        a_vals.update(v=va[0], p=va[1])
-        b_vals.update(v=vb[0], p=vb[1])
-    elif slot == "noun":
-        a_vals["o"], b_vals["o"] = _pick_pair(rng, noun_groups, para)
+    entries = {k: rng.choice(lex[k]) for k in ("person", "adj", "verb", "noun")}
+    # the words of the slots that stay the same: any member of the entry
+    base = {k: rng.choice(e[0] + e[1]) for k, e in entries.items()}
+    a_words, b_words = dict(base), dict(base)
+    if slot in entries:
+        a_words[slot], b_words[slot] = _pick_pair(rng, entries[slot], para)
+    det = rng.choice(_MRPC_DETS)
     # the number phrase is used for every "num" row and for some others, whatever the label
     if slot == "num" or rng.random() < 0.2:
         unit = rng.choice(_MRPC_UNITS)
@@ -425,37 +439,23 @@ def _mrpc(rng: random.Random, split: str, label: str) -> tuple[str, str]:
             ta = tb = f"{n} {unit} ago"
     else:
         ta = tb = rng.choice(_MRPC_TIMES)
-    subj = rng.choice(_MRPC_SUBJECTS)
-    a_vals.update(s=subj, t=ta)
-    b_vals.update(s=subj, t=tb)
+
+    def fill(w: dict, t: str) -> dict:
+        past, part = _verb(w["verb"])
+        return dict(s=f"{det} {w['person']}", v=past, p=part, a=w["adj"], o=w["noun"], t=t)
+
     # the rewrite changes voice and/or word order independently of the label
     frame_a = "active" if rng.random() < 0.6 else rng.choice(list(_MRPC_FRAMES))
     frame_b = rng.choice([f for f in _MRPC_FRAMES if f != frame_a] + [frame_a])
-    a = _sentence(_MRPC_FRAMES[frame_a].format(**a_vals))
-    b = _sentence(_MRPC_FRAMES[frame_b].format(**b_vals))
+    a = _sentence(_MRPC_FRAMES[frame_a].format(**fill(a_words, ta)))
+    b = _sentence(_MRPC_FRAMES[frame_b].format(**fill(b_words, tb)))
     return (a, b) if rng.random() < 0.5 else (b, a)
 
 
 # ============================================================================== RTE / MNLI
 
-# {x} the slot word (with its article where needed), {who} person, {where} place, {when} time
-_NLI_FRAMES = {
-    "noun": ["{who} {see} {x} {where}.", "{x} is lying {where}.", "{when}, {who} {see} {x}."],
-    "verb": ["{who} is {x} {where}.", "{who} is {x} {when}.", "{where}, {who} is {x}."],
-    "padj": ["{who} {look} {x} {when}.", "{who} {look} {x} {where}.", "{when}, {who} {look} {x}."],
-    "tadj": ["{thing} {look} {x} {when}.", "{thing} was {x} {when}.", "{when}, {thing} {look} {x}."],
-}
-# RTE premises are longer, news-like; the prefix is dropped from the hypothesis
-_RTE_PREFIXES = ["a witness said that", "according to the report,", "it was reported that",
-                 "police said that", "the neighbors say that", ""]
-
-
-def _nli_slot(slot: str, word: str) -> str:
-    return f"{_article(word)} {word}" if slot == "noun" else word
-
 
 def _nli(rng: random.Random, split: str, relation: str, task: str) -> tuple[str, str]:
-    """``relation`` is ``down`` (specific -> general), ``up`` (general -> specific) or ``clash``."""
     slot = _weighted(rng, _NLI_SLOT_WEIGHTS)
     spec, gen, inc = rng.choice(_NLI_LEX[slot][split])
     if relation == "down":
@@ -463,28 +463,23 @@ def _nli(rng: random.Random, split: str, relation: str, task: str) -> tuple[str,
     elif relation == "up":
         wp, wh = gen, spec
     else:
-        wp = rng.choice([spec, gen])
-        wh = inc
+        wp, wh = rng.choice([spec, gen]), inc
         if rng.random() < 0.5:  # either side may hold the incompatible word
             wp, wh = wh, wp
+    if slot == "noun":
+        wp, wh = f"a {wp}", f"a {wh}"
     frame = rng.choice(_NLI_FRAMES[slot])
     fill = dict(who=rng.choice(_NLI_PEOPLE), where=rng.choice(_NLI_PLACES),
                 when=rng.choice(_NLI_TIMES), see=rng.choice(_NLI_SEE), look=rng.choice(_NLI_LOOK),
                 thing=rng.choice(_NLI_THINGS))
-    p = frame.format(x=_nli_slot(slot, wp), **fill)
     h_frame = frame
-    if rng.random() < 0.3:  # a hypothesis may drop the place/time: label-preserving
+    if rng.random() < 0.25:  # the hypothesis may drop the place/time: label-preserving
         h_frame = re.sub(r"\{(where|when)\}, | \{(where|when)\}", "", frame)
-    h = h_frame.format(x=_nli_slot(slot, wh), **fill)
+    p = frame.format(x=wp, **fill)
+    h = h_frame.format(x=wh, **fill)
     if task == "RTE":
         p = f"{rng.choice(_RTE_PREFIXES)} {p}"
     return _sentence(p), _sentence(h)
-
-
-_NLI_RELATION = {
-    "MNLI": {"entailment": ["down"], "neutral": ["up"], "contradiction": ["clash"]},
-    "RTE": {"entailment": ["down"], "not_entailment": ["up", "clash", "clash"]},
-}
 
 
 # ============================================================================== API
@@ -495,8 +490,7 @@ def _row(task: str, rng: random.Random, split: str, label: str) -> tuple[str, st
         return _sst2(rng, split, label)
     if task == "MRPC":
         return _mrpc(rng, split, label)
-    relation = rng.choice(_NLI_RELATION[task][label])
-    return _nli(rng, split, relation, task)
+    return _nli(rng, split, rng.choice(_NLI_RELATION[task][label]), task)
 
 
 def _split_rows(task: str, n: int, split: str, seed: int) -> list[dict]:
@@ -505,7 +499,7 @@ def _split_rows(task: str, n: int, split: str, seed: int) -> list[dict]:
     seen: set[tuple[str, str | None]] = set()
     rows = []
     for i, label in enumerate(labels):
-        for _ in range(50):  # avoid duplicates while the lexicon allows it
+        for _ in range(50):  # avoid duplicate rows while the lexicon allows it
             pair = _row(task, rng, split, label)
             if pair not in seen:
                 break
@@ -522,7 +516,7 @@ def generate(task: str, n_train: int, n_dev: int, seed: int) -> tuple[list[dict]
     occur in train (see :func:`content_words`).
     """
     task_spec(task)
-    if n_train < 1 or n_dev < 1:
+    if int(n_train) < 1 or int(n_dev) < 1:
         raise ValueError(f"n_train and n_dev must be positive (got {n_train}, {n_dev})")
     return (_split_rows(task, int(n_train), "train", seed),
             _split_rows(task, int(n_dev), "dev", seed))
