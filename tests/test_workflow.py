@@ -1,4 +1,5 @@
 """The Snakemake workflow: plans, validates config first, and runs end to end on the tiny config."""
+import json
 import os
 import subprocess
 import sys
@@ -69,6 +70,18 @@ def test_tiny_end_to_end_run(tmp_path):
     layer = read_grid(out / "layers" / "MRPC" / "high.h5")
     assert layer.kind == "layer_surface" and set(layer.anchors) == {"finetuned", "rollback"}
     assert (out / "summary.md").read_text().startswith("# bertscape run summary")
+    # lineage: the figure traces back to the packaged model; tampering is detected
+    from bertscape.cli import main as cli
+
+    fig1 = str(out / "figures" / "fig1_train_loss_surfaces.png")
+    assert cli(["audit", "--verify", fig1]) == 0
+    from bertscape.audit import lineage
+
+    flat = json.dumps(lineage(fig1), default=str)
+    assert "model.safetensors" in flat and "surface_shard" in flat and "prepare_data" in flat
     # nothing left to do on a second invocation
     again = smk("--configfile", "config/tiny.yaml", "--config", f"results={out}", "--cores", "2", "-n")
-    assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
+    assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr, again.stdout[-3000:]
+    rows = out / "data" / "MRPC" / "dev.jsonl"
+    rows.write_text(rows.read_text().replace('"label": 0', '"label": 1', 1))
+    assert cli(["audit", "--verify", fig1]) == 1

@@ -10,9 +10,10 @@ Four small, deterministic tasks in the prepared-row format of :func:`bertscape.d
   antonym or another property, another action, another number (``"0"``). Independently of the
   label the rewrite may be passive and/or move its time phrase to the front.
 * ``RTE``: premise and hypothesis differing in one noun, verb or adjective: specific -> general
-  (hyponym -> hypernym: "puppy" -> "dog", "jogging" -> "running", "furious" -> "angry") is
+  (hyponym -> hypernym: "puppy" -> "dog", "jogging" -> "running", "terrified" -> "scared") is
   ``entailment``; the reverse direction or an incompatible word ("dog" -> "cat", "running" ->
-  "sleeping") is ``not_entailment``. Premises carry a reporting prefix the hypothesis drops.
+  "sleeping") is ``not_entailment``. Premises often carry a reporting prefix ("police said
+  that ...") that the hypothesis drops.
 * ``MNLI``: the same relations, three-way: specific -> general ``entailment``, general ->
   specific ``neutral``, incompatible word ``contradiction``.
 
@@ -23,7 +24,7 @@ into a train half and a dev half with no word in common. Whatever the two splits
 chosen independently of the label, and every label's rows use the same templates, lengths and
 word overlap. So a model with random word embeddings can only memorise the train words and is
 at chance on dev, while a model that already knows English ("terrific" is positive,
-"purchased" means "bought", a "stallion" is a "horse") can carry over what it learned on train.
+"physician" means "doctor", a "stallion" is a "horse") can carry over what it learned on train.
 
 ``generate`` is a pure function of its arguments: the same ``(task, n_train, n_dev, seed)``
 always gives identical rows; the dev rows do not depend on ``n_train`` (and vice versa).
@@ -127,7 +128,7 @@ _MRPC_LEX = {
             (["cop", "policeman", "officer"], ["nurse"]),
             (["chef", "cook"], ["pilot"]),
             (["dad", "father"], ["aunt"]),
-            (["lady", "woman"], ["boy"]),
+            (["teen", "teenager"], ["grandpa"]),
         ],
     },
     "adj": {
@@ -231,7 +232,7 @@ _NLI_LEX = {
             ("sofa", "furniture", "blanket"),
             ("cobra", "snake", "sheep"),
             ("beetle", "insect", "horse"),
-            ("wrench", "tool", "cake"),
+            ("drill", "tool", "cake"),
         ],
     },
     "verb": {
@@ -248,7 +249,6 @@ _NLI_LEX = {
         "dev": [
             ("dining", "eating", "skiing"),
             ("baking", "cooking", "swimming"),
-            ("grilling", "cooking", "swimming"),
             ("typing", "writing", "climbing"),
             ("grinning", "smiling", "frowning"),
             ("leaping", "jumping", "kneeling"),
@@ -267,7 +267,7 @@ _NLI_LEX = {
             ("delighted", "pleased", "upset"),
             ("miserable", "unhappy", "cheerful"),
             ("stunned", "surprised", "bored"),
-            ("ecstatic", "joyful", "gloomy"),
+            ("furious", "upset", "cheerful"),
         ],
     },
     # adjectives about places
@@ -301,13 +301,13 @@ _NLI_FRAMES = {
     "padj": ["{who} {look} {x} {when}.", "{who} {look} {x} {where}.", "{when}, {who} {look} {x}."],
     "tadj": ["{thing} {look} {x} {when}.", "{thing} was {x} {when}.", "{when}, {thing} {look} {x}."],
 }
-# RTE premises are news-like: a reporting prefix that the hypothesis drops
+# RTE premises are often news-like: a reporting prefix that the hypothesis drops
 _RTE_PREFIXES = ["a witness said that", "according to the report,", "it was reported that",
-                 "police said that", "the neighbors say that", ""]
+                 "police said that", "the neighbors say that"]
 # relations per label: "down" specific -> general, "up" general -> specific, "clash" incompatible
 _NLI_RELATION = {
     "MNLI": {"entailment": ["down"], "neutral": ["up"], "contradiction": ["clash"]},
-    "RTE": {"entailment": ["down"], "not_entailment": ["up", "clash", "clash"]},
+    "RTE": {"entailment": ["down"], "not_entailment": ["up", "clash", "clash", "clash"]},
 }
 
 
@@ -477,7 +477,7 @@ def _nli(rng: random.Random, split: str, relation: str, task: str) -> tuple[str,
         h_frame = re.sub(r"\{(where|when)\}, | \{(where|when)\}", "", frame)
     p = frame.format(x=wp, **fill)
     h = h_frame.format(x=wh, **fill)
-    if task == "RTE":
+    if task == "RTE" and rng.random() < 0.6:
         p = f"{rng.choice(_RTE_PREFIXES)} {p}"
     return _sentence(p), _sentence(h)
 

@@ -1,0 +1,92 @@
+"""Lineage of an artifact from its provenance records, and verification of every recorded hash."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .provenance import sha256_path, sidecar_path
+
+
+def read_record(path: str | Path) -> dict | None:
+    """The provenance record stored in or beside an artifact (None for sources and code)."""
+    p = Path(path)
+    if p.is_dir():
+        files = sorted(p.glob("*.safetensors"))
+        return read_record(files[0]) if files else None
+    side = sidecar_path(p)
+    if side.is_file():
+        return json.loads(side.read_text())
+    try:
+        if p.suffix == ".h5":
+            import h5py
+
+            with h5py.File(p, "r", locking=False) as f:
+                raw = f.attrs.get("provenance")
+        elif p.suffix == ".safetensors":
+            from .io import tensors_metadata
+
+            raw = tensors_metadata(p).get("provenance")
+        elif p.suffix == ".png":
+            from PIL import Image
+
+            with Image.open(p) as im:
+                raw = im.text.get("bertscape:provenance")
+        elif p.suffix == ".pdf":
+            import re
+
+            m = re.search(rb"/Subject \((.*?)\)\s*/", p.read_bytes(), re.S)
+            raw = m.group(1).decode("latin-1").replace("\\(", "(").replace("\\)", ")").replace("\\\\", "\\") if m else None
+        else:
+            raw = None
+    except (OSError, ValueError, KeyError):
+        return None
+    if raw is None:
+        return None
+    return json.loads(raw.decode() if isinstance(raw, bytes) else raw)
+
+
+def lineage(path: str | Path, _seen: set | None = None) -> dict:
+    """{path, rule, wildcards, record, inputs: [lineage...]} down to sources (no record)."""
+    seen = _seen if _seen is not None else set()
+    rec = read_record(path)
+    node = {"path": str(path), "rule": rec.get("rule") if rec else None,
+            "wildcards": rec.get("wildcards") if rec else None, "record": rec, "inputs": []}
+    if rec is None or str(path) in seen:
+        return node
+    seen.add(str(path))
+    for name, files in rec.get("inputs", {}).items():
+        if name == "code":
+            continue
+        for p in files:
+            node["inputs"].append({**lineage(p, seen), "role": name})
+    return node
+
+
+def verify(path: str | Path) -> list[str]:
+    """Every artifact along the lineage whose recorded input hashes no longer match (empty = all good)."""
+    problems: list[str] = []
+
+    def walk(node):
+        rec = node["record"]
+        if rec:
+            for files in rec.get("inputs", {}).values():
+                for p, recorded in files.items():
+                    if not Path(p).exists():
+                        problems.append(f"{node['path']}: input {p} is missing")
+                        continue
+                    if sha256_path(p) != recorded:
+                        problems.append(f"{node['path']}: input {p} changed since it was made (stale or tampered)")
+        for child in node["inputs"]:
+            walk(child)
+
+    walk(lineage(path))
+    return sorted(set(problems))
+
+
+def render(node: dict, indent: str = "") -> str:
+    label = f"{node['path']}" + (f"  [{node['rule']} {node['wildcards']}]" if node["rule"] else "  [source]")
+    lines = [indent + label]
+    for child in node["inputs"]:
+        lines.append(render(child, indent + "  "))
+    return "\n".join(lines)

@@ -1,0 +1,46 @@
+"""Command line: ``bertscape audit PATH [--json] [--verify]``, ``bertscape validate CONFIG``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from . import BertscapeError
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="bertscape", description=__doc__)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    a = sub.add_parser("audit", help="lineage of an artifact down to its sources")
+    a.add_argument("path")
+    a.add_argument("--json", action="store_true", help="machine-readable lineage")
+    a.add_argument("--verify", action="store_true", help="re-hash every recorded input; exit 1 naming each mismatch")
+    v = sub.add_parser("validate", help="validate a config file against the schema")
+    v.add_argument("config")
+    args = ap.parse_args(argv)
+    try:
+        if args.cmd == "validate":
+            from .config import read_yaml, validate
+
+            validate(read_yaml(args.config))
+            print(f"{args.config}: valid")
+            return 0
+        from .audit import lineage, render, verify
+
+        if args.verify:
+            problems = verify(args.path)
+            for p in problems:
+                print(p)
+            print(f"{args.path}: {'all recorded inputs match' if not problems else f'{len(problems)} mismatches'}")
+            return 1 if problems else 0
+        tree = lineage(args.path)
+        print(json.dumps(tree, indent=1, default=str) if args.json else render(tree))
+        return 0
+    except BertscapeError as e:
+        print(f"bertscape: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
