@@ -51,11 +51,38 @@ def test_bad_config_is_one_line_naming_the_key(tmp_path, change, key):
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.slow
-def test_tiny_end_to_end_run(tmp_path):
-    out = tmp_path / "results"
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("tiny") / "results"
     r = smk("--configfile", "config/tiny.yaml", "--config", f"results={out}", "--cores", "2", timeout=1500)
     assert r.returncode == 0, (r.stdout + r.stderr)[-5000:]
+    return out
+
+
+def planned(out, config_text=None, tmp=None):
+    """Job counts per rule that `snakemake -n` would run on an existing tiny results dir."""
+    cfg = "config/tiny.yaml"
+    if config_text is not None:
+        cfg = str(tmp / "changed.yaml")
+        Path(cfg).write_text(config_text)
+    r = smk("-n", "--configfile", cfg, "--config", f"results={out}", "--cores", "2")
+    assert r.returncode == 0, r.stderr[-3000:]
+    text = r.stdout + r.stderr
+    if "Nothing to be done" in text:
+        return {}
+    table = text[text.index("Job stats:"):].splitlines()[3:]
+    counts = {}
+    for line in table:
+        parts = line.split()
+        if len(parts) != 2 or parts[0] == "total":
+            break
+        counts[parts[0]] = int(parts[1])
+    return counts
+
+
+@pytest.mark.slow
+def test_tiny_end_to_end_run(tiny_run):
+    out = tiny_run
     figs = ["fig1_train_loss_surfaces", "fig2_training_curves", "fig3_trajectories", "fig4_long_run", "fig5_curves",
             "fig6_dev_error_surfaces", "fig7_layer_surfaces", "table1_rollback"]
     for f in figs:
@@ -70,18 +97,49 @@ def test_tiny_end_to_end_run(tmp_path):
     layer = read_grid(out / "layers" / "MRPC" / "high.h5")
     assert layer.kind == "layer_surface" and set(layer.anchors) == {"finetuned", "rollback"}
     assert (out / "summary.md").read_text().startswith("# bertscape run summary")
-    # lineage: the figure traces back to the packaged model; tampering is detected
+    traj = (out / "trajectories" / "MRPC" / "long.tsv").read_text().splitlines()
+    assert len(traj) == 1 + 4  # epochs 0..3: 2 fine-tuning + 1 more
+
+
+@pytest.mark.slow
+def test_staleness_reruns_exactly_what_changed(tiny_run, tmp_path):
+    out = tiny_run
+    assert planned(out) == {}  # 1. nothing changed -> nothing to do
+    base = (REPO / "config" / "tiny.yaml").read_text()
+    # 2. a figure-only setting -> figure jobs only (and the summary that lists them)
+    assert set(planned(out, base.replace("figures: {dpi: 60}", "figures: {dpi: 61, cmap: magma}"), tmp_path)) \
+        == {"figure", "table1", "summary", "all"}
+    # 3. plotting code edited -> figure jobs only
+    plots = REPO / "src" / "bertscape" / "plots.py"
+    st = plots.stat()
+    try:
+        os.utime(plots, ns=(st.st_atime_ns, st.st_mtime_ns + 10**12))
+        assert set(planned(out)) == {"figure", "table1", "summary", "all"}
+    finally:
+        os.utime(plots, ns=(st.st_atime_ns, st.st_mtime_ns))
+    # 4. surface grid changed -> surfaces, layers and downstream; no training, no data
+    jobs = planned(out, base.replace("points: 5,", "points: 9,"), tmp_path)
+    assert {"surface_shard", "layer_shard", "figure"} <= set(jobs)
+    assert not {"train", "prepare_data", "tokenize", "directions", "curve", "trajectory", "rollback"} & set(jobs)
+    # 5. one task's training hparam -> that task's chain (and directions that use its run as delta2)
+    jobs = planned(out, base.replace("MNLI:  {batch_size: 16, lr: 5.0e-5,", "MNLI:  {batch_size: 16, lr: 4.0e-5,"), tmp_path)
+    assert jobs["train"] == 1 and "prepare_data" not in jobs and "tokenize" not in jobs
+    assert jobs["directions"] == 2  # MNLI finetune, and MRPC finetune whose delta2 comes from MNLI
+
+
+@pytest.mark.slow
+def test_audit_traces_a_figure_to_its_sources(tiny_run):
+    from bertscape.audit import lineage
     from bertscape.cli import main as cli
 
-    fig1 = str(out / "figures" / "fig1_train_loss_surfaces.png")
+    fig1 = str(tiny_run / "figures" / "fig1_train_loss_surfaces.png")
     assert cli(["audit", "--verify", fig1]) == 0
-    from bertscape.audit import lineage
-
     flat = json.dumps(lineage(fig1), default=str)
     assert "model.safetensors" in flat and "surface_shard" in flat and "prepare_data" in flat
-    # nothing left to do on a second invocation
-    again = smk("--configfile", "config/tiny.yaml", "--config", f"results={out}", "--cores", "2", "-n")
-    assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr, again.stdout[-3000:]
-    rows = out / "data" / "MRPC" / "dev.jsonl"
-    rows.write_text(rows.read_text().replace('"label": 0', '"label": 1', 1))
-    assert cli(["audit", "--verify", fig1]) == 1
+    rows = tiny_run / "data" / "MRPC" / "dev.jsonl"
+    original = rows.read_text()
+    try:
+        rows.write_text(original.replace('"label": 0', '"label": 1', 1))
+        assert cli(["audit", "--verify", fig1]) == 1
+    finally:
+        rows.write_text(original)

@@ -75,7 +75,7 @@ def verify(path: str | Path) -> list[str]:
                     if not Path(p).exists():
                         problems.append(f"{node['path']}: input {p} is missing")
                         continue
-                    if sha256_path(p) != recorded:
+                    if sha256_path(p, cached=False) != recorded:
                         problems.append(f"{node['path']}: input {p} changed since it was made (stale or tampered)")
         for child in node["inputs"]:
             walk(child)

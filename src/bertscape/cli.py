@@ -1,4 +1,4 @@
-"""Command line: ``bertscape audit PATH [--json] [--verify]``, ``bertscape validate CONFIG``."""
+"""Command line: ``bertscape audit PATH [--json] [--verify]``, ``validate CONFIG``, ``estimate [CONFIG]``."""
 
 from __future__ import annotations
 
@@ -18,6 +18,9 @@ def main(argv: list[str] | None = None) -> int:
     a.add_argument("--verify", action="store_true", help="re-hash every recorded input; exit 1 naming each mismatch")
     v = sub.add_parser("validate", help="validate a config file against the schema")
     v.add_argument("config")
+    e = sub.add_parser("estimate", help="GPU-hours per rule of a config (FLOPs / a stated GPU rate)")
+    e.add_argument("config", nargs="?", default="config.yaml")
+    e.add_argument("--tflops", type=float, default=100.0, help="sustained TFLOP/s per GPU (default 100)")
     args = ap.parse_args(argv)
     try:
         if args.cmd == "validate":
@@ -25,6 +28,12 @@ def main(argv: list[str] | None = None) -> int:
 
             validate(read_yaml(args.config))
             print(f"{args.config}: valid")
+            return 0
+        if args.cmd == "estimate":
+            from .config import read_yaml, validate
+            from .estimate import estimate, render as table
+
+            print(table(estimate(validate(read_yaml(args.config)), args.tflops), args.tflops))
             return 0
         from .audit import lineage, render, verify
 

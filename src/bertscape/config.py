@@ -94,8 +94,14 @@ def _check_semantics(c: dict) -> None:
         for t in c["layers"][key] or []:
             if t not in tasks:
                 raise BertscapeError(f"config key layers.{key}: {t!r} is not in tasks")
-    if c["data"]["source"] == "glue_dir" and not c["data"]["glue_dir"]:
-        raise BertscapeError("config key data.glue_dir: required when data.source is glue_dir")
+    if c["data"]["source"] == "glue_dir":
+        gd = c["data"]["glue_dir"]
+        if not gd:
+            raise BertscapeError("config key data.glue_dir: required when data.source is glue_dir")
+        if not Path(gd).is_dir():
+            raise BertscapeError(f"config key data.glue_dir: directory {gd} does not exist")
+        if not any(Path(gd).iterdir()):
+            raise BertscapeError(f"config key data.glue_dir: directory {gd} is empty")
     groups = c["layers"]["groups"]
     if groups:
         check_groups(groups, None)

@@ -23,20 +23,37 @@ REPO = Path(__file__).resolve().parents[2]
 SIDECAR = ".prov.json"
 
 
-def sha256_file(path: str | os.PathLike, chunk: int = 1 << 22) -> str:
+def sha256_file(path: str | os.PathLike, chunk: int = 1 << 22, cached: bool = True) -> str:
+    """sha256 of a file. With ``cached``, a hash recorded in ``.<name>.sha256`` beside a file of the
+    same size and mtime is reused (checkpoints are hashed by many jobs); ``cached=False`` always
+    re-reads the bytes (``bertscape audit --verify``)."""
+    p = Path(path)
+    st = p.stat()
+    stamp = f"{st.st_size} {st.st_mtime_ns}"
+    cache = p.with_name(f".{p.name}.sha256")
+    if cached and cache.is_file():
+        saved = cache.read_text().split()
+        if len(saved) == 3 and " ".join(saved[:2]) == stamp:
+            return saved[2]
     h = hashlib.sha256()
-    with open(path, "rb") as f:
+    with open(p, "rb") as f:
         while block := f.read(chunk):
             h.update(block)
-    return h.hexdigest()
+    digest = h.hexdigest()
+    if cached and st.st_size > (1 << 20) and "site-packages" not in p.parts and os.access(p.parent, os.W_OK):
+        tmp = cache.with_name(cache.name + f".{os.getpid()}")
+        tmp.write_text(f"{stamp} {digest}\n")
+        os.replace(tmp, cache)
+    return digest
 
 
-def sha256_path(path: str | os.PathLike) -> dict[str, str]:
+def sha256_path(path: str | os.PathLike, cached: bool = True) -> dict[str, str]:
     """{relative name: sha256} for a file (name '') or every file below a directory."""
     p = Path(path)
     if p.is_dir():
-        return {str(f.relative_to(p)): sha256_file(f) for f in sorted(p.rglob("*")) if f.is_file() and not f.name.startswith(".")}
-    return {"": sha256_file(p)}
+        return {str(f.relative_to(p)): sha256_file(f, cached=cached) for f in sorted(p.rglob("*"))
+                if f.is_file() and not f.name.startswith(".")}
+    return {"": sha256_file(p, cached=cached)}
 
 
 def params_hash(params: dict) -> str:

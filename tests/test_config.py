@@ -1,0 +1,97 @@
+"""Config validation (one line naming the key), layer groups, the GPU-hours estimate, the CLI."""
+import copy
+
+import pytest
+import yaml
+from conftest import REPO
+
+from bertscape import BertscapeError
+from bertscape.cli import main as cli
+from bertscape.config import grid_axis, layer_groups, read_yaml, validate
+from bertscape.estimate import estimate, flops_per_token
+
+TINY = yaml.safe_load((REPO / "config" / "tiny.yaml").read_text())
+
+
+def bad(change: dict, path=()):
+    c = copy.deepcopy(TINY)
+    node = c
+    for p in path:
+        node = node[p]
+    node.update(change)
+    return c
+
+
+@pytest.mark.parametrize("config, key", [
+    (bad({"XNLI": {"other_task": "MNLI"}}, ("tasks",)), "tasks"),
+    (bad({"other_task": "MNLI"}, ("tasks", "MNLI")), "tasks.MNLI.other_task"),
+    (bad({"other_task": "RTE"}, ("tasks", "MNLI")), "tasks.MNLI.other_task"),
+    (bad({"points": 1}, ("grid",)), "grid.points"),
+    (bad({"min": 2.0, "max": -2.0}, ("grid",)), "grid.min"),
+    (bad({"lr": 0}, ("tasks", "MRPC")), "tasks.MRPC.lr"),
+    (bad({"lr": "fast"}, ("tasks", "MRPC")), "tasks.MRPC.lr"),
+    (bad({"batch_size": 0}, ("tasks", "MRPC")), "tasks.MRPC.batch_size"),
+    (bad({"batch_size": 2.5}, ("tasks", "MRPC")), "tasks.MRPC.batch_size"),
+    (bad({"epochs_finetune": -1}, ("tasks", "MRPC")), "tasks.MRPC.epochs_finetune"),
+    (bad({"groups": {"low": [0, 2], "mid": [2, 3]}}, ("layers",)), "layers.groups.mid"),
+    (bad({"groups": {"low": [3, 1]}}, ("layers",)), "layers.groups.low"),
+    (bad({"tasks": ["RTE"]}, ("layers",)), "layers.tasks"),
+    (bad({"source": "glue_dir", "glue_dir": "/does/not/exist"}, ("data",)), "data.glue_dir"),
+    (bad({"source": "glue_dir"}, ("data",)), "data.glue_dir"),
+    (bad({"colour": "red"}, ("figures",)), "figures"),
+])
+def test_bad_values_name_their_key_in_one_line(config, key):
+    with pytest.raises(BertscapeError) as e:
+        validate(config)
+    msg = str(e.value)
+    assert "\n" not in msg and msg.startswith(f"config key {key}"), msg
+
+
+def test_defaults_are_filled_and_valid_configs_pass():
+    c = validate(copy.deepcopy(TINY))
+    assert c["train"]["warmup_ratio"] == 0.1 and c["eval"]["dtype"] == "fp32"
+    for name in ("config.yaml", "config/embedded.yaml", "config/tiny.yaml"):
+        validate(read_yaml(REPO / name))
+    paper = validate(read_yaml(REPO / "config.yaml"))
+    axis = grid_axis(paper)
+    assert len(axis) == 41 and 0.0 in axis and 1.0 in axis and axis[0] == -4 and axis[-1] == 4
+
+
+def test_yaml_that_is_not_a_mapping(tmp_path):
+    (tmp_path / "c.yaml").write_text("- a\n- b\n")
+    with pytest.raises(BertscapeError, match="must be a YAML mapping"):
+        read_yaml(tmp_path / "c.yaml")
+    (tmp_path / "d.yaml").write_text("a: [1,\n")
+    with pytest.raises(BertscapeError, match=r"d.yaml:\d+: invalid YAML"):
+        read_yaml(tmp_path / "d.yaml")
+
+
+def test_layer_groups_default_to_thirds_and_are_checked_against_depth():
+    c = validate(copy.deepcopy(TINY))
+    assert layer_groups(c, 24) == {"low": [0, 7], "mid": [8, 15], "high": [16, 23]}
+    assert layer_groups(c, 6) == {"low": [0, 1], "mid": [2, 3], "high": [4, 5]}
+    c["layers"]["groups"] = {"a": [0, 5], "b": [6, 12]}
+    with pytest.raises(BertscapeError, match="layers.groups.b: layer 12 is beyond the model's 12 layers"):
+        layer_groups(c, 12)
+
+
+def test_estimate_by_hand():
+    c = validate(copy.deepcopy(TINY))
+    c["model"]["name"] = "bert-base-uncased"
+    f = flops_per_token(12, 768, 3072, 48)  # MRPC's 53.5 tokens truncated at max_length 48
+    assert f == 12 * (2 * (4 * 768**2 + 2 * 768 * 3072) + 4 * 48 * 768)
+    lines = {x.rule: x for x in estimate(c, tflops=100)}
+    # MRPC finetune 2 + scratch 2 + long 1 epochs, MNLI 2 + 2, each over the full GLUE train set
+    mrpc = 3 * flops_per_token(12, 768, 3072, 48) * 48 * 3668 * 5
+    mnli = 3 * flops_per_token(12, 768, 3072, 40.6) * 40.6 * 392_702 * 4
+    assert lines["train"].pflop == pytest.approx((mrpc + mnli) / 1e15)
+    assert lines["train"].gpu_hours == pytest.approx((mrpc + mnli) / 100e12 / 3600)
+
+
+def test_cli_validate_and_estimate(capsys, tmp_path):
+    assert cli(["validate", str(REPO / "config" / "tiny.yaml")]) == 0
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump(bad({"points": 1}, ("grid",))))
+    assert cli(["validate", str(tmp_path / "bad.yaml")]) == 2
+    assert "config key grid.points" in capsys.readouterr().err
+    assert cli(["estimate", str(REPO / "config.yaml")]) == 0
+    assert "surface_shard" in capsys.readouterr().out
