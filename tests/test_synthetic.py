@@ -168,9 +168,12 @@ def test_bag_of_words_probe_finds_a_planted_shortcut(task):
     assert _bow_dev_accuracy(task, plant(train), plant(dev)) >= 0.9
 
 
-# frozen MiniLM: mean-pooled last hidden state, [u, v, |u-v|, u*v] for pairs, logistic regression
-FROZEN_MIN = {"SST-2": 0.75, "MRPC": 0.75, "RTE": 0.65, "MNLI": 0.55}
-FROZEN_MARGIN = 0.12  # over the BoW probe on the same rows
+# frozen MiniLM: mean-pooled last hidden state, [u, v, |u-v|, u*v] for pairs, logistic regression.
+# Measured with 512/200 rows over seeds 0-7 (mean, min): SST-2 0.86, 0.83; MRPC 0.92, 0.90;
+# RTE 0.75, 0.69; MNLI 0.69, 0.65 -- while the BoW probe on the same rows stays at 0.46-0.61
+# (binary) and 0.30-0.37 (3-way).
+FROZEN_MIN = {"SST-2": 0.75, "MRPC": 0.80, "RTE": 0.65, "MNLI": 0.55}
+FROZEN_MARGIN = 0.15  # over the BoW probe on the same rows
 
 
 @pytest.fixture(scope="module")
@@ -206,7 +209,7 @@ def _frozen_features(minilm, rows):
 
 @pytest.mark.parametrize("task", TASK_NAMES)
 def test_pretrained_features_beat_bag_of_words(task, minilm):
-    train, dev = generate(task, 256, 96, seed=0)
+    train, dev = generate(task, 512, 200, seed=0)
     k = len(TASKS[task].labels)
     pred = _logreg(_frozen_features(minilm, train), _labels(train), _frozen_features(minilm, dev), k, l2=0.1)
     frozen = (pred == _labels(dev)).float().mean().item()
