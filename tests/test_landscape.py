@@ -186,3 +186,19 @@ def test_cross_entropy_is_mean_over_examples(setup):
     logits = torch.cat([lg for lg, b in zip(eng.logits(0.0), eng.batches) if b.set_name == "dev"])
     labels = torch.cat([b.labels for b in eng.batches if b.set_name == "dev"])
     assert eng.evaluate(0.0)["dev_loss"] == pytest.approx(float(F.cross_entropy(logits, labels)), rel=1e-6)
+
+
+def test_fp32_is_the_default_and_bf16_autocast_stays_close(setup):
+    """The documented autocast check: bf16 matmuls vs fp32 at sample points (CPU here, same code on GPU)."""
+    s = setup
+    args = (s["config"], s["dir"] / "theta0.safetensors", s["dir"] / "theta1.safetensors", s["dir"] / "dirs.safetensors",
+            s["batches"])
+    fp32, _ = build_engine("surface", *args)
+    assert fp32.autocast is None and fp32.device.type in ("cpu", "cuda")
+    bf16, _ = build_engine("surface", *args, dtype="bf16")
+    for a, b in [(0.0, 0.0), (1.0, 0.0), (-2.0, 1.5)]:
+        x, y = fp32.evaluate(a, b), bf16.evaluate(a, b)
+        assert y["train_loss"] != x["train_loss"]  # autocast really changed the arithmetic
+        assert abs(y["train_loss"] - x["train_loss"]) <= 0.02 * abs(x["train_loss"])
+    with pytest.raises(Exception, match="eval.dtype"):
+        build_engine("surface", *args, dtype="int8")

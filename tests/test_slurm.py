@@ -46,6 +46,24 @@ WHY_SKIP = _why_skip()
 pytestmark = [pytest.mark.slurm, pytest.mark.skipif(WHY_SKIP is not None, reason=str(WHY_SKIP))]
 
 
+def tree_state() -> dict[str, int]:
+    """mtime of every file that decides the results: a run is only comparable to one made from the same tree."""
+    files = [REPO / "Snakefile", REPO / "config" / "tiny.yaml"]
+    for d in ("src", "workflow", "profiles"):
+        files += [f for f in (REPO / d).rglob("*") if f.is_file() and "__pycache__" not in f.parts]
+    return {str(f.relative_to(REPO)): f.stat().st_mtime_ns for f in files}
+
+
+TREE_AT_START = tree_state()
+
+
+def tree_note() -> str:
+    """Appended to comparison failures: edits to the working tree while this module runs change the results."""
+    now = tree_state()
+    changed = sorted(f for f in TREE_AT_START.keys() | now.keys() if TREE_AT_START.get(f) != now.get(f))
+    return f"\nNOTE: files changed while the SLURM tests ran (runs used different code): {changed}" if changed else ""
+
+
 def _env() -> dict:
     # SLURM jobs inherit this environment (sbatch --export=ALL): the venv's bin first, so the job's
     # snakemake finds the same interpreter and packages even when pytest was started without activation
@@ -54,8 +72,9 @@ def _env() -> dict:
 
 
 def slurm_cmd(work: Path, *extra: str) -> list[str]:
+    # the target goes before `extra`: options like --forcerun take any number of values and would swallow it
     return [*SNAKEMAKE, *PROFILES, "--configfile", "config/tiny.yaml", "--config", f"results={work / 'slurm'}",
-            "--slurm-logdir", str(work / "slurm_logs"), str(work / "slurm" / TARGET), *extra]  # extra may end in nargs=* options
+            "--slurm-logdir", str(work / "slurm_logs"), str(work / "slurm" / TARGET), *extra]
 
 
 def smk(cmd: list[str], timeout: int = RUN_TIMEOUT_S) -> subprocess.CompletedProcess:
@@ -94,15 +113,17 @@ def squeue(*args: str) -> list[str]:
 
 
 def assert_same_surface(a: Path, b: Path) -> None:
+    """Bit-identical grids, anchors included: same engine, same thread count (threads.surface = 1)."""
     ga, gb = read_grid(a), read_grid(b)
     for name in ("alpha", "beta", "done"):
         np.testing.assert_array_equal(getattr(ga, name), getattr(gb, name), err_msg=name)
     assert set(ga.values) == set(gb.values) >= {"train_loss", "dev_error"}
-    for metric in ga.values:  # bit-identical: same engine, same thread count (threads.surface = 1)
-        np.testing.assert_array_equal(ga.values[metric], gb.values[metric], err_msg=f"{metric} differs: {a} vs {b}")
+    for metric in ga.values:
+        np.testing.assert_array_equal(ga.values[metric], gb.values[metric],
+                                      err_msg=f"{metric}: {a} vs {b}{tree_note()}")
     assert set(ga.anchors) == set(gb.anchors) == {"start", "end"}
     for name in ga.anchors:
-        assert ga.anchors[name] == gb.anchors[name], f"anchor {name}: {ga.anchors[name]} != {gb.anchors[name]}"
+        assert ga.anchors[name] == gb.anchors[name], f"anchor {name}: {ga.anchors} != {gb.anchors}{tree_note()}"
 
 
 @pytest.fixture(scope="module")
@@ -188,7 +209,8 @@ def test_killed_shard_is_the_only_job_rerun(work, slurm_run, local_run):
         planned = _wait_for("the SLURM run ID and the job stats", lambda: re.search(
             r"SLURM run ID: (\S+).*?Job stats:.*?\ntotal\s+\d+", log.read_text(), re.S), proc, log, timeout=180)
         run_id = planned[1]
-        assert job_stats(planned[0]) == {"surface_shard": SHARDS, "surface_gather": 1, "total": SHARDS + 1}, planned[0]
+        forced = {"surface_shard": SHARDS, "surface_gather": 1, "total": SHARDS + 1}
+        assert job_stats(planned[0]) == forced, planned[0] + tree_note()
         comment = f"rule_surface_shard_wildcards_{TASK}_{INIT}_{victim}"
 
         def victim_running():
@@ -224,7 +246,8 @@ def test_killed_shard_is_the_only_job_rerun(work, slurm_run, local_run):
     again = smk(slurm_cmd(work))
     (work / "rerun.log").write_text(again.out)
     assert again.returncode == 0, f"rerun after the cancelled shard failed:\n{again.out[-6000:]}"
-    assert job_stats(again.out) == {"surface_shard": 1, "surface_gather": 1, "total": 2}, again.out[-4000:]
+    rerun = {"surface_shard": 1, "surface_gather": 1, "total": 2}
+    assert job_stats(again.out) == rerun, again.out[-4000:] + tree_note()
     assert kept.stat().st_mtime_ns == kept_stat and kept.read_bytes() == kept_bytes, "the surviving shard was rewritten"
     new_id = slurm_job_id(shard(work, victim))
     assert new_id is not None and new_id not in (killed, before[victim]), new_id

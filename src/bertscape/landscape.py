@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from . import BertscapeError
 
 State = dict[str, torch.Tensor]
+AUTOCAST = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 _ACTS = {"gelu": F.gelu, "relu": F.relu, "gelu_new": lambda x: F.gelu(x, approximate="tanh"),
          "gelu_pytorch_tanh": lambda x: F.gelu(x, approximate="tanh")}
 
@@ -97,7 +98,8 @@ def fuse_bert(p: State, n_layers: int) -> State:
 class BertLandscape:
     """Evaluate J(base + a*d1 + b*d2) for BERT-architecture sequence classifiers."""
 
-    def __init__(self, config, base: State, d1: State, d2: State | None, batches: list[Batch]):
+    def __init__(self, config, base: State, d1: State, d2: State | None, batches: list[Batch],
+                 device: str | torch.device | None = None, dtype: str = "fp32"):
         if getattr(config, "model_type", None) != "bert" or config.hidden_act not in _ACTS \
                 or getattr(config, "position_embedding_type", "absolute") != "absolute":
             raise BertscapeError(f"the fast engine supports BERT models only (got {config.model_type})")
@@ -105,14 +107,20 @@ class BertLandscape:
         self.eps, self.act = config.layer_norm_eps, _ACTS[config.hidden_act]
         if set(d1) - set(base) or (d2 is not None and set(d2) != set(d1)):
             raise BertscapeError("directions must cover the same parameters, all present in the base point")
+        if dtype not in AUTOCAST:
+            raise BertscapeError(f"config key eval.dtype: {dtype!r} is not one of {list(AUTOCAST)}")
+        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.autocast = AUTOCAST[dtype]  # weights stay fp32; matmuls run in bf16/fp16 under autocast
+        dev = self.device
         # compact vocabulary: only the ids that occur in the data
         vocab = torch.unique(torch.cat([b.ids.flatten() for b in batches]))
-        self.batches = [Batch(torch.searchsorted(vocab, b.ids), b.types, b.mask, b.labels, b.set_name, b.n_tokens)
+        self.batches = [Batch(torch.searchsorted(vocab, b.ids).to(dev), b.types.to(dev),
+                              None if b.mask is None else b.mask.to(dev), b.labels.to(dev), b.set_name, b.n_tokens)
                         for b in batches]
         cut = lambda s: {k: (v[vocab] if k == "bert.embeddings.word_embeddings.weight" else v) for k, v in s.items()}
-        self.base = {k: v.float().contiguous() for k, v in fuse_bert(cut(base), self.L).items()}
-        self.d1 = {k: v.float().contiguous() for k, v in fuse_bert(cut(d1), self.L).items()}
-        self.d2 = None if d2 is None else {k: v.float().contiguous() for k, v in fuse_bert(cut(d2), self.L).items()}
+        put = lambda s: {k: v.float().contiguous().to(dev) for k, v in fuse_bert(cut(s), self.L).items()}
+        self.base, self.d1 = put(base), put(d1)
+        self.d2 = None if d2 is None else put(d2)
         self.buf = {k: torch.empty_like(v) for k, v in self.d1.items() if _layer_of(k, self.L) < 0 or
                     _layer_of(k, self.L) >= self.L}
         layer_keys = [k for k in self.d1 if 0 <= _layer_of(k, self.L) < self.L]
@@ -162,7 +170,8 @@ class BertLandscape:
         return F.layer_norm(x2 + f, (H,), W["ln2.w"], W["ln2.b"], self.eps).view(B, T, H)
 
     def logits(self, a: float, b: float = 0.0) -> list[torch.Tensor]:
-        with torch.inference_mode():
+        ac = torch.autocast(self.device.type, dtype=self.autocast) if self.autocast else _null()
+        with torch.inference_mode(), ac:
             if self.start < 0:
                 P = self._params(["emb.word", "emb.pos", "emb.type", "emb.ln.w", "emb.ln.b"], a, b)
                 hs = [self._embed(P, bt) for bt in self.batches]
@@ -186,12 +195,20 @@ class BertLandscape:
         return n_layers * (per_tok * sum(bt.n_tokens for bt in self.batches) + att)
 
 
+class _null:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
 def metrics(logits: list[torch.Tensor], batches: list[Batch]) -> dict[str, float]:
     """Mean cross-entropy and accuracy per evaluation set (sums in float64, fixed order)."""
     sums: dict[str, list[float]] = {}
     for lg, bt in zip(logits, batches):
         s = sums.setdefault(bt.set_name, [0.0, 0.0, 0])
-        s[0] += float(F.cross_entropy(lg.float(), bt.labels, reduction="none").double().sum())
+        s[0] += float(F.cross_entropy(lg.float(), bt.labels, reduction="none").double().sum())  # one sync per batch
         s[1] += float((lg.argmax(-1) == bt.labels).sum())
         s[2] += len(bt.labels)
     out = {}

@@ -56,7 +56,8 @@ def read_head(path: str | os.PathLike, prefix: str) -> State:
         return {k: f.get_tensor(k) for k in f.keys() if not k.startswith(prefix)}
 
 
-def build_engine(kind: str, config, theta0_path, theta1_path, directions_path, batches, layers: list[int] | None = None):
+def build_engine(kind: str, config, theta0_path, theta1_path, directions_path, batches, layers: list[int] | None = None,
+                 dtype: str = "fp32"):
     """Engine for J(theta0 + a d1 + b d2) (surface/curve) or J(theta1 + a d1^G + b d2^G) (layer_surface)."""
     deltas = load_tensors(directions_path)
     d1 = {k[len("delta1."):]: v for k, v in deltas.items() if k.startswith("delta1.")}
@@ -78,7 +79,7 @@ def build_engine(kind: str, config, theta0_path, theta1_path, directions_path, b
         base.update(read_head(theta1_path, prefix))  # the head stays at theta1's learned values
         if kind == "curve":
             d2 = None
-    return BertLandscape(config, base, d1, d2, batches), info
+    return BertLandscape(config, base, d1, d2, batches, dtype=dtype), info
 
 
 def points(kind: str, alpha: np.ndarray, beta: np.ndarray | None) -> list[tuple[str, float, float]]:

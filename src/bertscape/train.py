@@ -67,16 +67,22 @@ def _optim_tensors(model, opt) -> dict[str, torch.Tensor]:
 def _load_optim(model, opt, tensors: dict[str, torch.Tensor]) -> None:
     for n, p in model.named_parameters():
         if f"exp_avg.{n}" in tensors:
-            opt.state[p] = {k: tensors[f"{k}.{n}"].clone() for k in ("step", "exp_avg", "exp_avg_sq")}
+            opt.state[p] = {k: tensors[f"{k}.{n}"].clone().to(p.device if k != "step" else "cpu")
+                            for k in ("step", "exp_avg", "exp_avg_sq")}
+
+
+def device_of(model) -> torch.device:
+    return next(model.parameters()).device
 
 
 def evaluate(model, data: dict[str, torch.Tensor], batch_tokens: int) -> dict[str, float]:
     model.eval()
+    dev = device_of(model)
     loss, correct, n = 0.0, 0, 0
     with torch.inference_mode():
         for b in make_batches(data, torch.arange(len(data["labels"])), "dev", batch_tokens):
             mask = torch.ones_like(b.ids) if b.mask is None else b.mask[:, 0, 0, :].long()
-            logits = model(input_ids=b.ids, token_type_ids=b.types, attention_mask=mask).logits
+            logits = model(input_ids=b.ids.to(dev), token_type_ids=b.types.to(dev), attention_mask=mask.to(dev)).logits.cpu()
             loss += float(F.cross_entropy(logits, b.labels, reduction="none").double().sum())
             correct += int((logits.argmax(-1) == b.labels).sum())
             n += len(b.labels)
@@ -110,11 +116,13 @@ def train(model, train_data, dev_data, spec: TrainSpec, ckpt_paths: list[str], r
     resume.mkdir(parents=True, exist_ok=True)
     state = read_json(state_file) if state_file.exists() else {"key": key, "epoch": -1, "steps": [], "epochs": []}
     meta = dict(metadata or {})
+    model.to("cuda" if torch.cuda.is_available() else "cpu")  # a GPU job trains on its GPU
+    dev = device_of(model)
     steps_per_epoch = math.ceil(len(train_data["labels"]) / spec.batch_size)
     total = steps_per_epoch * spec.epochs
     opt = _optimizer(model, spec)
     if state["epoch"] >= 0:
-        model.load_state_dict(load_tensors(resume / f"epoch{state['epoch']}.safetensors"))
+        model.load_state_dict(load_tensors(resume / f"epoch{state['epoch']}.safetensors"))  # copies onto dev
         if state["epoch"] > 0:
             _load_optim(model, opt, load_tensors(resume / "optim.safetensors"))
     for epoch in range(state["epoch"] + 1, spec.epochs + 1):
@@ -128,6 +136,7 @@ def train(model, train_data, dev_data, spec: TrainSpec, ckpt_paths: list[str], r
                 step = (epoch - 1) * steps_per_epoch + i
                 for g in opt.param_groups:
                     g["lr"] = lr_at(step, total, spec)
+                ids, types, mask, labels = ids.to(dev), types.to(dev), mask.to(dev), labels.to(dev)
                 loss = F.cross_entropy(model(input_ids=ids, token_type_ids=types, attention_mask=mask).logits, labels)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
@@ -137,9 +146,9 @@ def train(model, train_data, dev_data, spec: TrainSpec, ckpt_paths: list[str], r
                 state["steps"].append({"epoch": epoch, "step": step + 1, "epoch_pos": epoch - 1 + (i + 1) / steps_per_epoch,
                                        "loss": losses[-1], "lr": opt.param_groups[0]["lr"]})
                 bar.set_postfix(loss=f"{losses[-1]:.4f}")
-        dev = evaluate(model, dev_data, spec.eval_batch_tokens)
+        ev = evaluate(model, dev_data, spec.eval_batch_tokens)
         state["epochs"].append({"epoch": epoch, "train_loss": sum(losses) / len(losses) if losses else float("nan"),
-                                "dev_loss": dev["loss"], "dev_acc": dev["acc"]})
+                                "dev_loss": ev["loss"], "dev_acc": ev["acc"]})
         save_tensors(resume / f"epoch{epoch}.safetensors", model.state_dict(), {**meta, "epoch": epoch})
         if epoch > 0:
             save_tensors(resume / "optim.safetensors", _optim_tensors(model, opt))

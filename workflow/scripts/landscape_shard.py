@@ -22,7 +22,7 @@ def main(job):
     ckpts = Path(job.input.ckpts)
     layers = layer_groups(c, mconf.num_hidden_layers)[wc.group] if kind == "layer_surface" else None
     engine, info = build_engine(kind, mconf, ckpts / "epoch0.safetensors", ckpts / f"epoch{p.epochs}.safetensors",
-                                job.input.directions, batches, layers)
+                                job.input.directions, batches, layers, dtype=p.eval["dtype"])
     alpha = np.linspace(*p.axis[:2], int(p.axis[2]))
     beta = None if kind == "curve" else alpha.copy()
     out = Path(job.output[0])

@@ -300,10 +300,11 @@ _NLI_FRAMES = {
 # RTE premises are often news-like: a reporting prefix that the hypothesis drops
 _RTE_PREFIXES = ["a witness said that", "according to the report,", "it was reported that",
                  "police said that", "the neighbors say that"]
-# relations per label: "down" specific -> general, "up" general -> specific, "clash" incompatible
+# relations (with weights) per label: "down" specific -> general, "up" general -> specific,
+# "clash" incompatible word
 _NLI_RELATION = {
-    "MNLI": {"entailment": ["down"], "neutral": ["up"], "contradiction": ["clash"]},
-    "RTE": {"entailment": ["down"], "not_entailment": ["up", "clash", "clash", "clash"]},
+    "MNLI": {"entailment": {"down": 1}, "neutral": {"up": 1}, "contradiction": {"clash": 1}},
+    "RTE": {"entailment": {"down": 1}, "not_entailment": {"up": 1, "clash": 5}},
 }
 
 
@@ -472,7 +473,7 @@ def _row(task: str, rng: random.Random, split: str, label: str) -> tuple[str, st
         return _sst2(rng, split, label)
     if task == "MRPC":
         return _mrpc(rng, split, label)
-    return _nli(rng, split, rng.choice(_NLI_RELATION[task][label]), task)
+    return _nli(rng, split, _weighted(rng, _NLI_RELATION[task][label]), task)
 
 
 def _split_rows(task: str, n: int, split: str, seed: int) -> list[dict]:
