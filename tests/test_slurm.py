@@ -143,6 +143,7 @@ def slurm_run(work):
 def local_run(work):
     r = smk([*SNAKEMAKE, "--configfile", "config/tiny.yaml", "--config", f"results={work / 'local'}",
              "--cores", "2", str(work / "local" / TARGET)])
+    (work / "local_run.log").write_text(r.out)
     assert r.returncode == 0, f"local run failed (rc {r.returncode}):\n{r.out[-6000:]}"
     return r
 

@@ -164,14 +164,14 @@ def test_bag_of_words_probe_finds_a_planted_shortcut(task):
             r["text_a"] = r["text_a"][:-1] + " " + ("indeed", "surely", "clearly")[r["label"]] + "."
         return rows
 
-    train, dev = generate(task, 512, 400, seed=0)
+    train, dev = generate(task, 256, 200, seed=0)
     assert _bow_dev_accuracy(task, plant(train), plant(dev)) >= 0.9
 
 
-# frozen MiniLM: mean-pooled last hidden state, [u, v, |u-v|, u*v] for pairs, logistic regression.
-# Measured with 512/200 rows over seeds 0-7 (mean, min): SST-2 0.86, 0.83; MRPC 0.92, 0.90;
-# RTE 0.75, 0.69; MNLI 0.69, 0.65 -- while the BoW probe on the same rows stays at 0.46-0.61
-# (binary) and 0.30-0.37 (3-way).
+# Frozen MiniLM: mean-pooled last hidden state, [u, v, |u-v|, u*v] for pairs, logistic regression.
+# Measured with 384 train / 128 dev rows over seeds 0-7, dev accuracy mean (min): SST-2 0.85
+# (0.83), MRPC 0.93 (0.90), RTE 0.76 (0.68), MNLI 0.67 (0.63); the BoW probe on the same rows:
+# 0.39-0.60 binary, 0.25-0.38 3-way. The thresholds leave room for numeric drift.
 FROZEN_MIN = {"SST-2": 0.75, "MRPC": 0.80, "RTE": 0.65, "MNLI": 0.55}
 FROZEN_MARGIN = 0.15  # over the BoW probe on the same rows
 
@@ -184,19 +184,27 @@ def minilm():
     path = gt.get_model_path()
     tok = AutoTokenizer.from_pretrained(path, local_files_only=True)
     model = AutoModel.from_pretrained(path, local_files_only=True).eval()
-    return tok, model
+    # one thread: as fast as two on an idle 2-core machine within a factor of two, and it does
+    # not collapse when the machine is busy (measured 24 s vs 95 s for this file at load 5.6)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield tok, model
+    torch.set_num_threads(threads)
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def _embed(minilm, texts):
+    """Mean-pooled last hidden state; batches of similar length to keep padding low."""
     tok, model = minilm
-    out = []
-    for i in range(0, len(texts), 256):
-        enc = tok(texts[i:i + 256], padding=True, return_tensors="pt")
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    out = torch.empty(len(texts), model.config.hidden_size)
+    for start in range(0, len(order), 64):
+        idx = order[start:start + 64]
+        enc = tok([texts[i] for i in idx], padding=True, return_tensors="pt")
         hidden = model(**enc).last_hidden_state
         mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-        out.append((hidden * mask).sum(1) / mask.sum(1))
-    return torch.cat(out)
+        out[idx] = (hidden * mask).sum(1) / mask.sum(1)
+    return out
 
 
 def _frozen_features(minilm, rows):
@@ -209,7 +217,7 @@ def _frozen_features(minilm, rows):
 
 @pytest.mark.parametrize("task", TASK_NAMES)
 def test_pretrained_features_beat_bag_of_words(task, minilm):
-    train, dev = generate(task, 512, 200, seed=0)
+    train, dev = generate(task, 384, 128, seed=0)
     k = len(TASKS[task].labels)
     pred = _logreg(_frozen_features(minilm, train), _labels(train), _frozen_features(minilm, dev), k, l2=0.1)
     frozen = (pred == _labels(dev)).float().mean().item()

@@ -225,7 +225,7 @@ _NLI_LEX = {
             ("carrot", "vegetable", "cookie"),
             ("boot", "shoe", "glove"),
             ("wolf", "animal", "statue"),
-            ("sofa", "furniture", "blanket"),
+            ("armchair", "chair", "blanket"),
             ("cobra", "snake", "sheep"),
             ("beetle", "insect", "horse"),
             ("drill", "tool", "cake"),
