@@ -35,6 +35,7 @@ from __future__ import annotations
 import random
 import re
 
+from .. import BertscapeError
 from . import TASKS, make_row, task_spec
 
 SPLITS = ("train", "dev")
@@ -92,7 +93,7 @@ _SST_TEMPLATES = {
                 "Honestly, the {noun} is {w} from start to finish.",
                 "The {noun} feels {intens} {w} most of the time.",
                 "It is a {w} {noun}, and the {noun2} is {w} too.",
-                "Overall, a {intens} {w} {noun}."],
+                "Overall, a {w} {noun}."],
         "verb": ["I {w} every minute of this {noun}.",
                  "We {w} the {noun} and the {noun2}.",
                  "My friends {w} this {noun}."],
@@ -295,7 +296,8 @@ _NLI_FRAMES = {
     "noun": ["{who} {see} {x} {where}.", "{x} is lying {where}.", "{when}, {who} {see} {x}."],
     "verb": ["{who} is {x} {where}.", "{who} is {x} {when}.", "{where}, {who} is {x}."],
     "padj": ["{who} {look} {x} {when}.", "{who} {look} {x} {where}.", "{when}, {who} {look} {x}."],
-    "tadj": ["{thing} {look} {x} {when}.", "{thing} was {x} {when}.", "{when}, {thing} {look} {x}."],
+    "tadj": ["{thing} {look} {x} {when}.", "{thing} was {x} {when}.",
+             "{when}, {thing} {look} {x}."],
 }
 # RTE premises are often news-like: a reporting prefix that the hypothesis drops
 _RTE_PREFIXES = ["a witness said that", "according to the report,", "it was reported that",
@@ -500,6 +502,7 @@ def generate(task: str, n_train: int, n_dev: int, seed: int) -> tuple[list[dict]
     """
     task_spec(task)
     if int(n_train) < 1 or int(n_dev) < 1:
-        raise ValueError(f"n_train and n_dev must be positive (got {n_train}, {n_dev})")
+        raise BertscapeError(f"synthetic {task}: n_train and n_dev must be positive "
+                             f"(got {n_train}, {n_dev})")
     return (_split_rows(task, int(n_train), "train", seed),
             _split_rows(task, int(n_dev), "dev", seed))
