@@ -15,7 +15,6 @@ bit-identical results whatever the shard count.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
