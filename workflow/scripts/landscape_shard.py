@@ -4,6 +4,7 @@ from pathlib import Path
 import numpy as np
 
 from bertscape.config import layer_groups
+from bertscape.data import task_spec
 from bertscape.h5io import write_grid
 from bertscape.io import load_tensors, read_json
 from bertscape.modeling import load_config, resolve_model_dir
@@ -17,7 +18,7 @@ def main(job):
     k, n = (int(wc.k), p.shards) if "k" in wc.keys() else (0, 1)
     model_dir = resolve_model_dir(c["model"]["name"], c["resources_dir"], c["model"]["revision"])
     train, dev = load_tensors(job.input.train), load_tensors(job.input.dev)
-    mconf = load_config(model_dir, int(train["labels"].max()) + 1)
+    mconf = load_config(model_dir, len(task_spec(wc.task).labels))
     batches = eval_batches(train, dev if p.dev else None, p.eval, p.seed)
     ckpts = Path(job.input.ckpts)
     layers = layer_groups(c, mconf.num_hidden_layers)[wc.group] if kind == "layer_surface" else None
@@ -26,7 +27,8 @@ def main(job):
     alpha = np.linspace(*p.axis[:2], int(p.axis[2]))
     beta = None if kind == "curve" else alpha.copy()
     out = Path(job.output[0])
-    key = run_key(dict(p.items()), str(job.input.directions), Path(job.input.directions).stat().st_mtime_ns, k, n)
+    key = run_key(dict(p.items()), k, n, *[(str(f), Path(f).stat().st_mtime_ns) for f in
+                                           (job.input.directions, job.input.train, job.input.dev, ckpts)])
     partial = out.with_name(f".{out.name}.partial.json")
     values = evaluate_shard(engine, kind, alpha, beta, k, n, partial, key)
     stats = read_json(Path(job.input.directions).with_suffix(".json"))
