@@ -28,6 +28,13 @@ def _traj(path: Path) -> dict[str, np.ndarray]:
     return {k: np.array([r[k] for r in rows], dtype=float) for k in ("epoch", "d_alpha", "d_beta")}
 
 
+def _long_label(path: Path) -> str:
+    """'fine-tune E+X epochs': E is the epoch that is theta1 itself (d_alpha = 1, d_beta = 0 exactly)."""
+    rows = read_tsv(path)
+    base = max(int(r["epoch"]) for r in rows if r["d_alpha"] == 1.0 and r["d_beta"] == 0.0)
+    return f"fine-tune {base}+{int(rows[-1]['epoch']) - base} epochs"
+
+
 def make_figure(fig: str, paths: list[str], style: dict):
     if fig in ("fig1_train_loss_surfaces", "fig6_dev_error_surfaces"):
         return plots.fig_surfaces(_grids(paths), "train_loss" if fig.startswith("fig1") else "dev_error", style)
@@ -46,7 +53,7 @@ def make_figure(fig: str, paths: list[str], style: dict):
             task, init = p.parts[-2], p.stem
             surf_init = "finetune" if init == "long" else init
             tasks = sorted({q.parts[-2] for q in _by(paths, ".tsv")}, key=lambda t: ("MRPC", "MNLI").index(t) if t in ("MRPC", "MNLI") else 9)
-            title = f"{task} ({'fine-tune 5+20 epochs' if init == 'long' else 'fine-tune' if init == 'finetune' else 'scratch'})"
+            title = f"{task} ({_long_label(p) if init == 'long' else 'fine-tune' if init == 'finetune' else 'scratch'})"
             panels.append({"grid": grids[surf_init][task], "traj": _traj(p), "title": title,
                            "row": 0 if init in ("scratch", "long") else 1, "col": tasks.index(task)})
         return plots.fig_trajectories(panels, "train_loss" if fig.startswith("fig3") else "dev_error", style)

@@ -47,7 +47,7 @@ from matplotlib.cm import ScalarMappable
 from matplotlib.figure import Figure
 from matplotlib.layout_engine import PlaceHolderLayoutEngine
 from matplotlib.lines import Line2D
-from matplotlib.ticker import LogFormatter, LogLocator, MaxNLocator
+from matplotlib.ticker import NullFormatter, LogFormatter, LogLocator, MaxNLocator
 
 if TYPE_CHECKING:  # only for annotations: importing h5io pulls in torch via io
     from .h5io import Grid
@@ -327,6 +327,8 @@ def _colorbar(fig, mappable, sc: _Scale, axes, st: dict, location: str, label: s
             cb.formatter = LogFormatter(labelOnlyBase=False)
         cb.set_ticks(ticks)
         cb.minorlocator = LogLocator(base=10, subs="auto", numticks=12)
+        for axis in (cb.ax.xaxis, cb.ax.yaxis):  # matplotlib labels minor log ticks in short ranges: they overlap
+            axis.set_minor_formatter(NullFormatter())
     else:
         cb.set_ticks(inside(MaxNLocator(nbins=4 if location in ("bottom", "top") else 6).tick_values(sc.lo, sc.hi)))
     return cb
