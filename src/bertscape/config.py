@@ -6,7 +6,6 @@ Every problem is a one-line ``BertscapeError`` naming the key.
 from __future__ import annotations
 
 import copy
-import json
 from pathlib import Path
 
 import numpy as np
@@ -152,7 +151,3 @@ def train_params(config: dict, task: str, init: str) -> dict:
     return {"epochs": epochs(config, task, init) if init != "long" else tr["long_run"]["extra_epochs"],
             "batch_size": t["batch_size"], "lr": lr, "weight_decay": tr["weight_decay"],
             "warmup_ratio": tr["warmup_ratio"], "max_grad_norm": tr["max_grad_norm"], "seed": config["seed"]}
-
-
-def dumps(obj) -> str:
-    return json.dumps(obj, sort_keys=True, default=str)

@@ -38,11 +38,6 @@ def scaled(a: State, factor: float) -> State:
     return {k: v * factor for k, v in a.items()}
 
 
-def restrict(a: State, keys) -> State:
-    keys = set(keys)
-    return {k: v for k, v in a.items() if k in keys}
-
-
 def same_point(a: State, b: State, keys: list[str]) -> bool:
     return all(torch.equal(a[k], b[k]) for k in keys)
 

@@ -28,7 +28,6 @@ import numpy as np
 from . import BertscapeError
 from .io import atomic_path
 
-METRICS = ("train_loss", "train_acc", "dev_loss", "dev_error")
 KINDS = ("curve", "surface", "layer_surface", "shard")
 
 
