@@ -48,11 +48,13 @@ def make_figure(fig: str, paths: list[str], style: dict):
         return plots.fig_training_curves(logs, style)
     if fig in ("fig3_trajectories", "fig4_long_run"):
         grids = _grids(paths)
+        trajs = _by(paths, ".tsv")
+        order = ("MRPC", "MNLI")  # the paper's column order
+        tasks = sorted({q.parts[-2] for q in trajs}, key=lambda t: order.index(t) if t in order else len(order))
         panels = []
-        for p in _by(paths, ".tsv"):
+        for p in trajs:
             task, init = p.parts[-2], p.stem
             surf_init = "finetune" if init == "long" else init
-            tasks = sorted({q.parts[-2] for q in _by(paths, ".tsv")}, key=lambda t: ("MRPC", "MNLI").index(t) if t in ("MRPC", "MNLI") else 9)
             title = f"{task} ({_long_label(p) if init == 'long' else 'fine-tune' if init == 'finetune' else 'scratch'})"
             panels.append({"grid": grids[surf_init][task], "traj": _traj(p), "title": title,
                            "row": 0 if init in ("scratch", "long") else 1, "col": tasks.index(task)})
