@@ -1,6 +1,9 @@
 # bertscape: Hao et al. (EMNLP 2019), "Visualizing and Understanding the Effectiveness of BERT",
 # as a Snakemake workflow. `snakemake -n` plans everything; see README.md.
 
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"

@@ -90,3 +90,21 @@ def render(node: dict, indent: str = "") -> str:
     for child in node["inputs"]:
         lines.append(render(child, indent + "  "))
     return "\n".join(lines)
+
+
+def sources(paths: list[str | Path]) -> dict[str, dict]:
+    """Every source identity (dataset, model) recorded along the lineages of ``paths``, keyed by
+    ``rule {wildcards}``: where the numbers ultimately came from."""
+    out: dict[str, dict] = {}
+    seen: set = set()
+
+    def walk(node):
+        rec = node["record"]
+        if rec and rec.get("sources"):
+            out[f"{rec['rule']} {json.dumps(rec.get('wildcards') or {}, sort_keys=True)}"] = rec["sources"]
+        for child in node["inputs"]:
+            walk(child)
+
+    for p in paths:
+        walk(lineage(p, seen))
+    return dict(sorted(out.items()))

@@ -49,6 +49,28 @@ def resolve_model_dir(name: str, cache_dir: str | os.PathLike | None = None, rev
     return local
 
 
+def model_identity(name: str, model_dir: str | os.PathLike, revision: str | None = None) -> dict:
+    """Where the weights came from: package name + version, hub repo + revision (the snapshot's commit
+    when the fetch recorded one), or a local directory; plus the sha256 of every weight/config file."""
+    from .provenance import sha256_file
+
+    d = Path(model_dir)
+    files = sorted(p for p in d.iterdir() if p.is_file() and p.suffix in (".json", ".safetensors", ".txt", ".model"))
+    ident = {"name": name, "files": {p.name: sha256_file(p) for p in files}}
+    if name.startswith(EMBEDDED_PREFIX):
+        import importlib.metadata as md
+
+        pkg = name[len(EMBEDDED_PREFIX):]
+        ident.update(kind="package", package=pkg, version=md.version(pkg))
+    elif Path(name).is_dir():
+        ident.update(kind="local_dir", path=str(Path(name).resolve()))
+    else:
+        commit = d / "COMMIT"
+        ident.update(kind="hub", repo=name, revision=revision,
+                     commit=commit.read_text().strip() if commit.is_file() else None)
+    return ident
+
+
 def _looks_like_hub_id(name: str) -> bool:
     parts = name.split("/")
     return len(parts) == 2 and all(parts) and not name.startswith((".", "/"))

@@ -7,7 +7,7 @@ from pathlib import Path
 from .io import read_json, read_tsv
 
 
-def summarize(figures: list[str], directions: list[str], epochs: list[str]) -> str:
+def summarize(figures: list[str], directions: list[str], epochs: list[str], claims: str | None = None) -> str:
     lines = ["# bertscape run summary", "", "## Figures", ""]
     lines += [f"- `{f}`" for f in figures if not f.endswith(".pdf")]
     lines += ["", "## Training (final epoch)", "", "| task | init | epochs | train loss | dev acc |", "|---|---|---|---|---|"]
@@ -21,4 +21,9 @@ def summarize(figures: list[str], directions: list[str], epochs: list[str]) -> s
         s = read_json(p)
         lines.append(f"| {s['task']} | {s['init']} | {s['other_task']} | {s['norm_delta1']:.4g} | "
                      f"{s['norm_delta2_raw']:.4g} | {s['cos_delta1_delta2']:.4f} |")
+    if claims:
+        c = read_json(claims)
+        lines += ["", f"## Claims (details: `{claims[:-5]}.tsv`, `.html`)", "", "| claim | holds | does not hold | undefined |",
+                  "|---|---|---|---|"]
+        lines += [f"| {k} | {v['yes']} | {v['no']} | {v['n/a']} |" for k, v in sorted(c["tally"].items())]
     return "\n".join(lines) + "\n"

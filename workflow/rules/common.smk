@@ -4,6 +4,7 @@ from pathlib import Path
 
 from bertscape import BertscapeError
 from bertscape import config as cfg
+from bertscape.data import TASKS as TASK_SPECS
 from bertscape.modeling import EMBEDDED_PREFIX, hub_cache_path
 
 # config.yaml is the paper's experiment; `--configfile X` replaces it whole (no merging of task lists).

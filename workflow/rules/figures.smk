@@ -29,7 +29,8 @@ rule figure:
         data=figure_inputs,
         code=lib("plots.py", "h5io.py", "figures.py"),
     output:
-        [f"{R}/figures/{{fig}}.{x}" for x in config["figures"]["formats"]],
+        [report(f, caption="../report/figure.rst", category="1. Figures") if f.endswith(".png") else f
+         for f in [f"{R}/figures/{{fig}}.{x}" for x in config["figures"]["formats"]]],
     params:
         style=config["figures"],
         tasks=TASKS,
@@ -48,7 +49,8 @@ rule table1:
     output:
         md=f"{R}/figures/table1_rollback.md",
         tsv=f"{R}/figures/table1_rollback.tsv",
-        figs=[f"{R}/figures/table1_rollback.{x}" for x in config["figures"]["formats"]],
+        figs=[report(f, caption="../report/table1.rst", category="1. Figures") if f.endswith(".png") else f
+              for f in [f"{R}/figures/table1_rollback.{x}" for x in config["figures"]["formats"]]],
     params:
         style=config["figures"],
     log:

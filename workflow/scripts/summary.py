@@ -5,7 +5,8 @@ from bertscape.summary import summarize
 
 
 def main(job):
-    write_text(job.output[0], summarize(list(job.input.figures), list(job.input.directions), list(job.input.epochs)))
+    write_text(job.output[0], summarize(list(job.input.figures), list(job.input.directions), list(job.input.epochs),
+                                           job.input.claims))
 
 
 run(snakemake, main)  # noqa: F821

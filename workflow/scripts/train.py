@@ -3,7 +3,7 @@ from pathlib import Path
 
 from bertscape.data import task_spec
 from bertscape.io import load_tensors, write_tsv
-from bertscape.modeling import build_model, resolve_model_dir
+from bertscape.modeling import build_model, model_identity, resolve_model_dir
 from bertscape.provenance import sha256_path
 from bertscape.runner import run
 from bertscape.train import TrainSpec, train
@@ -23,7 +23,8 @@ def main(job):
     ident = {k: sha256_path(job.input[k]) for k in ("train", "dev", "init", "start") if k in job.input.keys()}
     out = Path(job.output.ckpts)
     paths = [str(out / f"epoch{first + e}.safetensors") for e in range(spec.epochs + 1)]
-    meta = {"task": task, "init": init, "provenance": job.provenance()}
+    sources = {"model": model_identity(c["model"]["name"], model_dir, c["model"]["revision"])}
+    meta = {"task": task, "init": init, "provenance": job.provenance(sources=sources)}
     steps, epochs = train(model, data["train"], data["dev"], spec, paths, job.params.resume, meta, identity=str(ident))
     for r in steps + epochs:
         r["epoch"] += first
@@ -31,7 +32,7 @@ def main(job):
         r["epoch_pos"] += first
     write_tsv(job.output.steps, steps, ["epoch", "step", "epoch_pos", "loss", "lr"])
     write_tsv(job.output.epochs, epochs, ["epoch", "train_loss", "dev_loss", "dev_acc"])
-    job.sidecar(job.output.epochs)
+    job.sidecar(job.output.epochs, sources=sources)
     job.log.info("final dev acc %.4f", epochs[-1]["dev_acc"])
 
 

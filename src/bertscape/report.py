@@ -1,0 +1,65 @@
+"""The claims page of the HTML report: the claims table, Table 1 beside the paper's, and where the
+numbers came from (code, environment, data and model identities). Self-contained HTML, no scripts."""
+
+from __future__ import annotations
+
+import html
+import json
+
+from .claims import _fmt, holds_word, tally
+
+CLAIMS = {
+    "C1": "Pre-training leads to wider optima (§5.1, Figs 1 and 5; sharpness as an independent check)",
+    "C2": "Pre-training eases optimisation (§5.2, Figs 2 and 3)",
+    "C3": "Fine-tuning is robust to overfitting (§5.3, Fig 4)",
+    "C4": "Training-loss and dev-error surfaces are consistent (§6.2, Fig 6)",
+    "C5": "Lower layers are more invariant (§7, Fig 7 and Table 1)",
+    "C6": "The two directions are nearly orthogonal (§3.2)",
+}
+STYLE = ("body{font-family:sans-serif;max-width:70em;margin:1em auto}table{border-collapse:collapse;margin:1em 0}"
+         "td,th{border:1px solid #ccc;padding:.3em .5em;vertical-align:top;font-size:90%}"
+         ".yes{background:#d9f2d9}.no{background:#f8d7d7}.na{background:#eee}code{font-size:85%}")
+
+
+def _table(header: list[str], rows: list[list[str]], classes: list[str] | None = None) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = "".join(f"<tr class='{(classes or [''] * len(rows))[k]}'>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>"
+                   for k, r in enumerate(rows))
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _num(key: str, v) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        return f"{v:+.2f}" if "delta" in key else f"{v:.2f}"
+    return html.escape(str(v))
+
+
+def claims_html(rows: list[dict], table1: list[dict], provenance: dict) -> str:
+    e = html.escape
+    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>bertscape claims</title><style>{STYLE}</style>"
+             "</head><body><h1>The paper's claims, measured</h1>"]
+    t = tally(rows)
+    parts.append(_table(["claim", "statement", "holds", "does not hold", "undefined"],
+                        [[c, e(CLAIMS.get(c, "")), str(n["yes"]), str(n["no"]), str(n["n/a"])] for c, n in sorted(t.items())]))
+    parts.append("<h2>Every measure</h2><p>Coordinates in units of ||δ1|| (α = 1 is the end point). "
+                 "<i>censored</i>: the region reaches the grid's edge, so its true size is larger than measured.</p>")
+    parts.append(_table(["claim", "measure", "task", "holds", "criterion", "values"],
+                        [[r["claim"], e(r["measure"]), e(r["task"]), holds_word(r["holds"]), e(r["criterion"]),
+                          f"<code>{e(_fmt(r['values']))}</code>"] for r in rows],
+                        [{"yes": "yes", "no": "no"}.get(holds_word(r["holds"]), "na") for r in rows]))
+    if table1:
+        parts.append("<h2>Table 1: dev accuracy after layer rollback, ours beside the paper's (BERT-large)</h2>")
+        cols = list(dict.fromkeys(k for r in table1 for k in r))
+        parts.append(_table(cols, [[_num(k, r.get(k)) for k in cols] for r in table1]))
+        parts.append("<p>The paper prints MNLI's high-layer change as −53.88; its own accuracies give −53.69.</p>")
+    parts.append("<h2>Provenance</h2>")
+    for key in ("code", "environment"):
+        parts.append(f"<h3>{key}</h3>" + _table(["key", "value"], [[e(k), e(str(v))] for k, v in provenance.get(key, {}).items()]))
+    parts.append("<h3>sources (data and model identities along the surfaces' lineage)</h3>")
+    for k, v in provenance.get("sources", {}).items():
+        parts.append(f"<p><b>{e(k)}</b></p><pre>{e(json.dumps(v, indent=1, sort_keys=True))}</pre>")
+    parts.append(f"<p>made by rule <code>{e(provenance.get('rule', ''))}</code> on {e(str(provenance.get('host')))} "
+                 f"at {e(str(provenance.get('finished')))}; <code>bertscape audit PATH</code> prints any artifact's lineage.</p>")
+    return "".join(parts) + "</body></html>\n"

@@ -1,0 +1,64 @@
+"""Sharpness at the end point: the top Hessian eigenvalue of the training loss at theta1.
+
+Power iteration on exact Hessian-vector products (double backward through the model) over the
+encoder parameters only -- the same parameter space the surfaces live in; the task head stays
+fixed. The loss is the mean cross-entropy over the seeded training subset the surfaces use.
+"""
+
+from __future__ import annotations
+
+import os
+
+import torch
+import torch.nn.functional as F
+
+from .landscape import Batch
+from .modeling import _quiet_transformers, base_prefix, is_encoder_param, load_config
+
+
+def load_for_hessian(model_dir: str | os.PathLike, state: dict[str, torch.Tensor]):
+    """The model at ``state`` with eager attention (differentiable twice everywhere), in eval mode."""
+    from transformers import AutoModelForSequenceClassification
+
+    _quiet_transformers()
+    num_labels = state["classifier.weight"].shape[0] if "classifier.weight" in state else 2
+    model = AutoModelForSequenceClassification.from_config(load_config(model_dir, num_labels), attn_implementation="eager")
+    model.load_state_dict(state)
+    return model.eval()
+
+
+def hvp(model, params: list[torch.Tensor], batches: list[Batch], v: list[torch.Tensor]) -> list[torch.Tensor]:
+    """H v for the mean loss over all batches, accumulated batch by batch (one batch's graph in memory)."""
+    device = params[0].device
+    n = sum(len(b.labels) for b in batches)
+    out = [torch.zeros_like(p) for p in params]
+    for b in batches:
+        mask = torch.ones_like(b.ids) if b.mask is None else b.mask[:, 0, 0, :].long()
+        logits = model(input_ids=b.ids.to(device), token_type_ids=b.types.to(device), attention_mask=mask.to(device)).logits
+        loss = F.cross_entropy(logits, b.labels.to(device), reduction="sum") / n
+        grads = torch.autograd.grad(loss, params, create_graph=True)
+        for acc, h in zip(out, torch.autograd.grad(sum((g * x).sum() for g, x in zip(grads, v)), params)):
+            acc += h
+    return out
+
+
+def top_eigenvalue(model, batches: list[Batch], iters: int, tol: float, seed: int) -> dict:
+    """Largest-magnitude Hessian eigenvalue by power iteration; stops when it changes by < tol (relative)."""
+    prefix = base_prefix(model)
+    params = [p for name, p in model.named_parameters() if is_encoder_param(name, prefix)]
+    for name, p in model.named_parameters():
+        p.requires_grad_(is_encoder_param(name, prefix))
+    gen = torch.Generator().manual_seed(seed)
+    v = [torch.randn(p.shape, generator=gen, dtype=torch.float64).to(p.device) for p in params]
+    lam, rel = float("nan"), float("nan")
+    for it in range(1, iters + 1):
+        norm = torch.sqrt(sum((x.double() ** 2).sum() for x in v))
+        v = [(x / norm).to(p.dtype) for x, p in zip(v, params)]
+        hv = hvp(model, params, batches, v)
+        new = float(sum((h.double() * x.double()).sum() for h, x in zip(hv, v)))
+        rel = abs(new - lam) / max(abs(new), 1e-30) if it > 1 else float("nan")
+        lam, v = new, [h.detach() for h in hv]
+        if it > 1 and rel < tol:
+            break
+    return {"lambda_max": lam, "iterations": it, "rel_change": rel, "examples": sum(len(b.labels) for b in batches),
+            "parameters": int(sum(p.numel() for p in params))}

@@ -1,0 +1,45 @@
+"""Rule claims: every claim of the paper as numbers with a criterion (claims.tsv/.json, Table 1 vs paper, HTML)."""
+from bertscape import claims as C
+from bertscape.audit import sources
+from bertscape.h5io import read_grid
+from bertscape.io import read_json, read_tsv, write_json, write_text, write_tsv
+from bertscape.report import claims_html
+from bertscape.runner import run
+
+
+def keyed(paths, n=2):
+    """results/<kind>/<task>/<init>.<ext> -> {(task, init): path}"""
+    return {tuple(str(p).rsplit(".", 1)[0].split("/")[-n:]): p for p in paths}
+
+
+def main(job):
+    i, p = job.input, job.params
+    tasks = p.tasks
+    surf = {k: read_grid(v) for k, v in keyed(i.surfaces).items()}
+    curves = {k: read_grid(v) for k, v in keyed(i.curves).items()}
+    epochs = {k: read_tsv(v) for k, v in keyed(i.epochs, 3).items()}
+    epochs = {(t, init): rows for (t, init, _), rows in epochs.items()}
+    traj = {k: read_tsv(v) for k, v in keyed(i.trajectories).items()}
+    rollback = {t: read_tsv(v) for (t, _), v in keyed(i.rollback).items()}
+    layers = {k: read_grid(v) for k, v in keyed(i.layers).items()}
+    groups = {r["group"]: [int(r["first_layer"]), int(r["last_layer"])] for r in next(iter(rollback.values()))
+              if r["group"] != "none"} if rollback else {}
+    cl = p.claims
+    rows = C.c1_wider_optima(surf, curves, tasks, cl["tau_loss"])
+    rows += C.sharpness({k: read_json(v) for k, v in keyed(i.hessian).items()}, tasks) if i.hessian else []
+    rows += C.c2_easier_optimisation(epochs, curves, traj, tasks, p.n_labels, cl["reach_fraction"], cl["ascent_tol"])
+    if p.long:
+        rows += C.c3_overfitting(read_tsv(i.long_epochs), traj[p.long, "long"], surf[p.long, "finetune"], p.long,
+                                 cl["acc_tol"], cl["tau_error"])
+    rows += C.c4_consistency(surf, tasks, cl["window"], cl["rho_min"])
+    rows += C.c5_lower_layers(rollback, layers, groups)
+    rows += C.c6_orthogonal({k: read_json(v) for k, v in keyed(i.directions).items()}, cl["max_abs_cos"])
+    table1 = C.table1_vs_paper(rollback, groups)
+    prov = job.provenance(sources=sources(list(i.surfaces)))
+    write_tsv(job.output.tsv, C.flat_rows(rows), ["claim", "measure", "task", "holds", "criterion", "values"])
+    write_json(job.output.json, {"claims": rows, "tally": C.tally(rows), "table1_vs_paper": table1, "provenance": prov})
+    write_tsv(job.output.table1, table1)
+    write_text(job.output.html, claims_html(rows, table1, prov))
+
+
+run(snakemake, main)  # noqa: F821
