@@ -217,3 +217,64 @@ def metrics(logits: list[torch.Tensor], batches: list[Batch]) -> dict[str, float
     if "dev_acc" in out:
         out["dev_error"] = 1.0 - out["dev_acc"]
     return out
+
+
+class HFLandscape:
+    """The same J(base + a*d1 + b*d2) for any transformers sequence classifier (RoBERTa, DistilBERT, ...):
+    weights written in place into one model from base, d1, d2 at every point (no drift, no copies), the
+    model's own forward on the same length-sorted batches. Slower than ``BertLandscape`` (no layer-major
+    materialisation, no hidden-state cache), but architecture-agnostic."""
+
+    def __init__(self, config, base: State, d1: State, d2: State | None, batches: list[Batch],
+                 device: str | torch.device | None = None, dtype: str = "fp32"):
+        from transformers import AutoModelForSequenceClassification
+
+        from .modeling import _quiet_transformers, batch_inputs
+
+        if set(d1) - set(base) or (d2 is not None and set(d2) != set(d1)):
+            raise BertscapeError("directions must cover the same parameters, all present in the base point")
+        if dtype not in AUTOCAST:
+            raise BertscapeError(f"config key eval.dtype: {dtype!r} is not one of {list(AUTOCAST)}")
+        _quiet_transformers()
+        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.autocast = AUTOCAST[dtype]
+        self.model = AutoModelForSequenceClassification.from_config(config).to(self.device).eval()
+        self.model.load_state_dict({k: v.float() for k, v in base.items()})
+        params = dict(self.model.named_parameters())
+        put = lambda s: {k: v.float().to(self.device) for k, v in s.items()}
+        self.targets = {k: params[k] for k in d1}
+        self.base, self.d1 = put({k: base[k] for k in d1}), put(d1)
+        self.d2 = None if d2 is None else put(d2)
+        self.batches = [Batch(b.ids.to(self.device), b.types.to(self.device), None if b.mask is None else b.mask.to(self.device),
+                              b.labels.to(self.device), b.set_name, b.n_tokens) for b in batches]
+        self.inputs = [batch_inputs(self.model, b.ids, b.types, b.mask) for b in self.batches]
+        self.config = config
+
+    def logits(self, a: float, b: float = 0.0) -> list[torch.Tensor]:
+        ac = torch.autocast(self.device.type, dtype=self.autocast) if self.autocast else _null()
+        with torch.inference_mode():
+            for k, p in self.targets.items():  # theta = base + a d1 + b d2, recomputed from base every time
+                torch.add(self.base[k], self.d1[k], alpha=a, out=p)
+                if self.d2 is not None:
+                    p.add_(self.d2[k], alpha=b)
+            with ac:
+                return [self.model(**kw).logits for kw in self.inputs]
+
+    def evaluate(self, a: float, b: float = 0.0) -> dict[str, float]:
+        return metrics(self.logits(a, b), self.batches)
+
+    def useful_flops(self) -> float:
+        """Matmul + attention FLOPs of the real tokens through every layer (nothing is cached here)."""
+        c = self.config
+        H, L = c.hidden_size, c.num_hidden_layers
+        I = getattr(c, "intermediate_size", None) or getattr(c, "hidden_dim", 4 * H)
+        per_tok = 2 * (4 * H * H + 2 * H * I)
+        att = sum(4 * bt.n_tokens * (bt.n_tokens / bt.ids.shape[0]) * H for bt in self.batches)
+        return L * (per_tok * sum(bt.n_tokens for bt in self.batches) + att)
+
+
+def make_engine(config, base: State, d1: State, d2: State | None, batches: list[Batch], dtype: str = "fp32"):
+    """The fast BERT engine where it applies, the generic one otherwise."""
+    fast = getattr(config, "model_type", None) == "bert" and config.hidden_act in _ACTS \
+        and getattr(config, "position_embedding_type", "absolute") == "absolute"
+    return (BertLandscape if fast else HFLandscape)(config, base, d1, d2, batches, dtype=dtype)

@@ -7,6 +7,7 @@ seeded head. Parameter names are the Hugging Face state-dict names throughout.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 from pathlib import Path
@@ -150,6 +151,19 @@ def build_model(model_dir: str | os.PathLike, num_labels: int, init: str, seed: 
         raise BertscapeError(f"init must be finetune or scratch, not {init!r}")
     init_head(model, seed)
     return model
+
+
+def batch_inputs(model, ids: torch.Tensor, types: torch.Tensor, mask: torch.Tensor | None) -> dict:
+    """Forward kwargs for any sequence classifier; ``mask`` is (B, T) 0/1 or the engine's (B, 1, 1, T) bool or None.
+    token_type_ids only where the architecture takes them (DistilBERT does not)."""
+    if mask is None:
+        mask = torch.ones_like(ids)
+    elif mask.dim() == 4:
+        mask = mask[:, 0, 0, :].long()
+    kw = {"input_ids": ids, "attention_mask": mask}
+    if "token_type_ids" in inspect.signature(model.forward).parameters:
+        kw["token_type_ids"] = types
+    return kw
 
 
 def state_dict(model) -> dict[str, torch.Tensor]:

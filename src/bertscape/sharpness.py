@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from .landscape import Batch
-from .modeling import _quiet_transformers, base_prefix, is_encoder_param, load_config
+from .modeling import _quiet_transformers, base_prefix, batch_inputs, is_encoder_param, load_config
 
 
 def load_for_hessian(model_dir: str | os.PathLike, state: dict[str, torch.Tensor]):
@@ -33,8 +33,8 @@ def hvp(model, params: list[torch.Tensor], batches: list[Batch], v: list[torch.T
     n = sum(len(b.labels) for b in batches)
     out = [torch.zeros_like(p) for p in params]
     for b in batches:
-        mask = torch.ones_like(b.ids) if b.mask is None else b.mask[:, 0, 0, :].long()
-        logits = model(input_ids=b.ids.to(device), token_type_ids=b.types.to(device), attention_mask=mask.to(device)).logits
+        mask = None if b.mask is None else b.mask.to(device)
+        logits = model(**batch_inputs(model, b.ids.to(device), b.types.to(device), mask)).logits
         loss = F.cross_entropy(logits, b.labels.to(device), reduction="sum") / n
         grads = torch.autograd.grad(loss, params, create_graph=True)
         for acc, h in zip(out, torch.autograd.grad(sum((g * x).sum() for g, x in zip(grads, v)), params)):

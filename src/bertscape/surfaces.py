@@ -21,9 +21,10 @@ from tqdm import tqdm
 
 from . import BertscapeError
 from .directions import State, norm
+from .modeling import encoder_prefix
 from .h5io import Grid, read_grid, write_grid
 from .io import load_tensors, read_json, write_json
-from .landscape import BertLandscape, make_batches
+from .landscape import make_batches, make_engine
 
 ANCHORS = {"surface": {"start": (0.0, 0.0), "end": (1.0, 0.0)},
            "curve": {"start": (0.0, 0.0), "end": (1.0, 0.0)},
@@ -46,7 +47,7 @@ def eval_batches(train: dict, dev: dict | None, ev: dict, seed: int) -> list:
 
 def layer_keys(keys, layers: list[int]) -> list[str]:
     lo, hi = layers
-    pat = re.compile(r"\.encoder\.layers?\.(\d+)\.")
+    pat = re.compile(r"\.(?:encoder|transformer)\.layers?\.(\d+)\.")  # BERT/RoBERTa: encoder.layer, DistilBERT: transformer.layer
     return [k for k in keys if (m := pat.search(k)) and lo <= int(m.group(1)) <= hi]
 
 
@@ -74,11 +75,10 @@ def build_engine(kind: str, config, theta0_path, theta1_path, directions_path, b
         info.update(norm_delta1_group=n1, norm_delta2_group_raw=n2, layers=list(layers))
     else:
         base = load_tensors(theta0_path)
-        prefix = config.model_type + "."
-        base.update(read_head(theta1_path, prefix))  # the head stays at theta1's learned values
+        base.update(read_head(theta1_path, encoder_prefix(d1)))  # the head stays at theta1's learned values
         if kind == "curve":
             d2 = None
-    return BertLandscape(config, base, d1, d2, batches, dtype=dtype), info
+    return make_engine(config, base, d1, d2, batches, dtype=dtype), info
 
 
 def points(kind: str, alpha: np.ndarray, beta: np.ndarray | None) -> list[tuple[str, float, float]]:

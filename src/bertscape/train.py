@@ -22,6 +22,7 @@ from tqdm import tqdm
 
 from .io import load_tensors, read_json, save_tensors, write_json
 from .landscape import make_batches
+from .modeling import batch_inputs
 
 
 @dataclass(frozen=True)
@@ -81,8 +82,8 @@ def evaluate(model, data: dict[str, torch.Tensor], batch_tokens: int) -> dict[st
     loss, correct, n = 0.0, 0, 0
     with torch.inference_mode():
         for b in make_batches(data, torch.arange(len(data["labels"])), "dev", batch_tokens):
-            mask = torch.ones_like(b.ids) if b.mask is None else b.mask[:, 0, 0, :].long()
-            logits = model(input_ids=b.ids.to(dev), token_type_ids=b.types.to(dev), attention_mask=mask.to(dev)).logits.cpu()
+            mask = None if b.mask is None else b.mask.to(dev)
+            logits = model(**batch_inputs(model, b.ids.to(dev), b.types.to(dev), mask)).logits.cpu()
             loss += float(F.cross_entropy(logits, b.labels, reduction="none").double().sum())
             correct += int((logits.argmax(-1) == b.labels).sum())
             n += len(b.labels)
@@ -137,7 +138,7 @@ def train(model, train_data, dev_data, spec: TrainSpec, ckpt_paths: list[str], r
                 for g in opt.param_groups:
                     g["lr"] = lr_at(step, total, spec)
                 ids, types, mask, labels = ids.to(dev), types.to(dev), mask.to(dev), labels.to(dev)
-                loss = F.cross_entropy(model(input_ids=ids, token_type_ids=types, attention_mask=mask).logits, labels)
+                loss = F.cross_entropy(model(**batch_inputs(model, ids, types, mask)).logits, labels)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(model.parameters(), spec.max_grad_norm)
