@@ -37,6 +37,9 @@ def test_paper_config_plans_the_full_dag():
     ({"grid": {"min": 4, "max": -4, "points": 5}}, "grid.min"),
     ({"tasks": {"XNLI": {"other_task": "MNLI"}}}, "tasks"),
     ({"tasks": {"MNLI": {"other_task": "MRPC", "lr": 0}}}, "tasks.MNLI.lr"),
+    ({"model": {"name": "/does/not/exist"}}, "model.name"),
+    ({"model": {"name": "embedded:no-such-model"}}, "model.name"),
+    ({"layers": {"tasks": ["MRPC"], "groups": {"low": [0, 1], "high": [4, 6]}}}, "layers.groups.high"),  # MiniLM: 6 layers
 ])
 def test_bad_config_is_one_line_naming_the_key(tmp_path, change, key):
     base = yaml.safe_load((REPO / "config" / "tiny.yaml").read_text())
@@ -47,9 +50,18 @@ def test_bad_config_is_one_line_naming_the_key(tmp_path, change, key):
     r = smk("-n", "--configfile", str(tmp_path / "c.yaml"))
     assert r.returncode != 0
     lines = [ln for ln in r.stderr.splitlines() if ln.startswith("bertscape:")]
-    assert len(lines) == 1 and f"config key {key}" in lines[0], r.stderr[-2000:]
+    assert len(lines) == 1 and (f"config key {key}" in lines[0] or lines[0].startswith(f"bertscape: {key}:")), r.stderr[-2000:]
     assert "Traceback" not in r.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_unwritable_results_dir_is_one_line_and_writes_nothing(tmp_path):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a directory")
+    r = smk("-n", "--configfile", "config/tiny.yaml", "--config", f"results={blocker}/out")
+    lines = [ln for ln in r.stderr.splitlines() if ln.startswith("bertscape:")]
+    assert r.returncode != 0 and len(lines) == 1 and "config key results" in lines[0], r.stderr[-2000:]
+    assert blocker.read_text() == "not a directory" and sorted(p.name for p in tmp_path.iterdir()) == ["a_file"]
 
 
 @pytest.fixture(scope="module")

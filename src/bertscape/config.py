@@ -6,6 +6,7 @@ Every problem is a one-line ``BertscapeError`` naming the key.
 from __future__ import annotations
 
 import copy
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -104,6 +105,21 @@ def _check_semantics(c: dict) -> None:
     groups = c["layers"]["groups"]
     if groups:
         check_groups(groups, None)
+    check_writable(c["results"])
+
+
+def check_writable(results: str) -> None:
+    """The results directory (or, before the first run, its nearest existing parent) takes new files.
+    Probed with a temporary directory that is removed at once, because permission bits lie to root."""
+    p = Path(results).absolute()
+    while not p.exists() and p != p.parent:
+        p = p.parent
+    if not p.is_dir():
+        raise BertscapeError(f"config key results: {p} is not a directory, cannot create {results} under it")
+    try:
+        tempfile.TemporaryDirectory(dir=p, prefix=".bertscape-probe-").cleanup()
+    except OSError as e:
+        raise BertscapeError(f"config key results: cannot write under {p} ({e.strerror or e})") from None
 
 
 def check_groups(groups: dict[str, list[int]], n_layers: int | None) -> None:

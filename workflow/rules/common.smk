@@ -46,7 +46,7 @@ def lib(*modules):
 def model_files():
     """Inputs that identify the model: the fetched hub snapshot, or the weights of a local/embedded model."""
     name = config["model"]["name"]
-    if name.startswith(EMBEDDED_PREFIX) or Path(name).is_dir():
+    if name.startswith((EMBEDDED_PREFIX, "/", ".")) or Path(name).is_dir():  # local: must exist now
         from bertscape.modeling import resolve_model_dir
 
         try:
@@ -54,8 +54,20 @@ def model_files():
         except BertscapeError as e:
             sys.stderr.write(f"bertscape: {e}\n")
             sys.exit(2)
+        try:  # the model's depth is known before any job runs: check layer groups against it now
+            cfg.layer_groups(config, cfg_depth(d))
+        except BertscapeError as e:
+            sys.stderr.write(f"bertscape: {e}\n")
+            sys.exit(2)
         return [str(p) for p in sorted(d.glob("*.json")) + sorted(d.glob("*.safetensors")) + sorted(d.glob("*.txt"))]
     return [str(hub_cache_path(config["resources_dir"], name, config["model"]["revision"]) / "config.json")]
+
+
+def cfg_depth(model_dir):
+    import json
+
+    c = json.loads((Path(model_dir) / "config.json").read_text())
+    return c.get("num_hidden_layers") or c.get("n_layers")
 
 
 def ckpt_dir(task, init):
