@@ -172,6 +172,12 @@ def test_audit_traces_a_figure_to_its_sources(tiny_run):
     assert cli(["audit", "--verify", fig1]) == 0
     flat = json.dumps(lineage(fig1), default=str)
     assert "model.safetensors" in flat and "surface_shard" in flat and "prepare_data" in flat
+    doc = json.loads(subprocess.run([sys.executable, "-m", "bertscape.cli", "audit", "--prov", fig1,
+                                     str(tiny_run / "claims" / "claims.json")], capture_output=True, text=True).stdout)
+    ents, acts = set(doc["entity"]), set(doc["activity"])  # W3C PROV-JSON: every relation names known nodes
+    assert f"file:{fig1}" in ents and any(a.startswith("bs:surface_shard/") for a in acts) and "bs:claims/" in acts
+    assert all(u["prov:entity"] in ents and u["prov:activity"] in acts for u in doc["used"].values())
+    assert all(g["prov:activity"] in acts for g in doc["wasGeneratedBy"].values()) and len(doc["agent"]) == 1
     rows = tiny_run / "data" / "MRPC" / "dev.jsonl"
     original = rows.read_text()
     try:

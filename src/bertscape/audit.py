@@ -32,6 +32,9 @@ def read_record(path: str | Path) -> dict | None:
 
             with Image.open(p) as im:
                 raw = im.text.get("bertscape:provenance")
+        elif p.suffix == ".json":
+            doc = json.loads(p.read_text())
+            return doc.get("provenance") if isinstance(doc, dict) and isinstance(doc.get("provenance"), dict) else None
         elif p.suffix == ".pdf":
             import re
 
@@ -108,3 +111,49 @@ def sources(paths: list[str | Path]) -> dict[str, dict]:
     for p in paths:
         walk(lineage(p, seen))
     return dict(sorted(out.items()))
+
+
+def prov_document(paths: list[str | Path]) -> dict:
+    """W3C PROV-JSON for the lineages of ``paths``: artifacts are entities (with their recorded sha256),
+    rule runs are activities (times, host, params hash, SLURM job id), the bertscape version is the agent."""
+    doc = {"prefix": {"bs": "urn:bertscape:", "file": "file:"}, "entity": {}, "activity": {}, "agent": {},
+           "wasGeneratedBy": {}, "used": {}, "wasAssociatedWith": {}}
+    seen: set = set()
+
+    def ent(path: str, hashes: dict | None = None) -> str:
+        key = f"file:{path}"
+        e = doc["entity"].setdefault(key, {"prov:label": path})
+        if hashes:
+            e["bs:sha256"] = hashes[""] if list(hashes) == [""] else hashes
+        return key
+
+    done: set = set()
+
+    def walk(node):
+        rec = node["record"]
+        if not rec:
+            ent(node["path"])
+            return
+        if node["path"] in done:  # a shared input (theta0, data) is described once
+            return
+        done.add(node["path"])
+        act = f"bs:{rec['rule']}/" + ",".join(f"{k}={v}" for k, v in sorted((rec.get("wildcards") or {}).items()))
+        first = act not in doc["activity"]
+        doc["activity"][act] = {"prov:startTime": rec.get("started"), "prov:endTime": rec.get("finished"),
+                                "bs:params_sha256": rec.get("params_sha256"), "bs:host": rec.get("host"),
+                                "bs:slurm_job_id": rec.get("slurm_job_id")}
+        code = rec.get("code") or {}
+        agent = f"bs:bertscape-{code.get('version')}@{code.get('git_commit')}" + ("+dirty" if code.get("git_dirty") else "")
+        doc["agent"][agent] = {"prov:type": "prov:SoftwareAgent", **{f"bs:{k}": v for k, v in (rec.get("environment") or {}).items()}}
+        if first:
+            doc["wasAssociatedWith"][f"_:a{len(doc['wasAssociatedWith'])}"] = {"prov:activity": act, "prov:agent": agent}
+        doc["wasGeneratedBy"][f"_:g{len(doc['wasGeneratedBy'])}"] = {"prov:entity": ent(node["path"]), "prov:activity": act}
+        for role, files in (rec.get("inputs", {}) if first else {}).items():
+            for p, hashes in files.items():
+                doc["used"][f"_:u{len(doc['used'])}"] = {"prov:activity": act, "prov:entity": ent(p, hashes), "prov:role": role}
+        for child in node["inputs"]:
+            walk(child)
+
+    for p in paths:
+        walk(lineage(p, seen))
+    return doc

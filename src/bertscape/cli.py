@@ -1,4 +1,4 @@
-"""Command line: ``bertscape audit PATH [--json] [--verify]``, ``validate CONFIG``, ``estimate [CONFIG]``."""
+"""Command line: ``bertscape audit PATH... [--json | --verify | --prov]``, ``validate CONFIG``, ``estimate [CONFIG]``."""
 
 from __future__ import annotations
 
@@ -13,9 +13,10 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="bertscape", description=__doc__)
     sub = ap.add_subparsers(dest="cmd", required=True)
     a = sub.add_parser("audit", help="lineage of an artifact down to its sources")
-    a.add_argument("path")
+    a.add_argument("path", nargs="+")
     a.add_argument("--json", action="store_true", help="machine-readable lineage")
     a.add_argument("--verify", action="store_true", help="re-hash every recorded input; exit 1 naming each mismatch")
+    a.add_argument("--prov", action="store_true", help="W3C PROV-JSON document of the lineage(s)")
     v = sub.add_parser("validate", help="validate a config file against the schema")
     v.add_argument("config")
     e = sub.add_parser("estimate", help="GPU-hours per rule of a config (FLOPs / a stated GPU rate)")
@@ -35,17 +36,23 @@ def main(argv: list[str] | None = None) -> int:
 
             print(table(estimate(validate(read_yaml(args.config)), args.tflops), args.tflops))
             return 0
-        from .audit import lineage, render, verify
+        from .audit import lineage, prov_document, render, verify
 
-        if args.verify:
-            problems = verify(args.path)
-            for p in problems:
-                print(p)
-            print(f"{args.path}: {'all recorded inputs match' if not problems else f'{len(problems)} mismatches'}")
-            return 1 if problems else 0
-        tree = lineage(args.path)
-        print(json.dumps(tree, indent=1, default=str) if args.json else render(tree))
-        return 0
+        if args.prov:
+            print(json.dumps(prov_document(args.path), indent=1, default=str))
+            return 0
+        bad = 0
+        for path in args.path:
+            if args.verify:
+                problems = verify(path)
+                for p in problems:
+                    print(p)
+                print(f"{path}: {'all recorded inputs match' if not problems else f'{len(problems)} mismatches'}")
+                bad += bool(problems)
+                continue
+            tree = lineage(path)
+            print(json.dumps(tree, indent=1, default=str) if args.json else render(tree))
+        return 1 if bad else 0
     except BertscapeError as e:
         print(f"bertscape: {e}", file=sys.stderr)
         return 2
