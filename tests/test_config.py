@@ -86,6 +86,9 @@ def test_estimate_by_hand():
     mnli = 3 * flops_per_token(12, 768, 3072, 40.6) * 40.6 * 392_702 * 4
     assert lines["train"].pflop == pytest.approx((mrpc + mnli) / 1e15)
     assert lines["train"].gpu_hours == pytest.approx((mrpc + mnli) / 100e12 / 3600)
+    # sharpness: 16-example training subset, 20 power iterations, one HVP ~ 6 forward passes, both inits
+    hvp = sum(2 * 6 * flops_per_token(12, 768, 3072, t) * t * 16 * 20 for t in (48, 40.6))
+    assert lines["sharpness"].jobs == 4 and lines["sharpness"].pflop == pytest.approx(hvp / 1e15)
 
 
 def test_cli_validate_and_estimate(capsys, tmp_path):

@@ -1,7 +1,7 @@
 """GPU-hours of a configured run, per rule: FLOPs per token x tokens / a stated sustained rate.
 
 FLOPs per token of a BERT forward pass: 2 x (4 H^2 + 2 H I) per layer (the matmuls) plus
-4 T H per layer (attention scores and mixing); a training step costs 3x a forward pass.
+4 T H per layer (attention scores and mixing); a training step costs 3x a forward pass, a Hessian-vector product (double backward) ~6x.
 Example counts are GLUE's, mean lengths were measured with a WordPiece tokenizer on the real
 rows (SST-2, MRPC, RTE train; MNLI on its sample), truncated at max_length.
 """
@@ -62,6 +62,9 @@ def estimate(config: dict, tflops: float = 100.0, arch: tuple[int, int, int] | N
             for k in range(3):  # thirds: low recomputes all layers, mid 2/3, high 1/3
                 add("layer_shard", flops_per_token(L, H, I, t, L - k * L // 3) * t * sub * pts2)
         add("rollback", f * t * n_dev * 4)
+        if config["claims"]["hessian"]["enabled"]:  # a Hessian-vector product: ~2 gradients = ~6 forward passes
+            for init in ("finetune", "scratch"):
+                add("sharpness", 6 * f * t * sub * config["claims"]["hessian"]["iterations"])
     return [Line(r, int(j), fl / 1e15, fl / (tflops * 1e12) / 3600) for r, (j, fl) in out.items()]
 
 
