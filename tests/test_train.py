@@ -1,4 +1,10 @@
 """Training: a checkpoint per epoch, determinism, exact resume after a kill, scratch init shared."""
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 import torch
 from conftest import random_data
@@ -67,6 +73,40 @@ def test_killed_run_resumes_to_identical_weights(tiny_bert_dir, tmp_path, monkey
     wa, wb = load_tensors(ref[-1]), load_tensors(cut[-1])
     assert all(torch.equal(wa[k], wb[k]) for k in wa)
     assert ref_steps == cut_steps
+
+
+def test_sigkill_mid_epoch_then_rerun_equals_an_uninterrupted_run(tiny_bert_dir, tmp_path):
+    """A real kill -9 of a training process in the middle of epoch 2; the rerun resumes to the same weights."""
+    ref, _, _ = run(tiny_bert_dir, tmp_path / "ref")
+    child = f"""
+import pathlib, sys, time
+sys.path.insert(0, {str(Path(__file__).parent)!r})
+import bertscape.train as tr
+import test_train as T
+real = tr._epoch_batches
+def slow(data, spec, epoch):
+    for i, b in enumerate(real(data, spec, epoch)):
+        if epoch == 2 and i == 2:
+            print("mid-epoch-2", flush=True)
+            time.sleep(120)
+        yield b
+tr._epoch_batches = slow
+T.run(pathlib.Path({str(tiny_bert_dir)!r}), pathlib.Path({str(tmp_path / "cut")!r}))
+"""
+    proc = subprocess.Popen([sys.executable, "-c", child], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "mid-epoch-2"
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.kill()
+        proc.wait()
+    cut = tmp_path / "cut"
+    # killed after epoch 1's resume state was saved; no output checkpoint is published before the run ends
+    assert (cut / ".resume" / "epoch1.safetensors").exists() and not (cut / ".resume" / "epoch2.safetensors").exists()
+    assert not list(cut.glob("epoch*.safetensors"))
+    paths, _, _ = run(tiny_bert_dir, cut)
+    wa, wb = load_tensors(ref[-1]), load_tensors(paths[-1])
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
 
 
 def test_resume_state_of_another_run_is_never_used(tiny_bert_dir, tmp_path):
