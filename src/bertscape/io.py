@@ -7,13 +7,12 @@ import os
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
-
-import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from typing import TYPE_CHECKING, Iterator
 
 from . import BertscapeError
+
+if TYPE_CHECKING:  # torch is imported where tensors are read or written, so light jobs (gathers, figures) skip it
+    import torch
 
 
 @contextmanager
@@ -66,6 +65,8 @@ def read_jsonl(path: str | os.PathLike) -> list[dict]:
 
 def save_tensors(path: str | os.PathLike, tensors: dict[str, torch.Tensor], metadata: dict | None = None) -> None:
     """Save tensors atomically as safetensors; metadata values are JSON-encoded strings."""
+    from safetensors.torch import save_file
+
     meta = {k: v if isinstance(v, str) else json.dumps(v, sort_keys=True, default=str) for k, v in (metadata or {}).items()}
     tensors = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
     with atomic_path(path) as tmp:
@@ -73,6 +74,9 @@ def save_tensors(path: str | os.PathLike, tensors: dict[str, torch.Tensor], meta
 
 
 def load_tensors(path: str | os.PathLike) -> dict[str, torch.Tensor]:
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
     try:
         return load_file(str(path))
     except (SafetensorError, OSError, ValueError) as e:
@@ -80,7 +84,7 @@ def load_tensors(path: str | os.PathLike) -> dict[str, torch.Tensor]:
 
 
 def tensors_metadata(path: str | os.PathLike) -> dict[str, str]:
-    from safetensors import safe_open
+    from safetensors import SafetensorError, safe_open
 
     try:
         with safe_open(str(path), framework="pt") as f:

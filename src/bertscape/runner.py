@@ -42,9 +42,11 @@ def run(smk, main) -> None:
         fh = open(log_path, "a", buffering=1)
         sys.stdout = sys.stderr = fh  # tqdm progress bars and prints land in the job log
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr, force=True)
-    import torch
-
-    torch.set_num_threads(max(1, int(smk.threads)))
+    threads = max(1, int(smk.threads))
+    if "torch" in sys.modules:  # scripts import their torch-using modules first; plotting jobs never load it
+        sys.modules["torch"].set_num_threads(threads)
+    else:  # read by torch when a later import loads it
+        os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(threads)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     try:
         main(Job(smk))
