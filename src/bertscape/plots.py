@@ -47,7 +47,7 @@ from matplotlib.cm import ScalarMappable
 from matplotlib.figure import Figure
 from matplotlib.layout_engine import PlaceHolderLayoutEngine
 from matplotlib.lines import Line2D
-from matplotlib.ticker import NullFormatter, LogFormatter, LogLocator, MaxNLocator
+from matplotlib.ticker import FuncFormatter, LogFormatter, LogLocator, MaxNLocator, NullFormatter
 
 if TYPE_CHECKING:  # only for annotations: importing h5io pulls in torch via io
     from .h5io import Grid
@@ -735,8 +735,11 @@ def fig_curves(curves: Mapping[str, Mapping[str, Grid]], style: Mapping | None =
             _empty_panel(ax, "no drawable curve", st)
             _note(ax, notes, st)
             continue
-        if ratio and positive:
+        if ratio and positive:  # 1-2-5 ticks in plain numbers; matplotlib's own minor labels come out oversized
             ax.set_yscale("log")
+            ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+            ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+            ax.yaxis.set_minor_formatter(NullFormatter())
         for x0 in (0.0, 1.0):
             ax.axvline(x0, color="0.55", linewidth=0.6, linestyle=":", zorder=1)
         ax.grid(True, which="major", linewidth=0.3, alpha=0.5)
