@@ -131,3 +131,29 @@ def _unattr(v):
     if isinstance(v, np.generic):
         return v.item()
     return v
+
+
+def gather(paths: list[str], out: str | os.PathLike, provenance: dict | None = None) -> Grid:
+    """Merge shard files into one grid; every node must be covered exactly once."""
+    shards = [read_grid(p) for p in paths]
+    first = shards[0]
+    values = {m: np.full(first.shape, np.nan) for m in first.values}
+    done = np.zeros(first.shape, dtype=int)
+    anchors = {}
+    for p, s in zip(paths, shards):
+        if not (np.array_equal(s.alpha, first.alpha) and (s.beta is None or np.array_equal(s.beta, first.beta))):
+            raise BertscapeError(f"{p}: grid differs from {paths[0]}")
+        for m in values:
+            values[m][s.done] = s.values[m][s.done]
+        done += s.done
+        anchors.update(s.anchors)
+    if (done != 1).any():
+        raise BertscapeError(f"{out}: {(done == 0).sum()} grid points missing, {(done > 1).sum()} duplicated in shards")
+    attrs = {k: v for k, v in first.attrs.items() if k not in ("target_kind", "shard", "provenance", "index_order")
+             and not k.startswith("nonfinite_")}
+    attrs["shards"] = len(paths)
+    if provenance is not None:
+        attrs["provenance"] = provenance
+    grid = Grid(first.attrs["target_kind"], first.alpha, first.beta, values, done.astype(bool), anchors, attrs)
+    write_grid(out, grid)
+    return grid

@@ -22,7 +22,7 @@ from tqdm import tqdm
 from . import BertscapeError
 from .directions import State, norm
 from .modeling import encoder_prefix
-from .h5io import Grid, read_grid, write_grid
+from .h5io import Grid, gather, read_grid, write_grid  # noqa: F401  (gather: re-exported)
 from .io import load_tensors, read_json, write_json
 from .landscape import make_batches, make_engine
 
@@ -125,32 +125,6 @@ def shard_grid(kind: str, values: dict[str, dict[str, float]], alpha, beta, attr
         done[idx] = True
     return Grid("shard", np.asarray(alpha), None if beta is None else np.asarray(beta), arrays, done, anchors,
                 {"target_kind": kind, **attrs})
-
-
-def gather(paths: list[str], out: str | os.PathLike, provenance: dict | None = None) -> Grid:
-    """Merge shard files into one grid; every node must be covered exactly once."""
-    shards = [read_grid(p) for p in paths]
-    first = shards[0]
-    values = {m: np.full(first.shape, np.nan) for m in first.values}
-    done = np.zeros(first.shape, dtype=int)
-    anchors = {}
-    for p, s in zip(paths, shards):
-        if not (np.array_equal(s.alpha, first.alpha) and (s.beta is None or np.array_equal(s.beta, first.beta))):
-            raise BertscapeError(f"{p}: grid differs from {paths[0]}")
-        for m in values:
-            values[m][s.done] = s.values[m][s.done]
-        done += s.done
-        anchors.update(s.anchors)
-    if (done != 1).any():
-        raise BertscapeError(f"{out}: {(done == 0).sum()} grid points missing, {(done > 1).sum()} duplicated in shards")
-    attrs = {k: v for k, v in first.attrs.items() if k not in ("target_kind", "shard", "provenance", "index_order")
-             and not k.startswith("nonfinite_")}
-    attrs["shards"] = len(paths)
-    if provenance is not None:
-        attrs["provenance"] = provenance
-    grid = Grid(first.attrs["target_kind"], first.alpha, first.beta, values, done.astype(bool), anchors, attrs)
-    write_grid(out, grid)
-    return grid
 
 
 def run_key(*parts) -> str:

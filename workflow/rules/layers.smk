@@ -33,7 +33,7 @@ rule layer_shard:
 rule layer_gather:
     input:
         shards=lambda wc: [f"{R}/layers/{wc.task}/{wc.group}/shard{k}.h5" for k in range(SHARDS)],
-        code=lib("surfaces.py", "h5io.py"),
+        code=lib("h5io.py"),
     output:
         f"{R}/layers/{{task}}/{{group}}.h5",
     log:

@@ -63,7 +63,7 @@ rule surface_shard:
 rule surface_gather:
     input:
         shards=lambda wc: [f"{R}/surfaces/{wc.task}/{wc.init}/shard{k}.h5" for k in range(SHARDS)],
-        code=lib("surfaces.py", "h5io.py"),
+        code=lib("h5io.py"),
     output:
         f"{R}/surfaces/{{task}}/{{init}}.h5",
     log:

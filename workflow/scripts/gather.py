@@ -1,6 +1,6 @@
 """Rules surface_gather, layer_gather: merge shard files into the final HDF5 grid."""
 from bertscape.runner import run
-from bertscape.surfaces import gather
+from bertscape.h5io import gather
 
 
 def main(job):
