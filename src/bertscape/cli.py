@@ -1,4 +1,4 @@
-"""Command line: ``bertscape audit PATH... [--json | --verify | --prov]``, ``validate CONFIG``, ``estimate [CONFIG]``."""
+"""Command line: ``bertscape audit PATH... [--json | --verify | --prov | --content-hash]``, ``validate CONFIG``, ``estimate [CONFIG]``."""
 
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ def main(argv: list[str] | None = None) -> int:
     a.add_argument("--json", action="store_true", help="machine-readable lineage")
     a.add_argument("--verify", action="store_true", help="re-hash every recorded input; exit 1 naming each mismatch")
     a.add_argument("--prov", action="store_true", help="W3C PROV-JSON document of the lineage(s)")
+    a.add_argument("--content-hash", action="store_true",
+                   help="sha256 of each artifact's content without its provenance record (equal for equal results)")
     v = sub.add_parser("validate", help="validate a config file against the schema")
     v.add_argument("config")
     e = sub.add_parser("estimate", help="GPU-hours per rule of a config (FLOPs / a stated GPU rate)")
@@ -38,6 +40,12 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         from .audit import lineage, prov_document, render, verify
 
+        if args.content_hash:
+            from .provenance import content_hash
+
+            for path in args.path:
+                print(f"{content_hash(path)}  {path}")
+            return 0
         if args.prov:
             print(json.dumps(prov_document(args.path), indent=1, default=str))
             return 0

@@ -106,3 +106,55 @@ def record(rule: str, wildcards: dict, params: dict, inputs: dict[str, list[str]
 
 def sidecar_path(path: str | os.PathLike) -> Path:
     return Path(str(path) + SIDECAR)
+
+
+def content_hash(path: str | os.PathLike) -> str:
+    """sha256 of what an artifact says, without its provenance record (the only place timestamps live):
+    two runs on identical inputs give the same content hash even though their records differ.
+    HDF5: every dataset and attribute but ``provenance``; safetensors: tensor bytes + metadata but
+    ``provenance``; PNG: pixels + text chunks but ``bertscape:provenance``; PDF: the bytes with the
+    Subject string and the byte offsets (xref) blanked; JSON: the document without its ``provenance`` key; anything else: its bytes."""
+    p = Path(path)
+    h = hashlib.sha256()
+    if p.suffix == ".h5":
+        import h5py
+
+        with h5py.File(p, "r", locking=False) as f:
+            def visit(name, obj):
+                h.update(name.encode())
+                if isinstance(obj, h5py.Dataset):
+                    v = obj[()]
+                    h.update(str(obj.shape).encode() + (repr(v.tolist()).encode() if v.dtype.kind == "O"
+                                                         else v.dtype.str.encode() + v.tobytes()))
+            f.visititems(visit)
+            for k in sorted(f.attrs):
+                if k != "provenance":
+                    h.update(k.encode() + repr(f.attrs[k]).encode())
+    elif p.suffix == ".safetensors":
+        raw = p.read_bytes()
+        n = int.from_bytes(raw[:8], "little")
+        header = json.loads(raw[8:8 + n])
+        header.get("__metadata__", {}).pop("provenance", None)
+        h.update(json.dumps(header, sort_keys=True).encode() + raw[8 + n:])
+    elif p.suffix == ".png":
+        from PIL import Image
+
+        with Image.open(p) as im:
+            h.update(im.mode.encode() + str(im.size).encode() + im.tobytes())
+            for k, v in sorted(im.text.items()):
+                if k != "bertscape:provenance":
+                    h.update(k.encode() + v.encode())
+    elif p.suffix == ".pdf":
+        import re
+
+        data = re.sub(rb"/Subject \((?:\\.|[^\\)])*\)\s*", b"/Subject () ", p.read_bytes())  # + the line wrap after it
+        data = re.sub(rb"\nxref\n.*?(?=trailer)", b"\n", data, flags=re.S)  # offsets move with the Subject's length
+        h.update(re.sub(rb"startxref\s+\d+", b"startxref", data))
+    elif p.suffix == ".json":
+        doc = json.loads(p.read_text())
+        if isinstance(doc, dict):
+            doc.pop("provenance", None)
+        h.update(json.dumps(doc, sort_keys=True).encode())
+    else:
+        h.update(p.read_bytes())
+    return h.hexdigest()
