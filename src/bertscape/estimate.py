@@ -55,7 +55,7 @@ def estimate(config: dict, tflops: float = 100.0, arch: tuple[int, int, int] | N
         for init in ("finetune", "scratch"):
             add("train", 3 * f * t * n_train * epochs(config, task, init))
             add("surface_shard", f * t * (sub + n_dev) * pts2)
-            add("curve", f * t * (sub + n_dev) * pts1)
+            add("curve", f * t * sub * pts1)  # training loss only
         if task == config["train"]["long_run"]["task"]:
             add("train", 3 * f * t * n_train * config["train"]["long_run"]["extra_epochs"])
         if task in config["layers"]["tasks"]:

@@ -23,7 +23,7 @@ rule curve:
         kind="curve",
         axis=lambda wc: [config["grid"]["min"], config["grid"]["max"], config["grid"]["curve_points"]],
         epochs=lambda wc: cfg.epochs(config, wc.task, wc.init),
-        dev=True,
+        dev=False,  # Figure 5 and the claims use the training loss only
         **eval_params(),
     log:
         log("curve/{task}-{init}"),
