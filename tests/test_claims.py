@@ -101,3 +101,11 @@ def test_table1_vs_paper_recomputes_the_paper_deltas():
     r = rows[0]
     assert r["ours_delta_high"] == pytest.approx(-40.0) and r["paper_delta_high"] == pytest.approx(-53.69)
     assert r["paper_printed_delta_high"] == -53.88
+
+
+def test_sharpness_verdict_only_when_both_power_iterations_converged():
+    h = lambda lam, rel: {"lambda_max": lam, "iterations": 5, "rel_change": rel}
+    rows = C.sharpness({("T", "finetune"): h(3.0, 0.001), ("T", "scratch"): h(30.0, 0.0001)}, ["T"])
+    assert rows[0]["holds"] is True
+    rows = C.sharpness({("T", "finetune"): h(3.0, 0.2), ("T", "scratch"): h(30.0, 0.0001)}, ["T"])
+    assert rows[0]["holds"] is None

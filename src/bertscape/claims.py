@@ -280,15 +280,19 @@ def c6_orthogonal(directions: dict, max_abs_cos: float) -> list[dict]:
             for (t, i), d in sorted(directions.items())]
 
 
-def sharpness(hessian: dict, tasks: list[str]) -> list[dict]:
-    """Independent check of C1: the top Hessian eigenvalue of the training loss at theta1 is smaller for fine-tuning."""
+def sharpness(hessian: dict, tasks: list[str], converged: float = 0.05) -> list[dict]:
+    """Independent check of C1: the top Hessian eigenvalue of the training loss at theta1 is smaller for fine-tuning.
+    Undefined while either power iteration still moved by more than ``converged`` (relative) in its last step:
+    an unconverged estimate is too low by an unknown amount."""
     rows = []
     for t in tasks:
-        ft, sc = hessian[t, "finetune"]["lambda_max"], hessian[t, "scratch"]["lambda_max"]
+        h = {i: hessian[t, i] for i in ("finetune", "scratch")}
+        ft, sc = h["finetune"]["lambda_max"], h["scratch"]["lambda_max"]
+        done = all(_finite(x["rel_change"]) and x["rel_change"] <= converged for x in h.values())
         rows.append(_row("C1", "hessian_top_eigenvalue", t,
-                         {i: {k: hessian[t, i][k] for k in ("lambda_max", "iterations", "rel_change")}
-                          for i in ("finetune", "scratch")},
-                         "top Hessian eigenvalue at theta1: finetune < scratch", ft < sc if _finite(ft, sc) else None))
+                         {i: {k: h[i][k] for k in ("lambda_max", "iterations", "rel_change")} for i in h},
+                         f"top Hessian eigenvalue at theta1: finetune < scratch (n/a unless both converged to {converged:g})",
+                         ft < sc if _finite(ft, sc) and done else None))
     return rows
 
 
