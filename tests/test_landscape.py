@@ -150,7 +150,7 @@ def test_layer_surface_rollback_point_equals_rollback_model(setup, group):
 def test_rollback_table_resets_exactly_one_group(setup):
     s = setup
     groups = {"low": [0, 0], "mid": [1, 1], "high": [2, 2]}
-    rows = rollback_rows(s["model_dir"], s["dir"] / "theta0.safetensors", s["dir"] / "theta1.safetensors", s["dev"], groups, 160)
+    rows = rollback_rows(s["model_dir"], s["dir"] / "theta0.safetensors", s["dir"] / "theta1.safetensors", s["dev"], groups, 160, 3)
     assert [r["group"] for r in rows] == ["none", "low", "mid", "high"]
     full = hf_metrics(s["model_dir"], s["theta1"], s["dev"], torch.arange(20))
     assert rows[0]["dev_acc"] == full["acc"]

@@ -16,7 +16,7 @@ def tiny_bert(tmp_path):
     ref = BertForSequenceClassification(cfg)
     for p in ref.parameters():  # large weights: a well-separated top eigenvalue, so few iterations are needed
         p.data.normal_(0, 0.5)
-    model = load_for_hessian(tmp_path, ref.state_dict()).double()
+    model = load_for_hessian(tmp_path, ref.state_dict(), 2).double()
     data = {"input_ids": torch.randint(0, 12, (6, 6)), "token_type_ids": torch.zeros(6, 6, dtype=torch.long),
             "lengths": torch.tensor([3, 5, 6, 4, 6, 2]), "labels": torch.tensor([0, 1, 1, 0, 1, 0])}
     return model, make_batches(data, torch.arange(6), "train", 100), make_batches(data, torch.arange(6), "train", 12)

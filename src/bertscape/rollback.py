@@ -8,10 +8,10 @@ from .surfaces import layer_keys
 from .train import evaluate
 
 
-def rollback_rows(model_dir, theta0_path, theta1_path, dev, groups: dict[str, list[int]], batch_tokens: int) -> list[dict]:
+def rollback_rows(model_dir, theta0_path, theta1_path, dev, groups: dict[str, list[int]], batch_tokens: int,
+                  num_labels: int) -> list[dict]:
     theta0, theta1 = load_tensors(theta0_path), load_tensors(theta1_path)
-    num_labels = theta1["classifier.weight"].shape[0] if "classifier.weight" in theta1 else None
-    model = build_model(model_dir, num_labels or 2, "finetune", 0)
+    model = build_model(model_dir, num_labels, "finetune", 0)
     model.load_state_dict(theta1)
     full = evaluate(model, dev, batch_tokens)
     rows = [{"group": "none", "first_layer": "", "last_layer": "", "dev_loss": full["loss"], "dev_acc": full["acc"], "delta": 0.0}]

@@ -16,12 +16,11 @@ from .landscape import Batch
 from .modeling import _quiet_transformers, base_prefix, batch_inputs, is_encoder_param, load_config
 
 
-def load_for_hessian(model_dir: str | os.PathLike, state: dict[str, torch.Tensor]):
+def load_for_hessian(model_dir: str | os.PathLike, state: dict[str, torch.Tensor], num_labels: int):
     """The model at ``state`` with eager attention (differentiable twice everywhere), in eval mode."""
     from transformers import AutoModelForSequenceClassification
 
     _quiet_transformers()
-    num_labels = state["classifier.weight"].shape[0] if "classifier.weight" in state else 2
     model = AutoModelForSequenceClassification.from_config(load_config(model_dir, num_labels), attn_implementation="eager")
     model.load_state_dict(state)
     return model.eval()

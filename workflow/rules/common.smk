@@ -51,11 +51,7 @@ def model_files():
 
         try:
             d = resolve_model_dir(name)
-        except BertscapeError as e:
-            sys.stderr.write(f"bertscape: {e}\n")
-            sys.exit(2)
-        try:  # the model's depth is known before any job runs: check layer groups against it now
-            cfg.layer_groups(config, cfg_depth(d))
+            cfg.layer_groups(config, cfg_depth(d))  # the depth is known before any job runs: check the groups now
         except BertscapeError as e:
             sys.stderr.write(f"bertscape: {e}\n")
             sys.exit(2)

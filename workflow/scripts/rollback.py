@@ -2,6 +2,7 @@
 from pathlib import Path
 
 from bertscape.config import layer_groups
+from bertscape.data import task_spec
 from bertscape.io import load_tensors, write_tsv
 from bertscape.modeling import load_config, resolve_model_dir
 from bertscape.rollback import rollback_rows
@@ -14,7 +15,8 @@ def main(job):
     groups = layer_groups(c, load_config(model_dir, 2).num_hidden_layers)
     ckpts = Path(job.input.ckpts)
     rows = rollback_rows(model_dir, ckpts / "epoch0.safetensors", ckpts / f"epoch{job.params.epochs}.safetensors",
-                         load_tensors(job.input.dev), groups, job.params.batch_tokens)
+                         load_tensors(job.input.dev), groups, job.params.batch_tokens,
+                         len(task_spec(job.wildcards.task).labels))
     write_tsv(job.output[0], [{"task": job.wildcards.task, **r} for r in rows])
     job.sidecar(job.output[0])
 

@@ -3,12 +3,12 @@ from pathlib import Path
 
 import torch
 
+from bertscape.data import task_spec
 from bertscape.io import load_tensors, write_json
-from bertscape.landscape import make_batches
 from bertscape.modeling import resolve_model_dir
 from bertscape.runner import run
 from bertscape.sharpness import load_for_hessian, top_eigenvalue
-from bertscape.surfaces import subset
+from bertscape.surfaces import eval_batches
 
 
 def main(job):
@@ -16,10 +16,9 @@ def main(job):
     model_dir = resolve_model_dir(c["model"]["name"], c["resources_dir"], c["model"]["revision"])
     theta1 = load_tensors(Path(job.input.ckpts) / f"epoch{p.epochs}.safetensors")
     train = load_tensors(job.input.train)  # the training-loss surfaces' seeded subset
-    batches = make_batches(train, subset(len(train["labels"]), p.eval["train_subset"], p.seed), "train",
-                           p.eval["batch_tokens"])
+    batches = eval_batches(train, None, p.eval, p.seed)
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    model = load_for_hessian(model_dir, theta1).to(device)
+    model = load_for_hessian(model_dir, theta1, len(task_spec(job.wildcards.task).labels)).to(device)
     r = top_eigenvalue(model, batches, p.hessian["iterations"], p.hessian["tol"], p.seed)
     job.log.info("%s %s: lambda_max %.5g after %d iterations", job.wildcards.task, job.wildcards.init,
                  r["lambda_max"], r["iterations"])
