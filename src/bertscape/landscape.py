@@ -187,11 +187,7 @@ class BertLandscape:
 
     def useful_flops(self) -> float:
         """FLOPs of the real tokens through the layers recomputed at each point (matmuls + attention)."""
-        H, I = self.H, self.base["0.ff1.w"].shape[0]
-        n_layers = self.L - max(self.start, 0)
-        per_tok = 2 * (4 * H * H + 2 * H * I)
-        att = sum(4 * bt.n_tokens * (bt.n_tokens / bt.ids.shape[0]) * H for bt in self.batches)
-        return n_layers * (per_tok * sum(bt.n_tokens for bt in self.batches) + att)
+        return useful_flops(self.H, self.base["0.ff1.w"].shape[0], self.L - max(self.start, 0), self.batches)
 
 
 class _null:
@@ -200,6 +196,14 @@ class _null:
 
     def __exit__(self, *exc):
         return False
+
+
+def useful_flops(hidden: int, inter: int, n_layers: int, batches: list[Batch]) -> float:
+    """FLOPs of the real (non-pad) tokens through ``n_layers`` transformer layers: the matmuls, 2 x (4 H^2 + 2 H I)
+    per token, plus attention scores and mixing, ~4 T H per token at the batch's mean length T."""
+    per_tok = 2 * (4 * hidden * hidden + 2 * hidden * inter)
+    att = sum(4 * bt.n_tokens * (bt.n_tokens / bt.ids.shape[0]) * hidden for bt in batches)
+    return n_layers * (per_tok * sum(bt.n_tokens for bt in batches) + att)
 
 
 def metrics(logits: list[torch.Tensor], batches: list[Batch]) -> dict[str, float]:
@@ -266,11 +270,8 @@ class HFLandscape:
     def useful_flops(self) -> float:
         """Matmul + attention FLOPs of the real tokens through every layer (nothing is cached here)."""
         c = self.config
-        H, L = c.hidden_size, c.num_hidden_layers
-        I = getattr(c, "intermediate_size", None) or getattr(c, "hidden_dim", 4 * H)
-        per_tok = 2 * (4 * H * H + 2 * H * I)
-        att = sum(4 * bt.n_tokens * (bt.n_tokens / bt.ids.shape[0]) * H for bt in self.batches)
-        return L * (per_tok * sum(bt.n_tokens for bt in self.batches) + att)
+        inter = getattr(c, "intermediate_size", None) or getattr(c, "hidden_dim", 4 * c.hidden_size)
+        return useful_flops(c.hidden_size, inter, c.num_hidden_layers, self.batches)
 
 
 def make_engine(config, base: State, d1: State, d2: State | None, batches: list[Batch], dtype: str = "fp32"):
