@@ -1,6 +1,7 @@
 """Landscape engine vs the loss-landscapes library vs a naive loop, and the machine's matmul limit.
 
     python benchmarks/landscape_bench.py [--threads 2] [--side 5] [--examples 96] [--data auto|glue|synthetic]
+                                         [--batch-tokens 2048]
 
 Same model (packaged MiniLM), same examples (real MRPC dev pairs from ../shared/glue when present,
 generated MRPC-like pairs otherwise), same two directions, same thread count, one run. Every method
@@ -88,6 +89,13 @@ def prepare(d: Path, args) -> dict:
             "max_len": int(lengths.max()), "param_mb": sum(v.numel() for v in theta0.values()) * 4 / 2**20}
 
 
+def directions(d: Path) -> tuple[dict, dict]:
+    from bertscape.io import load_tensors
+
+    dd = load_tensors(d / "dirs.safetensors")
+    return tuple({k[7:]: v for k, v in dd.items() if k.startswith(f"delta{i}.")} for i in (1, 2))
+
+
 def child(method: str, d: Path, args) -> dict:
     """One method, timed over side x side points (after one warm-up point)."""
     torch.set_num_threads(args.threads)
@@ -102,25 +110,20 @@ def child(method: str, d: Path, args) -> dict:
     data = load_tensors(d / "data.safetensors")
     data_mb = sum(v.numel() * v.element_size() for v in data.values()) / 2**20
     n = len(data["labels"])
-    batches = make_batches(data, torch.arange(n), "train", 4096)
+    batches = make_batches(data, torch.arange(n), "train", args.batch_tokens)
     ax = np.linspace(-1, 1, args.side)
     pts = [(a, b) for a in ax for b in ax]
     useful = None
     if method in ("engine", "engine_high", "generic"):
-        if method == "generic":
-            th0, dd = load_tensors(d / "theta0.safetensors"), load_tensors(d / "dirs.safetensors")
-            d1 = {k[7:]: v for k, v in dd.items() if k.startswith("delta1.")}
-            d2 = {k[7:]: v for k, v in dd.items() if k.startswith("delta2.")}
-            eng = HFLandscape(config, th0, d1, d2, batches)
+        if method == "generic":  # built like build_engine does: the loaded files are released once it is built
+            eng = HFLandscape(config, load_tensors(d / "theta0.safetensors"), *directions(d), batches)
         else:
             kind, layers = ("surface", None) if method == "engine" else ("layer_surface", [4, 5])
             eng, _ = build_engine(kind, config, d / "theta0.safetensors", d / "theta1.safetensors", d / "dirs.safetensors",
                                   batches, layers)
         fn, useful = (lambda a, b: eng.evaluate(a, b)["train_loss"]), eng.useful_flops()
     else:  # the user's loop: batches of 32 in file order, padded to max_length
-        theta0, dd = load_tensors(d / "theta0.safetensors"), load_tensors(d / "dirs.safetensors")
-        d1 = {k[7:]: v for k, v in dd.items() if k.startswith("delta1.")}
-        d2 = {k[7:]: v for k, v in dd.items() if k.startswith("delta2.")}
+        theta0, (d1, d2) = load_tensors(d / "theta0.safetensors"), directions(d)
         model = build_model(mdir, 2, "finetune", 0).eval()
         pad = lambda t: F.pad(t, (0, args.max_length - t.shape[1]))
         user_batches = [{"input_ids": pad(data["input_ids"][s:s + 32].long()),
@@ -212,6 +215,7 @@ def main():
     ap.add_argument("--side", type=int, default=5, help="grid side for the timed runs (points = side^2)")
     ap.add_argument("--examples", type=int, default=96)
     ap.add_argument("--max-length", type=int, default=128, help="the baselines pad every batch to this")
+    ap.add_argument("--batch-tokens", type=int, default=2048, help="the engines' eval.batch_tokens (config/embedded.yaml's)")
     ap.add_argument("--data", choices=["auto", "glue", "synthetic"], default="auto")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--dir", help=argparse.SUPPRESS)

@@ -50,6 +50,7 @@ def hf_metrics(model_dir, state, data, idx):
 
 def test_engine_matches_transformers_at_shifted_points(setup):
     s = setup
+    assert any(b.mask is not None for b in s["batches"])  # padded batches: the packed-token path is exercised
     eng = BertLandscape(s["config"], {**s["theta0"], **{k: v for k, v in s["theta1"].items() if not k.startswith("bert.")}},
                         s["d1"], s["d2"], s["batches"])
     for a, b in [(0.0, 0.0), (0.7, -1.3), (-3.0, 2.5)]:
@@ -59,6 +60,8 @@ def test_engine_matches_transformers_at_shifted_points(setup):
         got = eng.evaluate(a, b)
         assert got["dev_loss"] == pytest.approx(ref["loss"], rel=1e-5, abs=1e-6)
         assert got["dev_acc"] == ref["acc"]
+        ref_train = hf_metrics(s["model_dir"], state, s["train"], torch.arange(24))
+        assert got["train_loss"] == pytest.approx(ref_train["loss"], rel=1e-5, abs=1e-6)
 
 
 def test_surface_anchors_are_exact_grid_values(setup):

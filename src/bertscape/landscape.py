@@ -2,11 +2,15 @@
 
 Evaluation is layer-major: at each grid point the weights of one layer are materialised
 into a single reusable buffer and every batch passes through that layer before the next
-one is built, so memory stays at base + d1 + d2 + one layer + activations. Layers below the
-lowest varied layer are not recomputed: their output is cached once (layer-group surfaces).
-Batches are sorted by length and trimmed to their longest example, so almost no compute is
-spent on padding. The word-embedding matrix is cut down to the token ids that occur in the
+one is built. Layers below the lowest varied layer are not recomputed: their output is
+cached once (layer-group surfaces). Hidden states are packed: only real tokens go through
+the matmuls, layer norms and activation; they are scattered into a padded block for
+attention alone. The word-embedding matrix is cut down to the token ids that occur in the
 evaluation data (exactly the same numbers, far less memory traffic).
+
+Memory: private copies of base, d1, d2 (vocabulary cut), one layer of weights, one buffer
+holding every batch's hidden states (each layer's output is copied over its input), and one
+batch's activations, all freed before the next batch: the heap does not fragment.
 
 Determinism: a point's value depends only on (base, d1, d2, alpha, beta, data, batching,
 threads), never on which other points were evaluated before, so shards of a grid merge to
@@ -24,8 +28,10 @@ from . import BertscapeError
 
 State = dict[str, torch.Tensor]
 AUTOCAST = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
-_ACTS = {"gelu": F.gelu, "relu": F.relu, "gelu_new": lambda x: F.gelu(x, approximate="tanh"),
-         "gelu_pytorch_tanh": lambda x: F.gelu(x, approximate="tanh")}
+# activations in place: the (tokens x intermediate) buffer is the largest transient of a layer
+_ACTS = {"gelu": torch.ops.aten.gelu_, "relu": torch.Tensor.relu_,
+         "gelu_new": lambda x: torch.ops.aten.gelu_(x, approximate="tanh"),
+         "gelu_pytorch_tanh": lambda x: torch.ops.aten.gelu_(x, approximate="tanh")}
 
 
 @dataclass
@@ -36,6 +42,26 @@ class Batch:
     labels: torch.Tensor       # (B,)
     set_name: str
     n_tokens: int              # real (non-pad) tokens
+
+
+@dataclass
+class Pack:
+    """One batch's real tokens, packed row after row (what the fast engine keeps per batch)."""
+    ids: torch.Tensor           # (N,) compact-vocabulary ids of the real tokens
+    types: torch.Tensor         # (N,)
+    pos: torch.Tensor           # (N,) position of each token in its example
+    index: torch.Tensor | None  # (N,) row of each token in the padded (B*T) block; None without padding
+    cls: torch.Tensor           # (B,) row of each example's first token
+    shape: tuple[int, int]      # (B, T)
+
+
+def pack(b: Batch, ids: torch.Tensor) -> Pack:
+    B, T = b.ids.shape
+    real = torch.ones(B, T, dtype=torch.bool, device=ids.device) if b.mask is None else b.mask.view(B, T)
+    index = real.flatten().nonzero().squeeze(1)  # row-major: tokens of example 0, then 1, ...
+    lengths = real.sum(1)
+    return Pack(ids.flatten()[index], b.types.flatten()[index], index % T, None if b.mask is None else index,
+                torch.cumsum(lengths, 0) - lengths, (B, T))
 
 
 def make_batches(data: dict[str, torch.Tensor], indices: torch.Tensor, set_name: str, batch_tokens: int) -> list[Batch]:
@@ -59,6 +85,17 @@ def make_batches(data: dict[str, torch.Tensor], indices: torch.Tensor, set_name:
                              data["labels"][sel].long(), set_name, int(lens.sum())))
         start = end
     return batches
+
+
+def _own(v: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """A private fp32 copy. Tensors read with safetensors are views of the file's mmap: every page a
+    view ever touched stays resident (RSS) while any view of that file lives, dead tensors' pages included."""
+    return v.to(device=device, dtype=torch.float32, copy=True)
+
+
+def _residual(f: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """x + f, in f's buffer when that loses nothing (under autocast f is bf16/fp16 and x fp32)."""
+    return f.add_(x) if f.dtype == x.dtype else x + f
 
 
 def _layer_of(key: str, n_layers: int) -> int:
@@ -113,11 +150,15 @@ class BertLandscape:
         dev = self.device
         # compact vocabulary: only the ids that occur in the data
         vocab = torch.unique(torch.cat([b.ids.flatten() for b in batches]))
-        self.batches = [Batch(torch.searchsorted(vocab, b.ids).to(dev), b.types.to(dev),
-                              None if b.mask is None else b.mask.to(dev), b.labels.to(dev), b.set_name, b.n_tokens)
-                        for b in batches]
+        self.batches = [Batch(b.ids.to(dev), b.types.to(dev), None if b.mask is None else b.mask.to(dev),
+                              b.labels.to(dev), b.set_name, b.n_tokens) for b in batches]
+        self.packs = [pack(b, torch.searchsorted(vocab.to(dev), b.ids)) for b in self.batches]
+        # the hidden states of all batches, in one persistent buffer (see the module docstring)
+        ends = torch.cumsum(torch.tensor([pk.ids.numel() for pk in self.packs]), 0).tolist()
+        hbuf = torch.empty(ends[-1], self.H, device=dev)
+        self.hs = [hbuf[e - pk.ids.numel():e] for e, pk in zip(ends, self.packs)]
         cut = lambda s: {k: (v[vocab] if k == "bert.embeddings.word_embeddings.weight" else v) for k, v in s.items()}
-        put = lambda s: {k: v.float().contiguous().to(dev) for k, v in fuse_bert(cut(s), self.L).items()}
+        put = lambda s: {k: _own(v, dev).contiguous() for k, v in fuse_bert(cut(s), self.L).items()}
         self.base, self.d1 = put(base), put(d1)
         self.d2 = None if d2 is None else put(d2)
         self.buf = {k: torch.empty_like(v) for k, v in self.d1.items() if _layer_of(k, self.L) < 0 or
@@ -130,9 +171,10 @@ class BertLandscape:
         self.cached = None
         if self.start >= 0:  # inputs to the lowest varied layer never change across the grid
             with torch.inference_mode():
-                hs = [self._embed(self.base, b) for b in self.batches]
+                hs = [self._embed(self.base, pk) for pk in self.packs]
                 for i in range(min(self.start, self.L)):
-                    hs = [self._layer(self._layer_params(i, 0.0, 0.0, use_base=True), h, b.mask) for h, b in zip(hs, self.batches)]
+                    W = self._layer_params(i, 0.0, 0.0, use_base=True)
+                    hs = [self._layer(W, h, pk, b.mask) for h, pk, b in zip(hs, self.packs, self.batches)]
             self.cached = hs
 
     # -- weights -----------------------------------------------------------------
@@ -153,34 +195,38 @@ class BertLandscape:
         return out
 
     # -- forward -----------------------------------------------------------------
-    def _embed(self, P: State, b: Batch) -> torch.Tensor:
-        T = b.ids.shape[1]
-        x = P["emb.word"][b.ids] + P["emb.pos"][:T] + P["emb.type"][b.types]
+    def _embed(self, P: State, pk: Pack) -> torch.Tensor:
+        x = P["emb.word"][pk.ids] + P["emb.pos"][pk.pos] + P["emb.type"][pk.types]
         return F.layer_norm(x, (self.H,), P["emb.ln.w"], P["emb.ln.b"], self.eps)
 
-    def _layer(self, W: State, x: torch.Tensor, mask) -> torch.Tensor:
-        B, T, H = x.shape
-        x2 = x.view(B * T, H)  # 2-D matmuls are markedly faster than batched 3-D ones on CPU
-        qkv = F.linear(x2, W["qkv.w"], W["qkv.b"]).view(B, T, 3, self.nh, H // self.nh).permute(2, 0, 3, 1, 4)
-        att = F.scaled_dot_product_attention(qkv[0], qkv[1], qkv[2], attn_mask=mask)
-        x2 = F.layer_norm(x2 + F.linear(att.transpose(1, 2).reshape(B * T, H), W["ao.w"], W["ao.b"]), (H,),
-                          W["ln1.w"], W["ln1.b"], self.eps)
-        f = F.linear(self.act(F.linear(x2, W["ff1.w"], W["ff1.b"])), W["ff2.w"], W["ff2.b"])
-        return F.layer_norm(x2 + f, (H,), W["ln2.w"], W["ln2.b"], self.eps).view(B, T, H)
+    def _layer(self, W: State, x: torch.Tensor, pk: Pack, mask) -> torch.Tensor:
+        """One encoder layer on packed tokens x (N, H); only attention sees the padded (B, T) block."""
+        (B, T), H = pk.shape, self.H
+        qkv = F.linear(x, W["qkv.w"], W["qkv.b"])
+        if pk.index is not None:  # pad rows are zeros: masked keys, queries whose outputs are dropped
+            qkv = qkv.new_zeros(B * T, 3 * H).index_copy_(0, pk.index, qkv)
+        qkv = qkv.view(B, T, 3, self.nh, H // self.nh).permute(2, 0, 3, 1, 4)
+        att = F.scaled_dot_product_attention(qkv[0], qkv[1], qkv[2], attn_mask=mask).transpose(1, 2).reshape(B * T, H)
+        if pk.index is not None:
+            att = att.index_select(0, pk.index)
+        x = F.layer_norm(_residual(F.linear(att, W["ao.w"], W["ao.b"]), x), (H,), W["ln1.w"], W["ln1.b"], self.eps)
+        f = F.linear(self.act(F.linear(x, W["ff1.w"], W["ff1.b"])), W["ff2.w"], W["ff2.b"])
+        return F.layer_norm(_residual(f, x), (H,), W["ln2.w"], W["ln2.b"], self.eps)
 
     def logits(self, a: float, b: float = 0.0) -> list[torch.Tensor]:
         ac = torch.autocast(self.device.type, dtype=self.autocast) if self.autocast else _null()
         with torch.inference_mode(), ac:
             if self.start < 0:
                 P = self._params(["emb.word", "emb.pos", "emb.type", "emb.ln.w", "emb.ln.b"], a, b)
-                hs = [self._embed(P, bt) for bt in self.batches]
+                hs = [h.copy_(self._embed(P, pk)) for h, pk in zip(self.hs, self.packs)]
             else:
                 hs = self.cached
             for i in range(max(self.start, 0), self.L):
                 W = self._layer_params(i, a, b)
-                hs = [self._layer(W, h, bt.mask) for h, bt in zip(hs, self.batches)]
+                hs = [o.copy_(self._layer(W, h, pk, bt.mask)) for o, h, pk, bt in zip(self.hs, hs, self.packs, self.batches)]
             P = self._params(["pool.w", "pool.b", "cls.w", "cls.b"], a, b)
-            return [F.linear(torch.tanh(F.linear(h[:, 0], P["pool.w"], P["pool.b"])), P["cls.w"], P["cls.b"]) for h in hs]
+            return [F.linear(torch.tanh(F.linear(h[pk.cls], P["pool.w"], P["pool.b"])), P["cls.w"], P["cls.b"])
+                    for h, pk in zip(hs, self.packs)]
 
     def evaluate(self, a: float, b: float = 0.0) -> dict[str, float]:
         return metrics(self.logits(a, b), self.batches)
@@ -245,7 +291,7 @@ class HFLandscape:
         self.model = AutoModelForSequenceClassification.from_config(config).to(self.device).eval()
         self.model.load_state_dict({k: v.float() for k, v in base.items()})
         params = dict(self.model.named_parameters())
-        put = lambda s: {k: v.float().to(self.device) for k, v in s.items()}
+        put = lambda s: {k: _own(v, self.device) for k, v in s.items()}
         self.targets = {k: params[k] for k in d1}
         self.base, self.d1 = put({k: base[k] for k in d1}), put(d1)
         self.d2 = None if d2 is None else put(d2)
