@@ -1,5 +1,6 @@
 """Config validation (one line naming the key), layer groups, the GPU-hours estimate, the CLI."""
 import copy
+import re
 
 import pytest
 import yaml
@@ -55,6 +56,9 @@ def test_defaults_are_filled_and_valid_configs_pass():
     paper = validate(read_yaml(REPO / "config.yaml"))
     axis = grid_axis(paper)
     assert len(axis) == 41 and 0.0 in axis and 1.0 in axis and axis[0] == -4 and axis[-1] == 4
+    # the paper's hub sources are pinned to commits (a branch name moves)
+    for rev in (paper["model"]["revision"], paper["data"]["hub_revision"]):
+        assert re.fullmatch(r"[0-9a-f]{40}", rev or ""), rev
 
 
 def test_yaml_that_is_not_a_mapping(tmp_path):
