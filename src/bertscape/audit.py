@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 from .provenance import sha256_path, sidecar_path
@@ -66,24 +67,33 @@ def lineage(path: str | Path, _seen: set | None = None) -> dict:
     return node
 
 
+def nodes(paths: list[str | Path]) -> Iterator[dict]:
+    """Every artifact along the lineages of ``paths``, each once (depth first, an artifact before its inputs)."""
+    seen: set = set()
+    done: set = set()
+
+    def walk(node):
+        if node["path"] in done:
+            return
+        done.add(node["path"])
+        yield node
+        for child in node["inputs"]:
+            yield from walk(child)
+
+    for p in paths:
+        yield from walk(lineage(p, seen))
+
+
 def verify(path: str | Path) -> list[str]:
     """Every artifact along the lineage whose recorded input hashes no longer match (empty = all good)."""
     problems: list[str] = []
-
-    def walk(node):
-        rec = node["record"]
-        if rec:
-            for files in rec.get("inputs", {}).values():
-                for p, recorded in files.items():
-                    if not Path(p).exists():
-                        problems.append(f"{node['path']}: input {p} is missing")
-                        continue
-                    if sha256_path(p, cached=False) != recorded:
-                        problems.append(f"{node['path']}: input {p} changed since it was made (stale or tampered)")
-        for child in node["inputs"]:
-            walk(child)
-
-    walk(lineage(path))
+    for node in nodes([path]):
+        for files in (node["record"] or {}).get("inputs", {}).values():
+            for p, recorded in files.items():
+                if not Path(p).exists():
+                    problems.append(f"{node['path']}: input {p} is missing")
+                elif sha256_path(p, cached=False) != recorded:
+                    problems.append(f"{node['path']}: input {p} changed since it was made (stale or tampered)")
     return sorted(set(problems))
 
 
@@ -99,17 +109,10 @@ def sources(paths: list[str | Path]) -> dict[str, dict]:
     """Every source identity (dataset, model) recorded along the lineages of ``paths``, keyed by
     ``rule {wildcards}``: where the numbers ultimately came from."""
     out: dict[str, dict] = {}
-    seen: set = set()
-
-    def walk(node):
+    for node in nodes(paths):
         rec = node["record"]
         if rec and rec.get("sources"):
             out[f"{rec['rule']} {json.dumps(rec.get('wildcards') or {}, sort_keys=True)}"] = rec["sources"]
-        for child in node["inputs"]:
-            walk(child)
-
-    for p in paths:
-        walk(lineage(p, seen))
     return dict(sorted(out.items()))
 
 
@@ -118,7 +121,6 @@ def prov_document(paths: list[str | Path]) -> dict:
     rule runs are activities (times, host, params hash, SLURM job id), the bertscape version is the agent."""
     doc = {"prefix": {"bs": "urn:bertscape:", "file": "file:"}, "entity": {}, "activity": {}, "agent": {},
            "wasGeneratedBy": {}, "used": {}, "wasAssociatedWith": {}}
-    seen: set = set()
 
     def ent(path: str, hashes: dict | None = None) -> str:
         key = f"file:{path}"
@@ -127,16 +129,11 @@ def prov_document(paths: list[str | Path]) -> dict:
             e["bs:sha256"] = hashes[""] if list(hashes) == [""] else hashes
         return key
 
-    done: set = set()
-
-    def walk(node):
+    for node in nodes(paths):  # a shared input (theta0, data) is described once
         rec = node["record"]
         if not rec:
             ent(node["path"])
-            return
-        if node["path"] in done:  # a shared input (theta0, data) is described once
-            return
-        done.add(node["path"])
+            continue
         act = f"bs:{rec['rule']}/" + ",".join(f"{k}={v}" for k, v in sorted((rec.get("wildcards") or {}).items()))
         first = act not in doc["activity"]
         doc["activity"][act] = {"prov:startTime": rec.get("started"), "prov:endTime": rec.get("finished"),
@@ -151,9 +148,4 @@ def prov_document(paths: list[str | Path]) -> dict:
         for role, files in (rec.get("inputs", {}) if first else {}).items():
             for p, hashes in files.items():
                 doc["used"][f"_:u{len(doc['used'])}"] = {"prov:activity": act, "prov:entity": ent(p, hashes), "prov:role": role}
-        for child in node["inputs"]:
-            walk(child)
-
-    for p in paths:
-        walk(lineage(p, seen))
     return doc
