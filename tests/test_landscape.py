@@ -205,3 +205,19 @@ def test_fp32_is_the_default_and_bf16_autocast_stays_close(setup):
         assert abs(y["train_loss"] - x["train_loss"]) <= 0.02 * abs(x["train_loss"])
     with pytest.raises(Exception, match="eval.dtype"):
         build_engine("surface", *args, dtype="int8")
+
+
+def test_engine_keeps_private_copies_not_views_of_the_loaded_files(setup):
+    """Tensors read with safetensors are mmap views: an engine holding them would keep every touched page
+    of both files resident for the whole grid."""
+    from bertscape.io import load_tensors
+
+    s = setup
+    base = load_tensors(s["dir"] / "theta0.safetensors")
+    dirs = load_tensors(s["dir"] / "dirs.safetensors")
+    d1 = {k[7:]: v for k, v in dirs.items() if k.startswith("delta1.")}
+    d2 = {k[7:]: v for k, v in dirs.items() if k.startswith("delta2.")}
+    eng = BertLandscape(s["config"], base, d1, d2, s["batches"])
+    loaded = {v.untyped_storage().data_ptr() for v in (*base.values(), *dirs.values())}
+    held = [v.untyped_storage().data_ptr() for st in (eng.base, eng.d1, eng.d2) for v in st.values()]
+    assert held and not loaded.intersection(held)
