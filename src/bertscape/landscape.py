@@ -10,7 +10,7 @@ evaluation data (exactly the same numbers, far less memory traffic).
 
 Memory: private copies of base, d1, d2 (vocabulary cut), one layer of weights, one buffer
 holding every batch's hidden states (each layer's output is copied over its input), and one
-batch's activations, all freed before the next batch: the heap does not fragment.
+batch's activations, all freed before the next batch (so the heap is reused, not fragmented).
 
 Determinism: a point's value depends only on (base, d1, d2, alpha, beta, data, batching,
 threads), never on which other points were evaluated before, so shards of a grid merge to
