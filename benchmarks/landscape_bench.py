@@ -67,6 +67,7 @@ def prepare(d: Path, args) -> dict:
     from bertscape.data.glue import load_glue_dir
     from bertscape.data.synthetic import generate
     from bertscape.data.tokenize import tokenize_rows
+    from bertscape.directions import join
     from bertscape.io import save_tensors
     from bertscape.modeling import build_model, resolve_model_dir, state_dict
 
@@ -82,7 +83,7 @@ def prepare(d: Path, args) -> dict:
     d2 = {k: 0.01 * torch.randn(theta0[k].shape, generator=g) for k in keys}
     save_tensors(d / "theta0.safetensors", theta0)
     save_tensors(d / "theta1.safetensors", {k: v + d1[k] if k in d1 else v for k, v in theta0.items()})
-    save_tensors(d / "dirs.safetensors", {**{f"delta1.{k}": v for k, v in d1.items()}, **{f"delta2.{k}": v for k, v in d2.items()}})
+    save_tensors(d / "dirs.safetensors", join(d1, d2))
     save_tensors(d / "data.safetensors", data)
     lengths = data["lengths"].float()
     return {"source": "real MRPC dev" if use_glue else "generated MRPC-like", "mean_len": float(lengths.mean()),
@@ -90,10 +91,10 @@ def prepare(d: Path, args) -> dict:
 
 
 def directions(d: Path) -> tuple[dict, dict]:
+    from bertscape.directions import split
     from bertscape.io import load_tensors
 
-    dd = load_tensors(d / "dirs.safetensors")
-    return tuple({k[7:]: v for k, v in dd.items() if k.startswith(f"delta{i}.")} for i in (1, 2))
+    return split(load_tensors(d / "dirs.safetensors"))
 
 
 def child(method: str, d: Path, args) -> dict:

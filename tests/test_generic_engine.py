@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from bertscape.config import layer_groups
+from bertscape.directions import join
 from bertscape.io import save_tensors
 from bertscape.landscape import HFLandscape, make_batches
 from bertscape.modeling import build_model, encoder_prefix, load_config, state_dict
@@ -36,7 +37,7 @@ def setup(request, tmp_path_factory):
     d2 = {k: 0.05 * torch.randn(v.shape, generator=g) for k, v in d1.items()}
     save_tensors(d / "theta0.safetensors", theta0)
     save_tensors(d / "theta1.safetensors", theta1)
-    save_tensors(d / "dirs.safetensors", {**{f"delta1.{k}": v for k, v in d1.items()}, **{f"delta2.{k}": v for k, v in d2.items()}})
+    save_tensors(d / "dirs.safetensors", join(d1, d2))
     dev = random_data(20, 120, 20, 3, 1)
     dev["token_type_ids"].zero_()  # RoBERTa has one token type
     return {"dir": d, "theta0": theta0, "theta1": theta1, "d1": d1, "d2": d2, "dev": dev, "prefix": prefix,

@@ -5,12 +5,13 @@ import torch
 import torch.nn.functional as F
 from conftest import random_data
 
-from bertscape.h5io import read_grid, write_grid
+from bertscape.directions import join, split
+from bertscape.h5io import gather, read_grid, write_grid
 from bertscape.io import save_tensors
 from bertscape.landscape import BertLandscape, make_batches
 from bertscape.modeling import build_model, load_config, state_dict
 from bertscape.rollback import rollback_rows
-from bertscape.surfaces import build_engine, evaluate_shard, gather, layer_keys, points, shard_grid
+from bertscape.surfaces import build_engine, evaluate_shard, layer_keys, points, shard_grid
 from bertscape.train import evaluate
 
 EV = {"train_subset": 24, "dev_subset": None, "batch_tokens": 160}
@@ -33,8 +34,7 @@ def setup(tiny_bert_dir, tmp_path_factory):
     d2 = {k: v * (n1 / n2) for k, v in raw2.items()}
     save_tensors(d / "theta0.safetensors", theta0)
     save_tensors(d / "theta1.safetensors", theta1)
-    save_tensors(d / "dirs.safetensors", {**{f"delta1.{k}": v for k, v in d1.items()},
-                                          **{f"delta2.{k}": v for k, v in d2.items()}})
+    save_tensors(d / "dirs.safetensors", join(d1, d2))
     train, dev = random_data(40, 120, 20, 3, 0), random_data(20, 120, 20, 3, 1)
     batches = make_batches(train, torch.arange(24), "train", 160) + make_batches(dev, torch.arange(20), "dev", 160)
     return {"dir": d, "theta0": theta0, "theta1": theta1, "d1": d1, "d2": d2, "train": train, "dev": dev,
@@ -215,9 +215,7 @@ def test_engine_keeps_private_copies_not_views_of_the_loaded_files(setup):
     s = setup
     base = load_tensors(s["dir"] / "theta0.safetensors")
     dirs = load_tensors(s["dir"] / "dirs.safetensors")
-    d1 = {k[7:]: v for k, v in dirs.items() if k.startswith("delta1.")}
-    d2 = {k[7:]: v for k, v in dirs.items() if k.startswith("delta2.")}
-    eng = BertLandscape(s["config"], base, d1, d2, s["batches"])
+    eng = BertLandscape(s["config"], base, *split(dirs), s["batches"])
     loaded = {v.untyped_storage().data_ptr() for v in (*base.values(), *dirs.values())}
     held = [v.untyped_storage().data_ptr() for st in (eng.base, eng.d1, eng.d2) for v in st.values()]
     assert held and not loaded.intersection(held)

@@ -42,6 +42,17 @@ def same_point(a: State, b: State, keys: list[str]) -> bool:
     return all(torch.equal(a[k], b[k]) for k in keys)
 
 
+def join(delta1: State, delta2: State) -> State:
+    """The directions file's tensors: ``delta1.<param>`` and ``delta2.<param>``."""
+    return {**{f"delta1.{k}": v for k, v in delta1.items()}, **{f"delta2.{k}": v for k, v in delta2.items()}}
+
+
+def split(tensors: State) -> tuple[State, State]:
+    """(delta1, delta2) back from the directions file's tensors (see :func:`join`)."""
+    return tuple({k[len(f"delta{i}."):]: v for k, v in tensors.items() if k.startswith(f"delta{i}.")}
+                 for i in (1, 2))
+
+
 def make_directions(theta0: State, theta1: State, theta0_other: State, theta2: State, prefix: str):
     """Return (delta1, delta2 rescaled to ||delta1||, stats) over encoder parameters only."""
     keys = encoder_keys(theta0, prefix)

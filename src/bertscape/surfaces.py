@@ -20,9 +20,9 @@ from safetensors import safe_open
 from tqdm import tqdm
 
 from . import BertscapeError
-from .directions import State, norm
+from .directions import State, norm, split
 from .modeling import encoder_prefix
-from .h5io import Grid, gather, read_grid, write_grid  # noqa: F401  (gather: re-exported)
+from .h5io import Grid
 from .io import load_tensors, read_json, write_json
 from .landscape import make_batches, make_engine
 
@@ -59,9 +59,7 @@ def read_head(path: str | os.PathLike, prefix: str) -> State:
 def build_engine(kind: str, config, theta0_path, theta1_path, directions_path, batches, layers: list[int] | None = None,
                  dtype: str = "fp32"):
     """Engine for J(theta0 + a d1 + b d2) (surface/curve) or J(theta1 + a d1^G + b d2^G) (layer_surface)."""
-    deltas = load_tensors(directions_path)
-    d1 = {k[len("delta1."):]: v for k, v in deltas.items() if k.startswith("delta1.")}
-    d2 = {k[len("delta2."):]: v for k, v in deltas.items() if k.startswith("delta2.")}
+    d1, d2 = split(load_tensors(directions_path))
     info = {}
     if kind == "layer_surface":
         base = load_tensors(theta1_path)

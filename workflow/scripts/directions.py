@@ -1,7 +1,7 @@
 """Rule directions: delta1, delta2 (rescaled to ||delta1||), their norms and cosine."""
 from pathlib import Path
 
-from bertscape.directions import make_directions
+from bertscape.directions import join, make_directions
 from bertscape.io import load_tensors, save_tensors, write_json
 from bertscape.modeling import encoder_prefix
 from bertscape.runner import run
@@ -15,8 +15,7 @@ def main(job):
     prefix = encoder_prefix(theta0)
     d1, d2, stats = make_directions(theta0, theta1, theta0_other, theta2, prefix)
     stats.update(task=job.wildcards.task, init=job.wildcards.init, other_task=job.params.other_task)
-    tensors = {**{f"delta1.{k}": v for k, v in d1.items()}, **{f"delta2.{k}": v for k, v in d2.items()}}
-    save_tensors(job.output.deltas, tensors, {"stats": stats, "provenance": job.provenance()})
+    save_tensors(job.output.deltas, join(d1, d2), {"stats": stats, "provenance": job.provenance()})
     write_json(job.output.stats, {**stats, "provenance": job.provenance()})
     job.log.info("||d1||=%.4g ||d2||=%.4g cos=%.4f", stats["norm_delta1"], stats["norm_delta2_raw"],
                  stats["cos_delta1_delta2"])

@@ -1,7 +1,7 @@
 """Rule trajectory: project every epoch checkpoint onto the surface coordinates (eqs 3-5)."""
 from pathlib import Path
 
-from bertscape.directions import difference
+from bertscape.directions import difference, split
 from bertscape.io import load_tensors, write_tsv
 from bertscape.runner import run
 from bertscape.trajectory import project
@@ -9,8 +9,7 @@ from bertscape.trajectory import project
 
 def main(job):
     p = job.params
-    deltas = load_tensors(job.input.delta)
-    delta1 = {k[len("delta1."):]: v for k, v in deltas.items() if k.startswith("delta1.")}
+    delta1, _ = split(load_tensors(job.input.delta))
     keys = sorted(delta1)
     base = Path(job.input.theta0)
     theta0 = load_tensors(base / "epoch0.safetensors")
