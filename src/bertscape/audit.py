@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -97,11 +99,136 @@ def verify(path: str | Path) -> list[str]:
     return sorted(set(problems))
 
 
-def render(node: dict, indent: str = "") -> str:
-    label = f"{node['path']}" + (f"  [{node['rule']} {node['wildcards']}]" if node["rule"] else "  [source]")
-    lines = [indent + label]
-    for child in node["inputs"]:
-        lines.append(render(child, indent + "  "))
+def short(h: str) -> str:
+    """The first 12 hex digits of a sha256: what a person compares by eye."""
+    return h[:12]
+
+
+def combined_hash(hashes: dict[str, str]) -> str:
+    """One sha256 for a set of files ({relative name: sha256}, as recorded for a directory or a model):
+    the sha256 of its sorted ``name  sha256`` lines (a single file, name '', is its own hash)."""
+    if list(hashes) == [""]:
+        return hashes[""]
+    return hashlib.sha256("".join(f"{k}  {v}\n" for k, v in sorted(hashes.items())).encode()).hexdigest()
+
+
+def source_identity(kind: str, ident: dict) -> tuple[str, str, str]:
+    """(label, sha256, what the hash covers) for a recorded source: a model is name@revision (hub) or
+    package@version, hashed over its weight/config files; data is its source, hashed over the GLUE files
+    it read (glue_dir) or over its recorded identity (synthetic generator settings, hub dataset + revision)."""
+    if kind == "model":
+        k = ident.get("kind")
+        if k == "package":
+            label = f"{ident.get('package')}@{ident.get('version')}"
+        elif k == "hub":
+            label = f"{ident.get('repo')}@{ident.get('commit') or ident.get('revision') or 'main'}"
+        else:
+            label = f"{ident.get('path') or ident.get('name')} (local directory)"
+        files = ident.get("files") or {}
+        return label, combined_hash(files) if files else _json_hash(ident), f"{len(files)} weight/config files"
+    if kind == "data":
+        src = ident.get("source", "?")
+        detail = {"synthetic": lambda: f"synthetic_train={ident.get('synthetic_train')} "
+                                       f"synthetic_dev={ident.get('synthetic_dev')} seed={ident.get('seed')}",
+                  "glue_dir": lambda: str(ident.get("glue_dir")),
+                  "hub": lambda: f"{ident.get('hub_dataset')}@{ident.get('hub_revision') or 'main'}"}.get(src, lambda: "")()
+        caps = " ".join(f"{k}={ident[k]}" for k in ("max_train", "max_dev") if ident.get(k) is not None)
+        label = " ".join(x for x in (src, detail, caps) if x)
+        files = ident.get("files") or {}
+        return label, combined_hash(files) if files else _json_hash(ident), \
+            f"{len(files)} files" if files else "recorded identity"
+    return kind, _json_hash(ident), "recorded identity"
+
+
+def _json_hash(doc) -> str:
+    return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _label(rec: dict | None) -> str:
+    if not rec:
+        return "source"
+    wc = " ".join(f"{k}={v}" for k, v in sorted((rec.get("wildcards") or {}).items()))
+    return f"{rec.get('rule')}{' ' + wc if wc else ''}"
+
+
+def render(paths: list[str | Path], depth: int | None = None) -> str:
+    """The lineage of ``paths`` as a tree a person can read: every artifact once, numbered ``[n]``, one
+    line each with its role (the rule's input name), rule, wildcards and short sha256; a later reference
+    reads ``-> see [n]``. Paths are shown relative to the directory they share (printed first). Model
+    files are not listed under every node: a node says which source it read, and ``sources:`` at the end
+    gives each model and data source once with one hash. ``depth`` limits the tree (the root is depth 0);
+    what is cut is counted."""
+    trees = [(Path(p), lineage(p)) for p in paths]
+    shown: list[str] = []
+
+    def collect(node):
+        shown.append(node["path"])
+        for c in node["inputs"]:
+            if c.get("role") != "model":
+                collect(c)
+
+    for _, t in trees:
+        collect(t)
+    base = os.path.commonpath([os.path.dirname(os.path.abspath(p)) for p in shown])
+    rel = (lambda p: os.path.relpath(os.path.abspath(p), base)) if base not in ("", os.sep) else str
+    lines: list[str] = [f"under {base}{os.sep}:"] if rel is not str else []
+    number: dict[str, int] = {}
+    found: dict[tuple[str, str], tuple[str, str, str]] = {}  # (kind, label) -> (label, sha, covers)
+
+    def note_sources(rec):
+        names = []
+        for kind, ident in sorted((rec or {}).get("sources", {}).items()):
+            if isinstance(ident, dict):
+                glue = rec.get("inputs", {}).get("glue")
+                if kind == "data" and glue:
+                    ident = {**ident, "files": {Path(p).name: combined_hash(h) for p, h in glue.items()}}
+                label, sha, covers = source_identity(kind, ident)
+                found.setdefault((kind, label), (label, sha, covers))
+                names.append(f"{kind} {label}")
+        return names
+
+    def count_below(node, seen):
+        n = 0
+        for child in node["inputs"]:
+            if child["path"] not in seen and child.get("role") != "model":
+                seen.add(child["path"])
+                n += 1 + count_below(child, seen)
+        return n
+
+    def walk(node, sha, level, role):
+        indent = "  " * level + (f"{role}: " if role else "")
+        path = node["path"]
+        if path in number:
+            lines.append(f"{indent}{rel(path)}  -> see [{number[path]}]")
+            return
+        number[path] = len(number) + 1
+        rec = node["record"]
+        line = f"{indent}[{number[path]}] {rel(path)}  [{_label(rec)}]  sha256 {short(sha) if sha else '?'}"
+        srcs = note_sources(rec)
+        n_model = sum(c.get("role") == "model" for c in node["inputs"])
+        if srcs:
+            line += "  reads " + "; ".join(srcs)
+        elif n_model:
+            line += f"  reads the model ({n_model} files, see sources)"
+        lines.append(line)
+        if depth is not None and level >= depth:
+            below = count_below(node, set(number))
+            if below:
+                lines.append(f"{'  ' * (level + 1)}... {below} more artifact(s) below (--depth {level + 1} or more shows them)")
+            return
+        recorded = (rec or {}).get("inputs", {})
+        for child in node["inputs"]:
+            if child.get("role") != "model":
+                hashes = recorded.get(child.get("role"), {}).get(child["path"])
+                walk(child, combined_hash(hashes) if hashes else None, level + 1, child.get("role"))
+
+    for p, tree in trees:
+        walk(tree, combined_hash(sha256_path(p)) if p.exists() else None, 0, "")
+    if found:
+        lines.append("sources:")
+        for kind, label in sorted(found):
+            lbl, sha, covers = found[(kind, label)]
+            lines.append(f"  {kind}: {lbl}  sha256 {short(sha)} ({covers})")
     return "\n".join(lines)
 
 

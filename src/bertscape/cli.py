@@ -1,10 +1,13 @@
-"""Command line: ``bertscape audit PATH... [--json | --verify | --prov | --content-hash]``, ``validate CONFIG``, ``estimate [CONFIG]``."""
+"""Command line: ``bertscape audit PATH... [--depth N | --json | --verify | --prov | --content-hash]``,
+``validate CONFIG``, ``estimate [CONFIG]``, ``config-reference [-o config/README.md]``."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+from pathlib import Path
 
 from . import BertscapeError
 
@@ -15,6 +18,8 @@ def main(argv: list[str] | None = None) -> int:
     a = sub.add_parser("audit", help="lineage of an artifact down to its sources")
     a.add_argument("path", nargs="+")
     a.add_argument("--json", action="store_true", help="machine-readable lineage")
+    a.add_argument("--depth", type=int, default=None, metavar="N",
+                   help="text view: show N levels of inputs below each path (default: all); what is cut is counted")
     a.add_argument("--verify", action="store_true", help="re-hash every recorded input; exit 1 naming each mismatch")
     a.add_argument("--prov", action="store_true", help="W3C PROV-JSON document of the lineage(s)")
     a.add_argument("--content-hash", action="store_true",
@@ -24,46 +29,77 @@ def main(argv: list[str] | None = None) -> int:
     e = sub.add_parser("estimate", help="GPU-hours per rule of a config (FLOPs / a stated GPU rate)")
     e.add_argument("config", nargs="?", default="config.yaml")
     e.add_argument("--tflops", type=float, default=100.0, help="sustained TFLOP/s per GPU (default 100)")
+    r = sub.add_parser("config-reference", help="config/README.md (every key: type, default, meaning) from the schema")
+    r.add_argument("-o", "--output", default=None, help="write here (default: print)")
+    r.add_argument("--schema", default=None, help="schema file (default: the workflow's)")
     args = ap.parse_args(argv)
     try:
-        if args.cmd == "validate":
-            from .config import read_yaml, validate
-
-            validate(read_yaml(args.config))
-            print(f"{args.config}: valid")
-            return 0
-        if args.cmd == "estimate":
-            from .config import read_yaml, validate
-            from .estimate import estimate, render as table
-
-            print(table(estimate(validate(read_yaml(args.config)), args.tflops), args.tflops))
-            return 0
-        from .audit import lineage, prov_document, render, verify
-
-        if args.content_hash:
-            from .provenance import content_hash
-
-            for path in args.path:
-                print(f"{content_hash(path)}  {path}")
-            return 0
-        if args.prov:
-            print(json.dumps(prov_document(args.path), indent=1, default=str))
-            return 0
-        bad = 0
-        for path in args.path:
-            if args.verify:
-                problems = verify(path)
-                for p in problems:
-                    print(p)
-                print(f"{path}: {'all recorded inputs match' if not problems else f'{len(problems)} mismatches'}")
-                bad += bool(problems)
-                continue
-            tree = lineage(path)
-            print(json.dumps(tree, indent=1, default=str) if args.json else render(tree))
-        return 1 if bad else 0
+        code = _run(args)
+        sys.stdout.flush()  # a closed pipe (`... | head`) shows here, not at interpreter exit
+        return code
+    except BrokenPipeError:  # the reader went away: not an error of ours, and no traceback
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, as a shell reports a command killed by the closed pipe
+    except KeyboardInterrupt:
+        return 130
     except BertscapeError as e:
         print(f"bertscape: {e}", file=sys.stderr)
         return 2
+    except (OSError, ValueError) as e:  # unreadable file, malformed record or config: one line naming it
+        print(f"bertscape: {type(e).__name__}: {e}", file=sys.stderr)
+        return 2
+
+
+def _run(args) -> int:
+    if args.cmd == "validate":
+        from .config import read_yaml, validate
+
+        validate(read_yaml(args.config))
+        print(f"{args.config}: valid")
+        return 0
+    if args.cmd == "config-reference":
+        from .config import SCHEMA
+        from .configdoc import write_reference
+
+        text = write_reference(args.schema or SCHEMA, args.output)
+        print(f"wrote {args.output}" if args.output else text)
+        return 0
+    if args.cmd == "estimate":
+        from .config import read_yaml, validate
+        from .estimate import estimate, render as table
+
+        print(table(estimate(validate(read_yaml(args.config)), args.tflops), args.tflops))
+        return 0
+    from .audit import lineage, prov_document, render, verify
+
+    missing = [p for p in args.path if not Path(p).exists()]
+    if missing:
+        raise BertscapeError(f"no such file or directory: {', '.join(missing)}")
+    if args.depth is not None and args.depth < 0:
+        raise BertscapeError(f"--depth must be >= 0, got {args.depth}")
+    if args.content_hash:
+        from .provenance import content_hash
+
+        for path in args.path:
+            print(f"{content_hash(path)}  {path}")
+        return 0
+    if args.prov:
+        print(json.dumps(prov_document(args.path), indent=1, default=str))
+        return 0
+    bad = 0
+    for path in args.path:
+        if args.verify:
+            problems = verify(path)
+            for p in problems:
+                print(p)
+            print(f"{path}: {'all recorded inputs match' if not problems else f'{len(problems)} mismatches'}")
+            bad += bool(problems)
+            continue
+        if args.json:
+            print(json.dumps(lineage(path), indent=1, default=str))
+    if not args.verify and not args.json:
+        print(render(args.path, depth=args.depth))
+    return 1 if bad else 0
 
 
 if __name__ == "__main__":
