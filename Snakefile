@@ -12,12 +12,14 @@ include: "workflow/rules/surfaces.smk"
 include: "workflow/rules/trajectories.smk"
 include: "workflow/rules/layers.smk"
 include: "workflow/rules/figures.smk"
+include: "workflow/rules/views.smk"
 include: "workflow/rules/report.smk"
 
 
 rule all:
     input:
         all_figures(),
+        all_views(),
         f"{R}/summary.md",
     default_target: True
 

@@ -1,0 +1,55 @@
+# Stage 9b -- 3D views: every surface and layer surface as an interactive 3D page (plotly, plotly.js
+# embedded: opens offline; in the HTML report under "3. 3D views") and as a VTK structured grid for
+# ParaView. Same axes, colour scales and anchor markers as the 2D figures.
+
+localrules: view3d, vtk_export
+
+
+def view_inputs(wildcards):
+    if wildcards.view == "surfaces":
+        return [f"{R}/surfaces/{t}/{i}.h5" for t in TASKS for i in INITS]
+    return [f"{R}/layers/{t}/{g}.h5" for t in LAYER_TASKS for g in GROUPS]
+
+
+def all_views():
+    views = ["surfaces"] + (["layers"] if LAYER_TASKS else [])
+    vtk = [f"{R}/views/vtk/surfaces/{t}/{i}.vtk" for t in TASKS for i in INITS]
+    vtk += [f"{R}/views/vtk/layers/{t}/{g}.vtk" for t in LAYER_TASKS for g in GROUPS]
+    return [f"{R}/views/{v}_3d.html" for v in views] + vtk
+
+
+rule view3d:
+    input:
+        data=view_inputs,
+        code=lib("views.py", "plots.py", "h5io.py"),
+    output:
+        report(f"{R}/views/{{view}}_3d.html", caption="../report/view3d.rst", category="3. 3D views"),
+    params:
+        style={k: config["figures"][k] for k in ("cmap", "levels")},
+    log:
+        log("view3d/{view}"),
+    wildcard_constraints:
+        view="surfaces|layers",
+    conda:
+        "../../envs/plot.yaml"
+    script:
+        "../scripts/view3d.py"
+
+
+rule vtk_export:
+    input:
+        data=f"{R}/{{kind}}/{{task}}/{{name}}.h5",
+        code=lib("vtk.py", "h5io.py"),
+    output:
+        f"{R}/views/vtk/{{kind}}/{{task}}/{{name}}.vtk",
+    params:
+        height="train_loss",
+    log:
+        log("vtk_export/{kind}-{task}-{name}"),
+    wildcard_constraints:
+        kind="surfaces|layers",
+        name="|".join(map(re.escape, INITS + GROUPS)),
+    conda:
+        "../../envs/plot.yaml"
+    script:
+        "../scripts/vtk_export.py"
