@@ -87,7 +87,7 @@ def tensors_metadata(path: str | os.PathLike) -> dict[str, str]:
     from safetensors import SafetensorError, safe_open
 
     try:
-        with safe_open(str(path), framework="pt") as f:
+        with safe_open(str(path), framework="numpy") as f:  # metadata only: light jobs need no torch
             return dict(f.metadata() or {})
     except (SafetensorError, OSError, ValueError) as e:
         raise BertscapeError(f"{path}: not a readable safetensors file ({e})") from None

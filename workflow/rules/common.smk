@@ -1,6 +1,14 @@
+import os
 import re
 import sys
 from pathlib import Path
+
+# The library is this workflow's own src/ (what lib() declares as inputs), also when the workflow is used as a
+# module of another one or runs its jobs in conda envs (envs/ holds no bertscape): first on the path here, and
+# on PYTHONPATH for every job (local jobs inherit it; SLURM jobs re-read this file).
+SRC = Path(str(workflow.current_basedir)).resolve().parents[1] / "src" / "bertscape"  # this file's ../../src
+sys.path.insert(0, str(SRC.parent))
+os.environ["PYTHONPATH"] = os.pathsep.join([str(SRC.parent)] + [p for p in [os.environ.get("PYTHONPATH")] if p])
 
 from bertscape import BertscapeError
 from bertscape import config as cfg
@@ -27,7 +35,6 @@ LAYER_TASKS = config["layers"]["tasks"]
 ROLLBACK_TASKS = config["layers"]["rollback_tasks"] or TASKS
 GROUPS = list(config["layers"]["groups"] or {"low": 0, "mid": 0, "high": 0})
 SHARDS = config["grid"]["shards"]
-SRC = Path(workflow.basedir) / "src" / "bertscape"
 
 
 wildcard_constraints:

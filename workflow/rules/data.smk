@@ -38,6 +38,8 @@ rule prepare_data:
     log:
         log("prepare_data/{task}"),
     threads: 1
+    conda:
+        "../../envs/torch.yaml"
     script:
         "../scripts/prepare_data.py"
 
@@ -50,6 +52,8 @@ rule fetch_model:
         revision=lambda wc: config["model"]["revision"],
     log:
         log("fetch_model/{name}@{revision}"),
+    conda:
+        "../../envs/torch.yaml"
     script:
         "../scripts/fetch_model.py"
 
@@ -69,5 +73,7 @@ rule tokenize:
     threads: config["threads"]["light"]
     resources:
         **config["resources"]["light"],
+    conda:
+        "../../envs/torch.yaml"
     script:
         "../scripts/tokenize.py"

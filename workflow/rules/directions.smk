@@ -20,5 +20,7 @@ rule directions:
     threads: config["threads"]["light"]
     resources:
         **config["resources"]["light"],
+    conda:
+        "../../envs/torch.yaml"
     script:
         "../scripts/directions.py"

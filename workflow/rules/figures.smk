@@ -38,6 +38,8 @@ rule figure:
         log("figure/{fig}"),
     wildcard_constraints:
         fig="fig[1-7]_[a-z_]+",
+    conda:
+        "../../envs/plot.yaml"
     script:
         "../scripts/figure.py"
 
@@ -55,5 +57,7 @@ rule table1:
         style=config["figures"],
     log:
         log("table1/table1"),
+    conda:
+        "../../envs/plot.yaml"
     script:
         "../scripts/table1.py"

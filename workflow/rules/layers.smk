@@ -26,6 +26,8 @@ rule layer_shard:
     threads: config["threads"]["surface"]
     resources:
         **config["resources"]["surface"],
+    conda:
+        "../../envs/torch.yaml"
     script:
         "../scripts/landscape_shard.py"
 
@@ -38,6 +40,8 @@ rule layer_gather:
         f"{R}/layers/{{task}}/{{group}}.h5",
     log:
         log("layer_gather/{task}-{group}"),
+    conda:
+        "../../envs/plot.yaml"
     script:
         "../scripts/gather.py"
 
@@ -59,5 +63,7 @@ rule rollback:
     threads: config["threads"]["surface"]
     resources:
         **config["resources"]["surface"],
+    conda:
+        "../../envs/torch.yaml"
     script:
         "../scripts/rollback.py"

@@ -29,6 +29,8 @@ rule sharpness:
     threads: config["threads"]["surface"]
     resources:
         **config["resources"]["surface"],
+    conda:
+        "../../envs/torch.yaml"
     script:
         "../scripts/sharpness.py"
 
@@ -66,6 +68,8 @@ rule claims:
         claims={k: v for k, v in config["claims"].items() if k != "hessian"},
     log:
         log("claims/claims"),
+    conda:
+        "../../envs/plot.yaml"
     script:
         "../scripts/claims.py"
 
@@ -81,5 +85,7 @@ rule summary:
         f"{R}/summary.md",
     log:
         log("summary/summary"),
+    conda:
+        "../../envs/plot.yaml"
     script:
         "../scripts/summary.py"

@@ -32,6 +32,8 @@ rule curve:
     threads: config["threads"]["surface"]
     resources:
         **config["resources"]["surface"],
+    conda:
+        "../../envs/torch.yaml"
     script:
         "../scripts/landscape_shard.py"
 
@@ -56,6 +58,8 @@ rule surface_shard:
     threads: config["threads"]["surface"]
     resources:
         **config["resources"]["surface"],
+    conda:
+        "../../envs/torch.yaml"
     script:
         "../scripts/landscape_shard.py"
 
@@ -68,5 +72,7 @@ rule surface_gather:
         f"{R}/surfaces/{{task}}/{{init}}.h5",
     log:
         log("surface_gather/{task}-{init}"),
+    conda:
+        "../../envs/plot.yaml"
     script:
         "../scripts/gather.py"

@@ -17,6 +17,8 @@ rule scratch_init:
     threads: config["threads"]["light"]
     resources:
         **config["resources"]["light"],
+    conda:
+        "../../envs/torch.yaml"
     script:
         "../scripts/scratch_init.py"
 
@@ -50,5 +52,7 @@ rule train:
     threads: config["threads"]["train"]
     resources:
         **config["resources"]["train"],
+    conda:
+        "../../envs/torch.yaml"
     script:
         "../scripts/train.py"

@@ -25,5 +25,7 @@ rule trajectory:
     threads: config["threads"]["light"]
     resources:
         **config["resources"]["light"],
+    conda:
+        "../../envs/torch.yaml"
     script:
         "../scripts/trajectory.py"
