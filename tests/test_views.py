@@ -17,7 +17,9 @@ def _surfaces(fig):
 
 
 def test_surface_view_has_every_surface_twice_with_the_2d_colour_scales():
-    grids = [surface("finetune", "MRPC"), surface("scratch", "MRPC", nonfinite=True), surface("finetune", "RTE")]
+    exact = {"start": {"alpha": 0.0, "beta": 0.0, "train_loss": 0.7}, "end": {"alpha": 1.0, "beta": 0.0, "train_loss": 0.5}}
+    grids = [surface("finetune", "MRPC", anchors=exact), surface("scratch", "MRPC", nonfinite=True),
+             surface("finetune", "RTE")]
     fig = make_view("surfaces", grids, STYLE)
     surfs = _surfaces(fig)
     assert len(surfs) == 6 and [s.visible for s in surfs].count(True) == 1  # 3 x (train loss, dev error)
@@ -34,8 +36,11 @@ def test_surface_view_has_every_surface_twice_with_the_2d_colour_scales():
     assert err.cmax <= 1.0 and not np.isclose(err.cmax, ft.cmax)
     # anchors as in the 2D figures: start (0, 0), end (1, 0); non-finite nodes are marked
     marks = [t for t in fig.data if t.type == "scatter3d"]
-    assert {(t.x[0], t.y[0], t.marker.symbol) for t in marks if t.name.startswith(("start", "end"))} \
+    assert {(t.x[-1], t.y[-1], t.marker.symbol[-1]) for t in marks if t.name.startswith(("start", "end"))} \
         == {(0.0, 0.0, "circle"), (1.0, 0.0, "diamond")}
+    end = fig.data[[t.name for t in fig.data].index(ft.name) + 2]  # the fine-tune surface's end marker
+    assert end.name.startswith("end") and np.isclose(end.z[0], f(0.5))  # its stem starts at the anchor's exact value
+    assert end.z[1] > end.z[0]
     assert sorted(len(t.x) for t in marks if "non-finite" in t.name) == [1, 5]  # dev error 1 NaN; loss 3 NaN + 2 Inf
 
 
@@ -43,7 +48,7 @@ def test_layer_view_and_page_is_self_contained_and_reproducible():
     grids = [layer_surface("MRPC", g, l) for g, l in (("high", [4, 5]), ("low", [0, 1]), ("mid", [2, 3]))]
     fig = make_view("layers", grids, STYLE)
     assert [s.name for s in _surfaces(fig)] == ["MRPC: low layers 0–1", "MRPC: middle layers 2–3", "MRPC: high layers 4–5"]
-    assert {(t.x[0], t.marker.symbol) for t in fig.data if t.type == "scatter3d"} == {(0.0, "circle"), (-1.0, "diamond")}
+    assert {(t.x[-1], t.marker.symbol[-1]) for t in fig.data if t.type == "scatter3d"} == {(0.0, "circle"), (-1.0, "diamond")}
     html = view_html(fig)
     assert html == view_html(make_view("layers", grids, STYLE))  # byte-reproducible
     assert len(html) > 3_000_000 and "<script src=" not in html  # plotly.js embedded: opens offline

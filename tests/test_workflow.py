@@ -110,6 +110,9 @@ def test_tiny_end_to_end_run(tiny_run):
     layer = read_grid(out / "layers" / "MRPC" / "high.h5")
     assert layer.kind == "layer_surface" and set(layer.anchors) == {"finetuned", "rollback"}
     assert (out / "summary.md").read_text().startswith("# bertscape run summary")
+    for view in ("surfaces", "layers"):  # 3D views: self-contained pages; VTK grids for every surface
+        assert (out / "views" / f"{view}_3d.html").stat().st_size > 3_000_000
+    assert len(list((out / "views" / "vtk").rglob("*.vtk"))) == 4 + 3
     traj = (out / "trajectories" / "MRPC" / "long.tsv").read_text().splitlines()
     assert len(traj) == 1 + 4  # epochs 0..3: 2 fine-tuning + 1 more
 
@@ -131,7 +134,8 @@ def test_claims_are_measured_and_the_html_report_builds(tiny_run, tmp_path):
     r = smk("--configfile", "config/tiny.yaml", "--config", f"results={tiny_run}", "--report", str(report))
     assert r.returncode == 0, r.stderr[-3000:]
     text = report.read_text()
-    for caption in ("Figure 1", "Figure 4", "Figure 7", "Table 1", "claims.html", "fig5_curves.png"):
+    for caption in ("Figure 1", "Figure 4", "Figure 7", "Table 1", "claims.html", "fig5_curves.png", "3. 3D views",
+                    "surfaces_3d.html", "layers_3d.html"):
         assert caption in text, caption
 
 
@@ -140,15 +144,15 @@ def test_staleness_reruns_exactly_what_changed(tiny_run, tmp_path):
     out = tiny_run
     assert planned(out) == {}  # 1. nothing changed -> nothing to do
     base = (REPO / "config" / "tiny.yaml").read_text()
-    # 2. a figure-only setting -> figure jobs only (and the summary that lists them)
+    # 2. a figure-only setting -> figure jobs only (and the summary that lists them; the 3D views take the cmap)
     assert set(planned(out, base.replace("figures: {dpi: 60}", "figures: {dpi: 61, cmap: magma}"), tmp_path)) \
-        == {"figure", "table1", "summary", "all"}
+        == {"figure", "table1", "summary", "view3d", "all"}
     # 3. plotting code edited -> figure jobs only (a mere touch is not an edit: Snakemake compares checksums)
     plots = REPO / "src" / "bertscape" / "plots.py"
     st, text = plots.stat(), plots.read_text()
     try:
         plots.write_text(text + "\n# edited by test_staleness\n")
-        assert set(planned(out)) == {"figure", "table1", "summary", "all"}
+        assert set(planned(out)) == {"figure", "table1", "summary", "view3d", "all"}
     finally:
         plots.write_text(text)
         os.utime(plots, ns=(st.st_atime_ns, st.st_mtime_ns))

@@ -7,7 +7,7 @@ Figures 1 and 6; by the layer groups, as a row of Figure 7), clipped at the same
 scale when the 2D figure's is (height and colour then show log10 of the value, the colour bar is
 labelled in values). Anchors as in the 2D figures: a white dot at the start theta0 (0, 0) and a white
 diamond (the 2D figures' star) at the end theta1 (1, 0); layer surfaces: dot = fine-tuned (0, 0),
-diamond = the group rolled back (-1, 0). Non-finite values leave a hole and are marked with red x
+diamond = the group rolled back (-1, 0). Anchors float a little above the surface on a stem, labelled. Non-finite values leave a hole and are marked with red x
 at the top of the scale; points never evaluated are holes.
 """
 
@@ -57,13 +57,18 @@ def _panel(g: Grid, metric: str, sc, st: dict, name: str) -> tuple[list, dict]:
                          contours=dict(z=dict(show=True, usecolormap=False, color="black", width=1,
                                               start=float(f(sc.lo)), end=float(f(sc.hi)),
                                               size=float(f(sc.hi) - f(sc.lo)) / 6)))]
+    lift = 0.12 * float(f(sc.hi) - f(sc.lo))  # the marker floats above the surface on a stem, so it is never hidden
     for key, default, symbol, text in ANCHORS.get(g.kind, ANCHORS["surface"]):
         x, y = plots._anchor_xy(g, key, default)
         val = (g.anchors or {}).get(key, {}).get(metric)
         val = np.nan if val is None else float(val)
         zt = float(f(np.clip(val, sc.lo, sc.hi))) if np.isfinite(val) else float(f(sc.hi))
-        traces.append(go.Scatter3d(x=[x], y=[y], z=[zt], mode="markers", name=text,
-                                   marker=dict(symbol=symbol, size=7, color="white", line=dict(color="black", width=2)),
+        traces.append(go.Scatter3d(x=[x, x], y=[y, y], z=[zt, zt + lift], mode="lines+markers+text", name=text,
+                                   text=["", text.split(" (")[0]], textposition="top center",
+                                   textfont=dict(color="black", size=13),
+                                   line=dict(color="black", width=3),
+                                   marker=dict(symbol=["circle", symbol], size=[2, 8], color="white",
+                                               line=dict(color="black", width=2)),
                                    hovertemplate=f"{text}<br>{metric} {val:.4g}<extra></extra>"))
     bad = done & ~np.isfinite(v)
     if bad.any():
@@ -108,6 +113,7 @@ def view_figure(panels: Sequence[tuple[str, Grid, str]], scale_key: Mapping[str,
         title=dict(text=f"{title}<br><sub>{panels[0][0]}</sub>", x=0.5), template="plotly_white",
         updatemenus=[dict(buttons=buttons, direction="down", x=0.0, xanchor="left", y=1.0, yanchor="top")],
         legend=dict(x=0.0, y=0.0, bgcolor="rgba(255,255,255,0.8)"), margin=dict(l=10, r=10, t=80, b=10),
+        scene_camera=dict(eye=dict(x=0.35, y=-1.75, z=1.05)),  # alpha left to right in front, as in the 2D figures
         scene=dict(xaxis=dict(title="α (δ1)", **axis), yaxis=dict(title="β (δ2)", **axis),
                    zaxis={**zaxes[0], **axis}, aspectmode="manual", aspectratio=dict(x=1, y=1, z=0.7)))
     return fig
