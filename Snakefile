@@ -27,5 +27,5 @@ rule all:
 onsuccess:
     summary_md = Path(f"{R}/summary.md")
     if summary_md.exists():
-        print("\n" + summary_md.read_text() + f"\nAll outputs are under {R}/ (figures in {R}/figures/). "
+        print(f"\n{summary_md.read_text()}\nAll outputs are under {R}/ (figures in {R}/figures/). "
               f"HTML report: rerun the same command with --report {R}/report.html")

@@ -5,27 +5,6 @@
 localrules: prepare_data, fetch_model
 
 
-def data_params():
-    d = config["data"]
-    keep = {"source": d["source"], "max_train": d["max_train"], "max_dev": d["max_dev"], "seed": config["seed"]}
-    if d["source"] == "synthetic":
-        keep.update(synthetic_train=d["synthetic_train"], synthetic_dev=d["synthetic_dev"])
-    elif d["source"] == "glue_dir":
-        keep["glue_dir"] = str(Path(d["glue_dir"]).resolve())
-    else:
-        keep.update(hub_dataset=d["hub_dataset"], hub_revision=d["hub_revision"],
-                    cache_dir=f"{config['resources_dir']}/datasets")
-    return keep
-
-
-def glue_files(wildcards):
-    if config["data"]["source"] != "glue_dir":
-        return []
-    from bertscape.data.glue import glue_file
-
-    return [str(glue_file(config["data"]["glue_dir"], wildcards.task, s)) for s in ("train", "dev")]
-
-
 rule prepare_data:
     input:
         glue=glue_files,

@@ -5,25 +5,6 @@
 localrules: figure, table1
 
 
-def figure_inputs(wildcards):
-    f = wildcards.fig
-    surf = lambda tasks: [f"{R}/surfaces/{t}/{i}.h5" for i in INITS for t in tasks]
-    if f in ("fig1_train_loss_surfaces", "fig6_dev_error_surfaces"):
-        return surf(TASKS)
-    if f == "fig2_training_curves":
-        return [f"{R}/train/{t}/{i}/steps.tsv" for i in INITS for t in TASKS]
-    if f == "fig3_trajectories":
-        tasks = [t for t in ("MRPC", "MNLI") if t in TASKS] or TASKS[:2]
-        return surf(tasks) + [f"{R}/trajectories/{t}/{i}.tsv" for i in INITS for t in tasks]
-    if f == "fig4_long_run":
-        return [f"{R}/surfaces/{LONG}/finetune.h5", f"{R}/trajectories/{LONG}/long.tsv"]
-    if f == "fig5_curves":
-        return [f"{R}/curves/{t}/{i}.h5" for i in INITS for t in TASKS]
-    if f == "fig7_layer_surfaces":
-        return [f"{R}/layers/{t}/{g}.h5" for t in LAYER_TASKS for g in GROUPS]
-    raise ValueError(f"unknown figure {f}")
-
-
 rule figure:
     input:
         data=figure_inputs,

@@ -35,23 +35,6 @@ rule sharpness:
         "../scripts/sharpness.py"
 
 
-def claims_inputs(wildcards):
-    both = [(t, i) for t in TASKS for i in INITS]
-    inp = {
-        "surfaces": [f"{R}/surfaces/{t}/{i}.h5" for t, i in both],
-        "curves": [f"{R}/curves/{t}/{i}.h5" for t, i in both],
-        "epochs": [f"{R}/train/{t}/{i}/epochs.tsv" for t, i in both],
-        "trajectories": [f"{R}/trajectories/{t}/{i}.tsv" for t, i in both] + ([f"{R}/trajectories/{LONG}/long.tsv"] if LONG else []),
-        "directions": [f"{R}/directions/{t}/{i}.json" for t, i in both],
-        "rollback": [f"{R}/layers/{t}/rollback.tsv" for t in ROLLBACK_TASKS],
-        "layers": [f"{R}/layers/{t}/{g}.h5" for t in LAYER_TASKS for g in GROUPS],
-        "hessian": [f"{R}/claims/sharpness/{t}/{i}.json" for t, i in both] if HESSIAN["enabled"] else [],
-    }
-    if LONG:
-        inp["long_epochs"] = f"{R}/train/{LONG}/long/epochs.tsv"
-    return inp
-
-
 rule claims:
     input:
         unpack(claims_inputs),

@@ -6,13 +6,6 @@
 localrules: surface_gather
 
 
-def landscape_inputs(wildcards):
-    init = wildcards.get("init", "finetune")
-    return {"directions": f"{R}/directions/{wildcards.task}/{init}.safetensors",
-            "ckpts": ckpt_dir(wildcards.task, init), "train": tokens(wildcards.task, "train"),
-            "dev": tokens(wildcards.task, "dev"), "model": model_files()}
-
-
 rule curve:
     input:
         unpack(landscape_inputs),

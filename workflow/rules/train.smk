@@ -23,15 +23,6 @@ rule scratch_init:
         "../scripts/scratch_init.py"
 
 
-def train_inputs(wildcards):
-    inp = {"train": tokens(wildcards.task, "train"), "dev": tokens(wildcards.task, "dev"), "model": model_files()}
-    if wildcards.init == "scratch":
-        inp["init"] = f"{R}/init/scratch.safetensors"
-    if wildcards.init == "long":  # §5.3: continue the fine-tuned run for more epochs
-        inp["start"] = ckpt_dir(wildcards.task, "finetune")
-    return inp
-
-
 rule train:
     input:
         unpack(train_inputs),

@@ -3,14 +3,6 @@
 # delta1 of its first, regular fine-tuning phase.
 
 
-def trajectory_inputs(wildcards):
-    base = "finetune" if wildcards.init == "long" else wildcards.init
-    inp = {"theta0": ckpt_dir(wildcards.task, base), "delta": f"{R}/directions/{wildcards.task}/{base}.safetensors"}
-    if wildcards.init == "long":
-        inp["long"] = ckpt_dir(wildcards.task, "long")
-    return inp
-
-
 rule trajectory:
     input:
         unpack(trajectory_inputs),

@@ -5,19 +5,6 @@
 localrules: view3d, vtk_export
 
 
-def view_inputs(wildcards):
-    if wildcards.view == "surfaces":
-        return [f"{R}/surfaces/{t}/{i}.h5" for t in TASKS for i in INITS]
-    return [f"{R}/layers/{t}/{g}.h5" for t in LAYER_TASKS for g in GROUPS]
-
-
-def all_views():
-    views = ["surfaces"] + (["layers"] if LAYER_TASKS else [])
-    vtk = [f"{R}/views/vtk/surfaces/{t}/{i}.vtk" for t in TASKS for i in INITS]
-    vtk += [f"{R}/views/vtk/layers/{t}/{g}.vtk" for t in LAYER_TASKS for g in GROUPS]
-    return [f"{R}/views/{v}_3d.html" for v in views] + vtk
-
-
 rule view3d:
     input:
         data=view_inputs,
