@@ -1,6 +1,7 @@
 # bertscape: Hao et al. (EMNLP 2019), "Visualizing and Understanding the Effectiveness of BERT",
 # as a Snakemake workflow. `snakemake -n` plans everything; see README.md.
 
+
 report: "workflow/report/workflow.rst"
 
 
@@ -17,15 +18,17 @@ include: "workflow/rules/report.smk"
 
 
 rule all:
+    default_target: True
     input:
         all_figures(),
         all_views(),
         f"{R}/summary.md",
-    default_target: True
 
 
 onsuccess:
     summary_md = Path(f"{R}/summary.md")
     if summary_md.exists():
-        print(f"\n{summary_md.read_text()}\nAll outputs are under {R}/ (figures in {R}/figures/). "
-              f"HTML report: rerun the same command with --report {R}/report.html")
+        print(
+            f"\n{summary_md.read_text()}\nAll outputs are under {R}/ (figures in {R}/figures/). "
+            f"HTML report: rerun the same command with --report {R}/report.html"
+        )

@@ -97,8 +97,14 @@ def eval_params():
 
 def all_figures():
     fmts = config["figures"]["formats"]
-    figs = ["fig1_train_loss_surfaces", "fig2_training_curves", "fig3_trajectories", "fig5_curves",
-            "fig6_dev_error_surfaces", "table1_rollback"]
+    figs = [
+        "fig1_train_loss_surfaces",
+        "fig2_training_curves",
+        "fig3_trajectories",
+        "fig5_curves",
+        "fig6_dev_error_surfaces",
+        "table1_rollback",
+    ]
     if LONG:
         figs.append("fig4_long_run")
     if LAYER_TASKS:
@@ -117,8 +123,11 @@ def data_params():
     elif d["source"] == "glue_dir":
         keep["glue_dir"] = str(Path(d["glue_dir"]).resolve())
     else:
-        keep.update(hub_dataset=d["hub_dataset"], hub_revision=d["hub_revision"],
-                    cache_dir=f"{config['resources_dir']}/datasets")
+        keep.update(
+            hub_dataset=d["hub_dataset"],
+            hub_revision=d["hub_revision"],
+            cache_dir=f"{config['resources_dir']}/datasets",
+        )
     return keep
 
 
@@ -161,7 +170,8 @@ def claims_inputs(wildcards):
         "surfaces": [f"{R}/surfaces/{t}/{i}.h5" for t, i in both],
         "curves": [f"{R}/curves/{t}/{i}.h5" for t, i in both],
         "epochs": [f"{R}/train/{t}/{i}/epochs.tsv" for t, i in both],
-        "trajectories": [f"{R}/trajectories/{t}/{i}.tsv" for t, i in both] + ([f"{R}/trajectories/{LONG}/long.tsv"] if LONG else []),
+        "trajectories": [f"{R}/trajectories/{t}/{i}.tsv" for t, i in both]
+        + ([f"{R}/trajectories/{LONG}/long.tsv"] if LONG else []),
         "directions": [f"{R}/directions/{t}/{i}.json" for t, i in both],
         "rollback": [f"{R}/layers/{t}/rollback.tsv" for t in ROLLBACK_TASKS],
         "layers": [f"{R}/layers/{t}/{g}.h5" for t in LAYER_TASKS for g in GROUPS],
@@ -177,9 +187,13 @@ def claims_inputs(wildcards):
 
 def landscape_inputs(wildcards):
     init = wildcards.get("init", "finetune")
-    return {"directions": f"{R}/directions/{wildcards.task}/{init}.safetensors",
-            "ckpts": ckpt_dir(wildcards.task, init), "train": tokens(wildcards.task, "train"),
-            "dev": tokens(wildcards.task, "dev"), "model": model_files()}
+    return {
+        "directions": f"{R}/directions/{wildcards.task}/{init}.safetensors",
+        "ckpts": ckpt_dir(wildcards.task, init),
+        "train": tokens(wildcards.task, "train"),
+        "dev": tokens(wildcards.task, "dev"),
+        "model": model_files(),
+    }
 
 
 # ---- used by train.smk

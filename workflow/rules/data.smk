@@ -2,7 +2,10 @@
 # JSON-lines splits; tokenisation happens once per split and is cached as safetensors.
 # Fetching from the hub runs on the login node (localrule): compute nodes have no internet.
 
-localrules: prepare_data, fetch_model
+
+localrules:
+    prepare_data,
+    fetch_model,
 
 
 rule prepare_data:
@@ -12,13 +15,13 @@ rule prepare_data:
     output:
         train=f"{R}/data/{{task}}/train.jsonl",
         dev=f"{R}/data/{{task}}/dev.jsonl",
-    params:
-        data=lambda wc: data_params(),
     log:
         log("prepare_data/{task}"),
-    threads: 1
     conda:
         "../../envs/torch.yaml"
+    threads: 1
+    params:
+        data=lambda wc: data_params(),
     script:
         "../scripts/prepare_data.py"
 
@@ -26,13 +29,13 @@ rule prepare_data:
 rule fetch_model:
     output:
         f"{config['resources_dir']}/models/{{name}}@{{revision}}/config.json",
-    params:
-        name=lambda wc: config["model"]["name"],
-        revision=lambda wc: config["model"]["revision"],
     log:
         log("fetch_model/{name}@{revision}"),
     conda:
         "../../envs/torch.yaml"
+    params:
+        name=lambda wc: config["model"]["name"],
+        revision=lambda wc: config["model"]["revision"],
     script:
         "../scripts/fetch_model.py"
 
@@ -44,15 +47,15 @@ rule tokenize:
         code=lib("data/__init__.py", "data/tokenize.py"),
     output:
         tokens(task="{task}", split="{split}"),
-    params:
-        model=config["model"]["name"],
-        max_length=config["model"]["max_length"],
     log:
         log("tokenize/{task}-{split}"),
+    conda:
+        "../../envs/torch.yaml"
     threads: config["threads"]["light"]
     resources:
         **config["resources"]["light"],
-    conda:
-        "../../envs/torch.yaml"
+    params:
+        model=config["model"]["name"],
+        max_length=config["model"]["max_length"],
     script:
         "../scripts/tokenize.py"

@@ -11,16 +11,16 @@ rule directions:
     output:
         deltas=f"{R}/directions/{{task}}/{{init}}.safetensors",
         stats=f"{R}/directions/{{task}}/{{init}}.json",
+    log:
+        log("directions/{task}-{init}"),
+    conda:
+        "../../envs/torch.yaml"
+    threads: config["threads"]["light"]
+    resources:
+        **config["resources"]["light"],
     params:
         epochs=lambda wc: cfg.epochs(config, wc.task, wc.init),
         other_epochs=lambda wc: cfg.epochs(config, config["tasks"][wc.task]["other_task"], wc.init),
         other_task=lambda wc: config["tasks"][wc.task]["other_task"],
-    log:
-        log("directions/{task}-{init}"),
-    threads: config["threads"]["light"]
-    resources:
-        **config["resources"]["light"],
-    conda:
-        "../../envs/torch.yaml"
     script:
         "../scripts/directions.py"

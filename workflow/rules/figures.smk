@@ -2,7 +2,10 @@
 # settings are params here, and only plots.py is declared as code, so a colour-map change or a
 # plotting edit reruns figure jobs and nothing else.
 
-localrules: figure, table1
+
+localrules:
+    figure,
+    table1,
 
 
 rule figure:
@@ -10,17 +13,19 @@ rule figure:
         data=figure_inputs,
         code=lib("plots.py", "h5io.py", "figures.py"),
     output:
-        [report(f, caption="../report/figure.rst", category="1. Figures") if f.endswith(".png") else f
-         for f in [f"{R}/figures/{{fig}}.{x}" for x in config["figures"]["formats"]]],
-    params:
-        style=config["figures"],
-        tasks=TASKS,
+        [
+            report(f, caption="../report/figure.rst", category="1. Figures") if f.endswith(".png") else f
+            for f in [f"{R}/figures/{{fig}}.{x}" for x in config["figures"]["formats"]]
+        ],
     log:
         log("figure/{fig}"),
     wildcard_constraints:
         fig="fig[1-7]_[a-z_]+",
     conda:
         "../../envs/plot.yaml"
+    params:
+        style=config["figures"],
+        tasks=TASKS,
     script:
         "../scripts/figure.py"
 
@@ -32,13 +37,15 @@ rule table1:
     output:
         md=f"{R}/figures/table1_rollback.md",
         tsv=f"{R}/figures/table1_rollback.tsv",
-        figs=[report(f, caption="../report/table1.rst", category="1. Figures") if f.endswith(".png") else f
-              for f in [f"{R}/figures/table1_rollback.{x}" for x in config["figures"]["formats"]]],
-    params:
-        style=config["figures"],
+        figs=[
+            report(f, caption="../report/table1.rst", category="1. Figures") if f.endswith(".png") else f
+            for f in [f"{R}/figures/table1_rollback.{x}" for x in config["figures"]["formats"]]
+        ],
     log:
         log("table1/table1"),
     conda:
         "../../envs/plot.yaml"
+    params:
+        style=config["figures"],
     script:
         "../scripts/table1.py"

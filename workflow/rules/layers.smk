@@ -2,7 +2,9 @@
 # the fine-tuned point for each group G (Figure 7; f(-1, 0) is the rolled-back model), and the
 # rollback table (Table 1): dev accuracy of theta1 with one group reset to theta0.
 
-localrules: layer_gather
+
+localrules:
+    layer_gather,
 
 
 rule layer_shard:
@@ -11,23 +13,23 @@ rule layer_shard:
         code=lib("surfaces.py", "landscape.py", "h5io.py", "directions.py", "config.py"),
     output:
         f"{R}/layers/{{task}}/{{group}}/shard{{k}}.h5",
+    log:
+        log("layer_shard/{task}-{group}-{k}"),
+    benchmark:
+        bench("layer_shard/{task}-{group}-{k}")
+    conda:
+        "../../envs/torch.yaml"
+    threads: config["threads"]["surface"]
+    resources:
+        **config["resources"]["surface"],
     params:
+        **eval_params(),
         kind="layer_surface",
         axis=lambda wc: [config["grid"]["min"], config["grid"]["max"], config["grid"]["points"]],
         epochs=lambda wc: cfg.epochs(config, wc.task, "finetune"),
         shards=SHARDS,
         groups=config["layers"]["groups"],
         dev=False,
-        **eval_params(),
-    log:
-        log("layer_shard/{task}-{group}-{k}"),
-    benchmark:
-        bench("layer_shard/{task}-{group}-{k}")
-    threads: config["threads"]["surface"]
-    resources:
-        **config["resources"]["surface"],
-    conda:
-        "../../envs/torch.yaml"
     script:
         "../scripts/landscape_shard.py"
 
@@ -54,16 +56,16 @@ rule rollback:
         code=lib("rollback.py", "landscape.py", "config.py", "surfaces.py"),
     output:
         f"{R}/layers/{{task}}/rollback.tsv",
+    log:
+        log("rollback/{task}"),
+    conda:
+        "../../envs/torch.yaml"
+    threads: config["threads"]["surface"]
+    resources:
+        **config["resources"]["surface"],
     params:
         epochs=lambda wc: cfg.epochs(config, wc.task, "finetune"),
         groups=config["layers"]["groups"],
         batch_tokens=config["eval"]["batch_tokens"],
-    log:
-        log("rollback/{task}"),
-    threads: config["threads"]["surface"]
-    resources:
-        **config["resources"]["surface"],
-    conda:
-        "../../envs/torch.yaml"
     script:
         "../scripts/rollback.py"

@@ -2,7 +2,11 @@
 # top Hessian eigenvalue at theta1 (sharpness), a one-page summary, and the pieces of the HTML
 # report that `snakemake --report` assembles (figures with captions, the claims page).
 
-localrules: summary, claims
+
+localrules:
+    summary,
+    claims,
+
 
 HESSIAN = config["claims"]["hessian"]
 
@@ -15,22 +19,22 @@ rule sharpness:
         code=lib("sharpness.py", "landscape.py", "modeling.py", "surfaces.py"),
     output:
         f"{R}/claims/sharpness/{{task}}/{{init}}.json",
-    params:
-        epochs=lambda wc: cfg.epochs(config, wc.task, wc.init),
-        eval={k: config["eval"][k] for k in ("train_subset", "batch_tokens")},
-        hessian={k: HESSIAN[k] for k in ("iterations", "tol")},
-        seed=config["seed"],
     log:
         log("sharpness/{task}-{init}"),
     benchmark:
         bench("sharpness/{task}-{init}")
     wildcard_constraints:
         init="finetune|scratch",
+    conda:
+        "../../envs/torch.yaml"
     threads: config["threads"]["surface"]
     resources:
         **config["resources"]["surface"],
-    conda:
-        "../../envs/torch.yaml"
+    params:
+        epochs=lambda wc: cfg.epochs(config, wc.task, wc.init),
+        eval={k: config["eval"][k] for k in ("train_subset", "batch_tokens")},
+        hessian={k: HESSIAN[k] for k in ("iterations", "tol")},
+        seed=config["seed"],
     script:
         "../scripts/sharpness.py"
 
@@ -44,15 +48,15 @@ rule claims:
         json=f"{R}/claims/claims.json",
         table1=f"{R}/claims/table1_vs_paper.tsv",
         html=report(f"{R}/claims/claims.html", caption="../report/claims.rst", category="2. Claims"),
+    log:
+        log("claims/claims"),
+    conda:
+        "../../envs/plot.yaml"
     params:
         tasks=TASKS,
         long=LONG,
         n_labels={t: len(TASK_SPECS[t].labels) for t in TASKS},
         claims={k: v for k, v in config["claims"].items() if k != "hessian"},
-    log:
-        log("claims/claims"),
-    conda:
-        "../../envs/plot.yaml"
     script:
         "../scripts/claims.py"
 

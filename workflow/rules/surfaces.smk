@@ -3,7 +3,9 @@
 # seeded training subset and dev error on the dev set, at the same weights. Each surface is
 # split into `grid.shards` jobs; a local gather merges them (bit-identical for any count).
 
-localrules: surface_gather
+
+localrules:
+    surface_gather,
 
 
 rule curve:
@@ -12,21 +14,21 @@ rule curve:
         code=lib("surfaces.py", "landscape.py", "h5io.py", "directions.py"),
     output:
         f"{R}/curves/{{task}}/{{init}}.h5",
-    params:
-        kind="curve",
-        axis=lambda wc: [config["grid"]["min"], config["grid"]["max"], config["grid"]["curve_points"]],
-        epochs=lambda wc: cfg.epochs(config, wc.task, wc.init),
-        dev=False,  # Figure 5 and the claims use the training loss only
-        **eval_params(),
     log:
         log("curve/{task}-{init}"),
     benchmark:
         bench("curve/{task}-{init}")
+    conda:
+        "../../envs/torch.yaml"
     threads: config["threads"]["surface"]
     resources:
         **config["resources"]["surface"],
-    conda:
-        "../../envs/torch.yaml"
+    params:
+        **eval_params(),
+        kind="curve",
+        axis=lambda wc: [config["grid"]["min"], config["grid"]["max"], config["grid"]["curve_points"]],
+        epochs=lambda wc: cfg.epochs(config, wc.task, wc.init),
+        dev=False,  # Figure 5 and the claims use the training loss only
     script:
         "../scripts/landscape_shard.py"
 
@@ -37,22 +39,22 @@ rule surface_shard:
         code=lib("surfaces.py", "landscape.py", "h5io.py", "directions.py"),
     output:
         f"{R}/surfaces/{{task}}/{{init}}/shard{{k}}.h5",
+    log:
+        log("surface_shard/{task}-{init}-{k}"),
+    benchmark:
+        bench("surface_shard/{task}-{init}-{k}")
+    conda:
+        "../../envs/torch.yaml"
+    threads: config["threads"]["surface"]
+    resources:
+        **config["resources"]["surface"],
     params:
+        **eval_params(),
         kind="surface",
         axis=lambda wc: [config["grid"]["min"], config["grid"]["max"], config["grid"]["points"]],
         epochs=lambda wc: cfg.epochs(config, wc.task, wc.init),
         shards=SHARDS,
         dev=True,
-        **eval_params(),
-    log:
-        log("surface_shard/{task}-{init}-{k}"),
-    benchmark:
-        bench("surface_shard/{task}-{init}-{k}")
-    threads: config["threads"]["surface"]
-    resources:
-        **config["resources"]["surface"],
-    conda:
-        "../../envs/torch.yaml"
     script:
         "../scripts/landscape_shard.py"
 

@@ -9,16 +9,16 @@ rule scratch_init:
         code=lib("modeling.py"),
     output:
         f"{R}/init/scratch.safetensors",
-    params:
-        model=config["model"]["name"],
-        seed=config["seed"],
     log:
         log("scratch_init/init"),
+    conda:
+        "../../envs/torch.yaml"
     threads: config["threads"]["light"]
     resources:
         **config["resources"]["light"],
-    conda:
-        "../../envs/torch.yaml"
+    params:
+        model=config["model"]["name"],
+        seed=config["seed"],
     script:
         "../scripts/scratch_init.py"
 
@@ -31,19 +31,19 @@ rule train:
         ckpts=directory(f"{R}/train/{{task}}/{{init}}/checkpoints"),
         steps=f"{R}/train/{{task}}/{{init}}/steps.tsv",
         epochs=f"{R}/train/{{task}}/{{init}}/epochs.tsv",
+    log:
+        log("train/{task}-{init}"),
+    benchmark:
+        bench("train/{task}-{init}")
+    conda:
+        "../../envs/torch.yaml"
+    threads: config["threads"]["train"]
+    resources:
+        **config["resources"]["train"],
     params:
         spec=lambda wc: cfg.train_params(config, wc.task, wc.init),
         first_epoch=lambda wc: config["tasks"][wc.task]["epochs_finetune"] if wc.init == "long" else 0,
         resume=lambda wc: f"{R}/train/{wc.task}/{wc.init}/.resume",
         seed=config["seed"],
-    log:
-        log("train/{task}-{init}"),
-    benchmark:
-        bench("train/{task}-{init}")
-    threads: config["threads"]["train"]
-    resources:
-        **config["resources"]["train"],
-    conda:
-        "../../envs/torch.yaml"
     script:
         "../scripts/train.py"

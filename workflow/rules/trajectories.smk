@@ -9,15 +9,15 @@ rule trajectory:
         code=lib("trajectory.py", "directions.py"),
     output:
         f"{R}/trajectories/{{task}}/{{init}}.tsv",
-    params:
-        epochs=lambda wc: cfg.epochs(config, wc.task, "finetune" if wc.init == "long" else wc.init),
-        long_epochs=lambda wc: cfg.epochs(config, wc.task, "long") if wc.init == "long" else None,
     log:
         log("trajectory/{task}-{init}"),
+    conda:
+        "../../envs/torch.yaml"
     threads: config["threads"]["light"]
     resources:
         **config["resources"]["light"],
-    conda:
-        "../../envs/torch.yaml"
+    params:
+        epochs=lambda wc: cfg.epochs(config, wc.task, "finetune" if wc.init == "long" else wc.init),
+        long_epochs=lambda wc: cfg.epochs(config, wc.task, "long") if wc.init == "long" else None,
     script:
         "../scripts/trajectory.py"

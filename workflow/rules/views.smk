@@ -2,7 +2,10 @@
 # embedded: opens offline; in the HTML report under "3. 3D views") and as a VTK structured grid for
 # ParaView. Same axes, colour scales and anchor markers as the 2D figures.
 
-localrules: view3d, vtk_export
+
+localrules:
+    view3d,
+    vtk_export,
 
 
 rule view3d:
@@ -11,14 +14,14 @@ rule view3d:
         code=lib("views.py", "plots.py", "h5io.py"),
     output:
         report(f"{R}/views/{{view}}_3d.html", caption="../report/view3d.rst", category="3. 3D views"),
-    params:
-        style={k: config["figures"][k] for k in ("cmap", "levels")},
     log:
         log("view3d/{view}"),
     wildcard_constraints:
         view="surfaces|layers",
     conda:
         "../../envs/plot.yaml"
+    params:
+        style={k: config["figures"][k] for k in ("cmap", "levels")},
     script:
         "../scripts/view3d.py"
 
@@ -29,8 +32,6 @@ rule vtk_export:
         code=lib("vtk.py", "h5io.py"),
     output:
         f"{R}/views/vtk/{{kind}}/{{task}}/{{name}}.vtk",
-    params:
-        height="train_loss",
     log:
         log("vtk_export/{kind}-{task}-{name}"),
     wildcard_constraints:
@@ -38,5 +39,7 @@ rule vtk_export:
         name="|".join(map(re.escape, INITS + GROUPS)),
     conda:
         "../../envs/plot.yaml"
+    params:
+        height="train_loss",
     script:
         "../scripts/vtk_export.py"
