@@ -34,11 +34,11 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.cmd == "estimate":
             from .config import read_yaml, validate
-            from .estimate import disk, estimate, render as table, render_disk
+            from .estimate import checkpoint_bytes_before, disk, estimate, render as table, render_disk
 
             config = validate(read_yaml(args.config))
             print(table(estimate(config, args.tflops), args.tflops))
-            print("\n" + render_disk(disk(config)))
+            print("\n" + render_disk(disk(config), checkpoint_bytes_before(config)))
             return 0
         from .audit import lineage, prov_document, render, verify
 

@@ -134,12 +134,27 @@ def disk(config: dict, arch: tuple[int, int, int] | None = None) -> list[Disk]:
     return list(out.values())
 
 
-def render_disk(rows: list[Disk]) -> str:
+def checkpoint_bytes_before(config: dict, arch: tuple[int, int, int] | None = None) -> float:
+    """The train + directions bytes of the layout before issue 18: every epoch fp32, AdamW state kept in every run's
+    resume folder, delta1 and delta2 stored in fp32 for every task x init (for comparison)."""
+    L, H, I = arch or ARCH[config["model"]["name"]]
+    P = n_params(L, H, I, VOCAB.get(config["model"]["name"], 30522))
+    runs = [epochs(config, t, i) for t in config["tasks"] for i in ("finetune", "scratch")]
+    if config["train"]["long_run"]["task"]:
+        runs.append(config["train"]["long_run"]["extra_epochs"])
+    return sum(4 * P * (e + 1) + 8 * P for e in runs) + 2 * 4 * P * 2 * len(config["tasks"])
+
+
+def render_disk(rows: list[Disk], before: float | None = None) -> str:
     kept = sum(x.bytes for x in rows)
     peak = max(rows, key=lambda x: x.transient)
-    lines = [f"{'rule':<15}{'files':>7}{'GB on disk':>12}{'GB peak/job':>13}"]
-    lines += [f"{x.rule:<15}{x.files:>7}{x.bytes / 1e9:>12.3f}{x.transient / 1e9:>13.3f}" for x in rows]
-    lines.append(f"{'total':<15}{sum(x.files for x in rows):>7}{kept / 1e9:>12.3f}")
-    lines.append(f"peak footprint: {(kept + peak.transient) / 1e9:.3f} GB with one {peak.rule} job at a time "
-                 f"(+{peak.transient / 1e9:.3f} GB for each more {peak.rule} job running at once: its resume state)")
+    lines = [f"{'rule':<15}{'files':>7}{'MB on disk':>12}{'MB peak/job':>13}"]
+    lines += [f"{x.rule:<15}{x.files:>7}{x.bytes / 1e6:>12.1f}{x.transient / 1e6:>13.1f}" for x in rows]
+    lines.append(f"{'total':<15}{sum(x.files for x in rows):>7}{kept / 1e6:>12.1f}")
+    lines.append(f"on disk after the run: {kept / 1e9:.2f} GB; peak footprint: {(kept + peak.transient) / 1e9:.2f} GB with "
+                 f"one {peak.rule} job at a time (+{peak.transient / 1e9:.2f} GB for each more {peak.rule} job running at "
+                 "once: its resume state)")
+    if before is not None:
+        mine = sum(x.bytes for x in rows if x.rule in ("train", "directions"))
+        lines.append(f"checkpoints + directions: {mine / 1e9:.2f} GB (the layout before issue 18: {before / 1e9:.2f} GB)")
     return "\n".join(lines)
