@@ -24,8 +24,8 @@ import torch
 from bertscape.data import task_spec
 from bertscape.data.prepare import prepare
 from bertscape.data.tokenize import tokenize_rows
-from bertscape.directions import difference, encoder_keys
-from bertscape.io import load_tensors
+from bertscape.directions import difference, dot, encoder_keys, norm, scaled
+from bertscape.io import load_tensors, save_tensors
 from bertscape.landscape import make_engine
 from bertscape.modeling import build_model, encoder_prefix, load_config, resolve_model_dir, scratch_encoder_state
 from bertscape.surfaces import eval_batches
@@ -47,6 +47,9 @@ def main() -> None:
     ap.add_argument("--subset", type=int, default=24, help="eval.train_subset of the curve")
     ap.add_argument("--curve", type=float, nargs=3, default=[-1.0, 3.0, 17], metavar=("MIN", "MAX", "POINTS"))
     ap.add_argument("--hessian", type=int, default=0, help="power iterations at theta1 (0: none)")
+    ap.add_argument("--save", default=None, help="write theta1 here (for another run's --other)")
+    ap.add_argument("--other", default=None, help="theta1 of another task's run from the same theta0: the loss along "
+                                                  "beta at alpha 1 (delta2 rescaled to ||delta1||, as in the DAG)")
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--work", default=None)
     a = ap.parse_args()
@@ -92,6 +95,16 @@ def main() -> None:
           f"({end / chance:.3f} x chance); minimum {ys[i]:.4f} at alpha={alpha[i]:.2f}")
     print("alpha\t" + "\t".join(f"{x:.2f}" for x in alpha))
     print("loss\t" + "\t".join(f"{y:.3f}" for y in ys))
+    if a.save:
+        save_tensors(a.save, theta1)
+    if a.other:
+        d2 = difference(load_tensors(a.other), theta0, keys)
+        d2 = scaled(d2, norm(d1) / norm(d2))
+        eng = make_engine(load_config(model_dir, n_labels), base, d1, d2, batches)
+        ys = [eng.evaluate(1.0, float(b))["train_loss"] for b in alpha - 1.0]
+        print(f"beta line at alpha 1 (delta2 from {a.other}, cos(d1, d2) = {dot(d1, d2) / norm(d1) ** 2:.3f})")
+        print("beta\t" + "\t".join(f"{x:.2f}" for x in alpha - 1.0))
+        print("loss\t" + "\t".join(f"{y:.3f}" for y in ys))
     if a.hessian:
         hessian(model_dir, theta1, n_labels, batches, a.hessian, a.seed)
     shutil.rmtree(work, ignore_errors=True)

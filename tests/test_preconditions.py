@@ -9,7 +9,7 @@ from bertscape import preconditions as P
 from bertscape.data import task_spec
 from test_claims import curve, surface
 
-CL = {"learned_fraction": 0.5, "optimum_tol": 0.25, "tau_loss": 0.1}
+CL = {"learned_fraction": 0.5, "optimum_tol": 0.25, "optimum_loss_tol": 0.01, "tau_loss": 0.1}
 CONVERGED = {"lambda_max": 3.0, "iterations": 9, "rel_change": 1e-4}
 
 
@@ -61,11 +61,17 @@ def test_p2_fails_when_the_curve_keeps_falling_past_theta1():
     checks = checks_for(bowl(1.67), bowl(1.0))
     p2 = by(checks, "P2", "finetune")
     assert p2["holds"] is False and p2["measured"]["alpha_min"] == pytest.approx(1.67, abs=0.01)
-    assert p2["message"] == "P2: curve minimum at alpha = 1.67 (theta1 at 1.0)"
+    assert p2["message"].startswith("P2: curve minimum at alpha = 1.67 (theta1 at 1.0), 0.13")  # lowest node 1.75
     assert "tasks.MRPC.epochs_finetune" in p2["fix"] and "tasks.MRPC.lr" in p2["fix"]
     assert by(checks, "P2", "scratch")["holds"]
     overshot = by(checks_for(bowl(0.5), bowl(1.0)), "P2", "finetune")
     assert overshot["holds"] is False and overshot["fix"].startswith("lower tasks.MRPC.lr")
+
+
+def test_p2_holds_on_the_flat_floor_of_a_fitted_loss_even_if_the_minimum_lies_further():
+    floor = lambda a: np.interp(a, [-4, 0, 1, 1.5, 1.75, 4], [0.8, 0.7, 0.0035, 0.0005, 0.56, 0.8])  # measured shape
+    p2 = by(checks_for((surface(lambda a, b: floor(a) + b ** 2, n=81), curve(floor, n=33)), bowl(1.0)), "P2", "finetune")
+    assert p2["measured"]["alpha_min"] > 1.25 and p2["holds"] is True
 
 
 def test_p3_fails_when_the_basin_reaches_the_edge_of_a_narrow_grid():
@@ -107,3 +113,15 @@ def test_warning_and_tables_list_every_failure():
     assert t[1][3] == "ok"
     flat = P.flat_rows(checks)
     assert set(flat[0]) == set(P.COLUMNS) and flat[1]["holds"] == "no" and flat[0]["holds"] == "yes"
+
+
+def test_claims_page_and_summary_show_a_preconditions_table_per_task():
+    from bertscape.report import claims_html
+    from bertscape.summary import preconditions_md
+
+    checks = checks_for(bowl(1.67), bowl(1.0), tasks=("MRPC", "MNLI"))
+    page = claims_html([], [], {}, checks)
+    assert "<h2>Preconditions</h2>" in page and "<h3>MNLI</h3>" in page and "FAILS: curve minimum at alpha = 1.67" in page
+    md = "\n".join(preconditions_md(checks))
+    assert "### MRPC" in md and "| P2 | at an optimum | FAILS: curve minimum" in md and "WARNING: 2 of 16" in md
+    assert "All preconditions hold." in "\n".join(preconditions_md(checks_for(bowl(1.0), bowl(1.0))))

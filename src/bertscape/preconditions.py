@@ -7,7 +7,11 @@ power iteration's record):
   the surfaces' training subset) <= ``claims.learned_fraction`` x the chance loss;
 * **P2 at an optimum**: theta1 (alpha = 1) within ``claims.optimum_tol`` of the minimum of its own
   1D curve (the minimum located to sub-node precision by a parabola through the lowest node and its
-  neighbours; a minimum at the curve's last node lies at or beyond it);
+  neighbours; a minimum at the curve's last node lies at or beyond it) -- or on the basin's floor:
+  f(theta1) no more than ``claims.optimum_loss_tol`` above that minimum. The second clause is there
+  because a cross-entropy that has fit its training set has no isolated minimum along delta1: it keeps
+  creeping down (0.0035 at theta1, 0.0005 at alpha 1.5 for MRPC fine-tuned to a fit, then a cliff to
+  0.56 at 1.75; benchmarks/convergence.py), so the minimum's position alone is arbitrary there;
 * **P3 basin inside the grid**: C1's region around theta1 (2D area and 1D interval where the train
   loss <= f(end) + ``claims.tau_loss``) does not touch the grid's edge;
 * **P4 curvature converged**: the power iteration's last relative change <= ``claims.hessian.tol``.
@@ -79,16 +83,17 @@ def p1_learned(curve: Grid, task: str, init: str, chance: float, fraction: float
                 f"P1: train loss at theta1 {f1:.3g} = {f1 / chance:.2f} x chance ({chance:.3g}), needs <= {fraction:g} x")
 
 
-def p2_optimum(curve: Grid, task: str, init: str, tol: float, data_source: str) -> dict:
+def p2_optimum(curve: Grid, task: str, init: str, tol: float, loss_tol: float, data_source: str) -> dict:
     a, f, edge = curve_minimum(curve)
+    f1 = float(curve.anchors["end"]["train_loss"])
     k = _keys(task, init, data_source)
-    holds = abs(a - 1.0) <= tol and not (edge and a != 1.0)
+    holds = (abs(a - 1.0) <= tol and not (edge and a != 1.0)) or f1 - f <= loss_tol
     where = f"alpha = {a:.2f}" + (" (the curve's last node: the minimum may lie beyond)" if edge and a > 1 else
                                   " (the curve's first node)" if edge else "")
     fix = f"raise {k['epochs']} or {k['lr']}" if a > 1 else f"lower {k['lr']} (theta1 overshot the minimum along delta1)"
-    return _row("P2", task, init, holds, {"alpha_min": a, "loss_min": f, "at_edge": edge,
-                                          "loss_end": float(curve.anchors["end"]["train_loss"])},
-                f"|alpha(curve minimum) - 1| <= {tol:g}", fix, f"P2: curve minimum at {where} (theta1 at 1.0)")
+    return _row("P2", task, init, holds, {"alpha_min": a, "loss_min": f, "at_edge": edge, "loss_end": f1},
+                f"|alpha(curve minimum) - 1| <= {tol:g} or f(theta1) - f(minimum) <= {loss_tol:g}", fix,
+                f"P2: curve minimum at {where} (theta1 at 1.0), {f1 - f:.3g} below f(theta1)")
 
 
 def p3_inside(surface: Grid, curve: Grid, task: str, init: str, tau: float, p1: dict) -> dict:
@@ -122,7 +127,7 @@ def check_all(curves: dict, surfaces: dict, hessian: dict, tasks: list[str], spe
     for t in tasks:
         for i in inits:
             p1 = p1_learned(curves[t, i], t, i, chance_loss(specs[t]), cl["learned_fraction"], data_source)
-            rows += [p1, p2_optimum(curves[t, i], t, i, cl["optimum_tol"], data_source),
+            rows += [p1, p2_optimum(curves[t, i], t, i, cl["optimum_tol"], cl["optimum_loss_tol"], data_source),
                      p3_inside(surfaces[t, i], curves[t, i], t, i, cl["tau_loss"], p1),
                      p4_converged(hessian.get((t, i)), t, i, hessian_tol)]
     return rows
