@@ -125,3 +125,13 @@ def test_claims_page_and_summary_show_a_preconditions_table_per_task():
     md = "\n".join(preconditions_md(checks))
     assert "### MRPC" in md and "| P2 | at an optimum | FAILS: curve minimum" in md and "WARNING: 2 of 16" in md
     assert "All preconditions hold." in "\n".join(preconditions_md(checks_for(bowl(1.0), bowl(1.0))))
+
+
+def test_an_na_row_that_needs_no_precondition_still_says_why():
+    plateau = (surface(lambda a, b: 0 * a + math.log(2), n=81), curve(lambda a: 0 * a + math.log(2), n=33))
+    checks = checks_for(plateau, plateau)
+    row = {"claim": "C2", "measure": "epochs_to_loss", "task": "MRPC", "values": {}, "criterion": "", "holds": None}
+    r = P.gate([row], checks)[0]
+    assert r["reason"].count("P1: train loss at theta1") == 2 and "tasks.MRPC.epochs_finetune" in r["reason"]
+    r = P.gate([dict(row, claim="C4", measure="spearman_loss_error")], checks_for(bowl(1.0), bowl(1.0)))[0]
+    assert r["holds"] is None and "claims.window" in r["reason"]

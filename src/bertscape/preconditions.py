@@ -34,6 +34,12 @@ NAMES = {"P1": "learned", "P2": "at an optimum", "P3": "basin inside the grid", 
 # Which preconditions (of both inits of the row's task) a claim row needs to be decidable.
 NEEDS = {("C1", "basin_area_2d"): ("P1", "P2", "P3"), ("C1", "basin_width_1d"): ("P1", "P2", "P3"),
          ("C1", "hessian_top_eigenvalue"): ("P1", "P2", "P4")}
+# Why a row that needs no precondition is n/a: the preconditions that explain it, else its measure's own reason.
+EXPLAINED_BY = {("C2", "epochs_to_loss"): ("P1",)}
+UNDEFINED = {("C2", "epochs_to_loss"): "neither run reached the threshold; raise tasks.{t}.epochs_finetune / epochs_scratch",
+             ("C3", "long_run_stays_in_basin"): "the long run's final point lies outside the grid; widen grid.min/grid.max",
+             ("C4", "spearman_loss_error"): "fewer than 3 grid nodes within claims.window of theta1, or a constant "
+                                            "surface there; raise grid.points or claims.window"}
 
 
 def chance_loss(spec: TaskSpec) -> float:
@@ -162,7 +168,10 @@ def gate(rows: list[dict], checks: list[dict]) -> list[dict]:
         if fails:
             r["holds"], r["reason"] = None, "; ".join(reason(c) for c in fails)
         elif r["holds"] is None:
-            r["reason"] = r.get("reason") or "undefined: a NaN or missing value in its measure"
+            key = (r["claim"], r["measure"])
+            why = [c for p in EXPLAINED_BY.get(key, ()) for c in bad.get((p, r["task"]), [])]
+            r["reason"] = "; ".join(reason(c) for c in why) or UNDEFINED.get(key, "undefined: a NaN or missing value "
+                                                                                   "in its measure").format(t=r["task"])
         else:
             r["reason"] = ""
         out.append(r)
