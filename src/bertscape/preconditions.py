@@ -112,7 +112,8 @@ def p3_inside(surface: Grid, curve: Grid, task: str, init: str, tau: float, p1: 
                                           "fraction_2d": b2["fraction"], "grid": [lo, hi]},
                 f"C1's region (train loss <= f(end) + {tau:g}) does not reach the grid's edge",
                 f"widen grid.min/grid.max{plateau}",
-                f"P3: the {what} around theta1 reaches the grid's edge ([{lo:g}, {hi:g}])")
+                f"P3: the {what} around theta1 {'reach' if ' and ' in what else 'reaches'} the grid's edge "
+                f"([{lo:g}, {hi:g}])")
 
 
 def p4_converged(hessian: dict | None, task: str, init: str, tol: float) -> dict:
