@@ -69,6 +69,7 @@ def tiny_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("tiny") / "results"
     r = smk("--configfile", "config/tiny.yaml", "--config", f"results={out}", "--cores", "2", timeout=1500)
     assert r.returncode == 0, (r.stdout + r.stderr)[-5000:]
+    (out.parent / "snakemake.stderr").write_text(r.stderr)
     return out
 
 
@@ -131,12 +132,37 @@ def test_claims_are_measured_and_the_html_report_builds(tiny_run, tmp_path):
     assert "prepare_data" in json.dumps(doc["provenance"]["sources"])  # data identity traced through the lineage
     assert "| C5 |" in (tiny_run / "summary.md").read_text()
     report = tmp_path / "report.html"
+    check_preconditions(tiny_run, doc)
     r = smk("--configfile", "config/tiny.yaml", "--config", f"results={tiny_run}", "--report", str(report))
     assert r.returncode == 0, r.stderr[-3000:]
     text = report.read_text()
     for caption in ("Figure 1", "Figure 4", "Figure 7", "Table 1", "claims.html", "fig5_curves.png", "3. 3D views",
                     "surfaces_3d.html", "layers_3d.html"):
         assert caption in text, caption
+
+
+def check_preconditions(out, doc):
+    """tiny.yaml trains MNLI's scratch run one epoch: P1 fails there and every C1 row of MNLI is n/a naming it
+    and the key to change; the preconditions are in the TSV, the claims page and the summary."""
+    checks = doc["preconditions"]
+    assert {(c["precondition"], c["task"], c["init"]) for c in checks} == \
+        {(p, t, i) for p in ("P1", "P2", "P3", "P4") for t in ("MNLI", "MRPC") for i in ("finetune", "scratch")}
+    p1 = next(c for c in checks if (c["precondition"], c["task"], c["init"]) == ("P1", "MNLI", "scratch"))
+    assert p1["holds"] is False and "tasks.MNLI.epochs_scratch" in p1["fix"]
+    assert p1["measured"]["train_loss_end"] == read_grid(out / "curves" / "MNLI" / "scratch.h5").anchors["end"]["train_loss"]
+    c1 = [r for r in doc["claims"] if r["claim"] == "C1" and r["task"] == "MNLI"]
+    assert len(c1) == 3 and all(r["holds"] is None and "P1: train loss at theta1" in r["reason"]
+                                and "tasks.MNLI.epochs_scratch" in r["reason"] for r in c1)
+    na = [r for r in doc["claims"] if r["holds"] is None]
+    assert all(r["reason"] for r in na)  # every n/a says why
+    tsv = (out / "claims" / "claims.tsv").read_text()
+    assert tsv.splitlines()[0].endswith("\treason") and "P1: train loss at theta1" in tsv
+    assert len((out / "claims" / "preconditions.tsv").read_text().splitlines()) == 1 + len(checks)
+    assert "<h2>Preconditions</h2>" in (out / "claims" / "claims.html").read_text()
+    summary = (out / "summary.md").read_text()
+    assert "### MNLI" in summary and "WARNING:" in summary and "MNLI scratch: P1" in summary
+    end = (out.parent / "snakemake.stderr").read_text()  # the run ends with the warning (Snakefile onsuccess)
+    assert "claim preconditions failed" in end[end.rindex("WARNING:"):] and "MNLI scratch: P1" in end
 
 
 @pytest.mark.slow

@@ -333,7 +333,7 @@ def _fmt(v) -> str:
 def flat_rows(rows: list[dict]) -> list[dict]:
     """Rows for claims.tsv: the values dict written compactly in one column."""
     return [{"claim": r["claim"], "measure": r["measure"], "task": r["task"], "holds": holds_word(r["holds"]),
-             "criterion": r["criterion"], "values": _fmt(r["values"])} for r in rows]
+             "criterion": r["criterion"], "values": _fmt(r["values"]), "reason": r.get("reason", "")} for r in rows]
 
 
 def tally(rows: list[dict]) -> dict[str, dict[str, int]]:

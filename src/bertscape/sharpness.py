@@ -49,7 +49,7 @@ def top_eigenvalue(model, batches: list[Batch], iters: int, tol: float, seed: in
         p.requires_grad_(is_encoder_param(name, prefix))
     gen = torch.Generator().manual_seed(seed)
     v = [torch.randn(p.shape, generator=gen, dtype=torch.float64).to(p.device) for p in params]
-    lam, rel = float("nan"), float("nan")
+    lam, rel, history = float("nan"), float("nan"), []
     for it in range(1, iters + 1):
         norm = torch.sqrt(sum((x.double() ** 2).sum() for x in v))
         v = [(x / norm).to(p.dtype) for x, p in zip(v, params)]
@@ -57,7 +57,8 @@ def top_eigenvalue(model, batches: list[Batch], iters: int, tol: float, seed: in
         new = float(sum((h.double() * x.double()).sum() for h, x in zip(hv, v)))
         rel = abs(new - lam) / max(abs(new), 1e-30) if it > 1 else float("nan")
         lam, v = new, [h.detach() for h in hv]
+        history.append(lam)
         if it > 1 and rel < tol:
             break
     return {"lambda_max": lam, "iterations": it, "rel_change": rel, "examples": sum(len(b.labels) for b in batches),
-            "parameters": int(sum(p.numel() for p in params))}
+            "parameters": int(sum(p.numel() for p in params)), "history": history}

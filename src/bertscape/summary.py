@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .io import read_json, read_tsv
+from .preconditions import NAMES, table, warning
 
 
 def summarize(figures: list[str], directions: list[str], epochs: list[str], claims: str | None = None) -> str:
@@ -26,4 +27,19 @@ def summarize(figures: list[str], directions: list[str], epochs: list[str], clai
         lines += ["", f"## Claims (details: `{claims[:-5]}.tsv`, `.html`)", "", "| claim | holds | does not hold | undefined |",
                   "|---|---|---|---|"]
         lines += [f"| {k} | {v['yes']} | {v['no']} | {v['n/a']} |" for k, v in sorted(c["tally"].items())]
+        lines += preconditions_md(c.get("preconditions", []))
     return "\n".join(lines) + "\n"
+
+
+def preconditions_md(checks: list[dict]) -> list[str]:
+    """Per task: P1-P4 for each init, and the warning listing every failed one."""
+    if not checks:
+        return []
+    lines = ["", "## Preconditions (a claim row that needs a failed one is n/a)", ""]
+    lines += [f"- {p} {name}" for p, name in NAMES.items()]
+    for t in dict.fromkeys(c["task"] for c in checks):
+        inits = list(dict.fromkeys(c["init"] for c in checks if c["task"] == t))
+        lines += ["", f"### {t}", "", "| | precondition | " + " | ".join(inits) + " |", "|---|---|" + "---|" * len(inits)]
+        lines += ["| " + " | ".join(r) + " |" for r in table(checks, t)]
+    w = warning(checks)
+    return lines + (["", "```", w, "```"] if w else ["", "All preconditions hold."])

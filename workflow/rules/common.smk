@@ -188,8 +188,9 @@ def claims_inputs(wildcards):
 def landscape_inputs(wildcards):
     init = wildcards.get("init", "finetune")
     return {
-        "directions": f"{R}/directions/{wildcards.task}/{init}.safetensors",
+        "directions": f"{R}/directions/{wildcards.task}/{init}.json",
         "ckpts": ckpt_dir(wildcards.task, init),
+        "other": ckpt_dir(config["tasks"][wildcards.task]["other_task"], init),
         "train": tokens(wildcards.task, "train"),
         "dev": tokens(wildcards.task, "dev"),
         "model": model_files(),
@@ -213,7 +214,7 @@ def train_inputs(wildcards):
 
 def trajectory_inputs(wildcards):
     base = "finetune" if wildcards.init == "long" else wildcards.init
-    inp = {"theta0": ckpt_dir(wildcards.task, base), "delta": f"{R}/directions/{wildcards.task}/{base}.safetensors"}
+    inp = {"theta0": ckpt_dir(wildcards.task, base)}  # delta1 = theta1 - theta0 of that run, recomputed
     if wildcards.init == "long":
         inp["long"] = ckpt_dir(wildcards.task, "long")
     return inp

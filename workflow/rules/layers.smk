@@ -10,7 +10,7 @@ localrules:
 rule layer_shard:
     input:
         unpack(landscape_inputs),
-        code=lib("surfaces.py", "landscape.py", "h5io.py", "directions.py", "config.py"),
+        code=lib("surfaces.py", "landscape.py", "h5io.py", "directions.py", "config.py", "checkpoints.py"),
     output:
         f"{R}/layers/{{task}}/{{group}}/shard{{k}}.h5",
     log:

@@ -1,4 +1,5 @@
-# Stage 10 -- report: the paper's claims as numbers with criteria (claims.tsv/.json/.html), the
+# Stage 10 -- report: the paper's claims as numbers with criteria (claims.tsv/.json/.html) and their
+# preconditions P1-P4 (preconditions.tsv; a failed one makes the claims that need it n/a), the
 # top Hessian eigenvalue at theta1 (sharpness), a one-page summary, and the pieces of the HTML
 # report that `snakemake --report` assembles (figures with captions, the claims page).
 
@@ -42,9 +43,10 @@ rule sharpness:
 rule claims:
     input:
         unpack(claims_inputs),
-        code=lib("claims.py", "report.py", "h5io.py", "audit.py"),
+        code=lib("claims.py", "preconditions.py", "report.py", "h5io.py", "audit.py"),
     output:
         tsv=f"{R}/claims/claims.tsv",
+        preconditions=f"{R}/claims/preconditions.tsv",
         json=f"{R}/claims/claims.json",
         table1=f"{R}/claims/table1_vs_paper.tsv",
         html=report(f"{R}/claims/claims.html", caption="../report/claims.rst", category="2. Claims"),
@@ -57,6 +59,8 @@ rule claims:
         long=LONG,
         n_labels={t: len(TASK_SPECS[t].labels) for t in TASKS},
         claims={k: v for k, v in config["claims"].items() if k != "hessian"},
+        hessian_tol=HESSIAN["tol"],
+        data_source=config["data"]["source"],  # names the training-set size key in a precondition's fix
     script:
         "../scripts/claims.py"
 
@@ -67,7 +71,7 @@ rule summary:
         directions=[f"{R}/directions/{t}/{i}.json" for t in TASKS for i in INITS],
         epochs=[f"{R}/train/{t}/{i}/epochs.tsv" for t in TASKS for i in INITS],
         claims=f"{R}/claims/claims.json",
-        code=lib("summary.py"),
+        code=lib("summary.py", "preconditions.py"),
     output:
         f"{R}/summary.md",
     log:
