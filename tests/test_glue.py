@@ -181,7 +181,7 @@ def test_missing_dir_task_dir_file_and_bad_split(tmp_path):
     with pytest.raises(BertscapeError, match="split"):
         load_glue_dir(tmp_path, "MNLI", "test")
     with pytest.raises(BertscapeError, match="unknown task"):
-        load_glue_dir(tmp_path, "QQP", "train")
+        load_glue_dir(tmp_path, "QQQ", "train")
 
 
 # --------------------------------------------------------- hub path, on a local dataset repo
