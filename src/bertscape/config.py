@@ -69,7 +69,7 @@ def validate(config: dict, schema: dict | None = None) -> dict:
         msg = e.message
         if e.validator == "additionalProperties":
             msg = msg.replace("Additional properties are not allowed", "unknown key")
-        if e.validator == "propertyNames":
+        if e.validator == "propertyNames" or "propertyNames" in e.schema_path:
             msg = f"task name {e.instance!r} must be letters, digits, '_', '.', '-' (it names files)"
         raise BertscapeError(f"config key {_key(e.path)}: {msg}")
     _check_semantics(config)
