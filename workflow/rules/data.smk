@@ -17,7 +17,7 @@ def data_params(task):
         if t["source"] == "hub":
             keep["cache_dir"] = f"{config['resources_dir']}/datasets"
         return keep
-    if task == "MNLI":
+    if task == "MNLI" and d["source"] != "synthetic":
         keep["mnli_dev"] = d["mnli_dev"]
     if d["source"] == "synthetic":
         keep.update(synthetic_train=d["synthetic_train"], synthetic_dev=d["synthetic_dev"])
