@@ -11,7 +11,6 @@ from conftest import random_data
 
 from bertscape import claims as C
 from bertscape.data.tokenize import tokenize_rows
-from bertscape.directions import join
 from bertscape.io import save_tensors
 from bertscape.landscape import BertLandscape, HFLandscape, make_batches
 from bertscape.metrics import dev_error, glue_metrics, score, task_loss
