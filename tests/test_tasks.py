@@ -236,6 +236,8 @@ def _cfg(tmp_path, **task):
     ({"source": "csv", "path": "/nonexistent/x", "text_a": "t", "label": "y", "labels": ["a", "b"]},
      "tasks.Mine.path", "does not exist"),
     ({"source": "hub", "text_a": "t", "label": "y", "labels": ["a", "b"]}, "tasks.Mine.hub_dataset", "required"),
+    ({"source": "tsv", "path": "/", "text_a": "t", "label": "y", "labels": ["a", "b"]}, "tasks.Mine.path",
+     "/train.tsv not found (train split)"),
     ({"source": "hub", "hub_dataset": "x/y", "label": "y", "labels": ["a", "b"]}, "tasks.Mine.text_a", "required"),
     ({"source": "hub", "hub_dataset": "x/y", "text_a": "t", "label": "y"}, "tasks.Mine.labels", "needs labels"),
     ({"source": "hub", "hub_dataset": "x/y", "text_a": "t", "label": "y", "labels": ["a", "b"], "regression": True},

@@ -128,9 +128,14 @@ def _check_task(c: dict, t: str) -> None:
             raise BertscapeError(f"config key tasks.{t}: synthetic data exists only for {', '.join(SYNTHETIC_TASKS)} "
                                  "(use data.source glue_dir or hub)")
     elif entry["source"] != "hub":
+        from .data.custom import split_file
+
         p = Path(entry["path"])
         if not p.is_dir():
             raise BertscapeError(f"config key tasks.{t}.path: directory {p} does not exist")
+        for split in ("train", "dev"):
+            if not split_file(entry, split).is_file():
+                raise BertscapeError(f"config key tasks.{t}.path: {split_file(entry, split)} not found ({split} split)")
 
 
 def check_writable(results: str) -> None:
