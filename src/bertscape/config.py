@@ -14,7 +14,7 @@ import yaml
 from jsonschema import Draft202012Validator, validators
 
 from . import BertscapeError
-from .data import CUSTOM_KEYS, is_custom, task_spec
+from .data import CUSTOM_KEYS, SYNTHETIC_TASKS, is_custom, task_spec
 
 SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
 INITS = ("finetune", "scratch")
@@ -107,9 +107,6 @@ def _check_semantics(c: dict) -> None:
     if groups:
         check_groups(groups, None)
     check_writable(c["results"])
-
-
-SYNTHETIC_TASKS = ("SST-2", "MRPC", "RTE", "MNLI")
 
 
 def _check_task(c: dict, t: str) -> None:

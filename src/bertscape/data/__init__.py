@@ -57,6 +57,7 @@ class TaskSpec:
 
 _BIN = ("0", "1")
 _NLI2 = ("entailment", "not_entailment")
+SYNTHETIC_TASKS = ("SST-2", "MRPC", "RTE", "MNLI")  # the tasks data/synthetic.py can generate
 TASKS: dict[str, TaskSpec] = {
     "CoLA": TaskSpec("CoLA", _BIN, pair=False, metric="mcc", report=("mcc",)),
     "SST-2": TaskSpec("SST-2", _BIN, pair=False),
