@@ -209,3 +209,24 @@ def test_regression_labels_in_figures_and_table1():
                     {"task": "RTE", "metric": "accuracy", "finetuned": 70.0, "low": 69.0}])
     assert "STS-B (Pearson r)" in md and "| RTE |" in md and "Pearson r 80.00 / Spearman rho 79.10" in md
     assert "accuracy (%), or the metric named after the dataset" in md and "Accuracy (%) on" not in md
+
+
+@pytest.mark.parametrize("kind", ["roberta", "distilbert"])
+def test_generic_engine_regression_on_other_encoders(kind, tmp_path):
+    """RoBERTa / DistilBERT with one output unit: the generic engine's MSE and Pearson r equal transformers'."""
+    from test_generic_engine import save_encoder
+
+    d = save_encoder(kind, tmp_path)
+    theta0 = state_dict(build_model(d, 1, "finetune", 0))
+    prefix = kind + "."
+    g = torch.Generator().manual_seed(2)
+    d1 = {k: 0.05 * torch.randn(v.shape, generator=g) for k, v in theta0.items() if k.startswith(prefix)}
+    assert len(d1) > 10  # the encoder moves
+    dev = float_data(16, 4)
+    dev["token_type_ids"].zero_()
+    eng = HFLandscape(load_config(d, 1), theta0, d1, None, make_batches(dev, torch.arange(16), "dev", 160))
+    m = build_model(d, 1, "finetune", 0)
+    m.load_state_dict({k: theta0[k] + 0.6 * d1[k] if k in d1 else theta0[k] for k in theta0})
+    ref, got = evaluate(m, dev, 160), eng.evaluate(0.6)
+    assert got["dev_loss"] == pytest.approx(ref["mse"], rel=1e-5)
+    assert got["dev_pearson"] == pytest.approx(ref["pearson"], abs=1e-5)
