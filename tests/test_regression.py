@@ -44,6 +44,7 @@ def test_glue_metrics_equal_scipy_and_sklearn():
         assert m["acc"] == skm.accuracy_score(gold, pred)
         assert m["mcc"] == pytest.approx(skm.matthews_corrcoef(gold, pred), abs=1e-12)
         assert ("f1" in m) == (k == 2)
+        assert all(type(v) is float for v in m.values())  # TSV/JSON writers need plain floats
         if k == 2:
             assert m["f1"] == pytest.approx(skm.f1_score(gold, pred), abs=1e-12)
     # constant predictions: r undefined, counted as 0 (error 1); MCC of one predicted class is 0

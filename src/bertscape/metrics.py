@@ -80,7 +80,7 @@ def glue_metrics(pred: np.ndarray, gold: np.ndarray, regression: bool, n_classes
     if n_classes == 2:
         tp, fp, fn = c[1, 1], c[0, 1], c[1, 0]
         out["f1"] = 2 * tp / (2 * tp + fp + fn) if tp > 0 else 0.0
-    return out
+    return {k: float(v) for k, v in out.items()}  # plain floats: TSV/JSON writers print numpy scalars as reprs
 
 
 def score(logits: list[torch.Tensor], labels: list[torch.Tensor]) -> dict[str, float]:
