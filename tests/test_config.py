@@ -9,7 +9,7 @@ from conftest import REPO
 from bertscape import BertscapeError
 from bertscape.cli import main as cli
 from bertscape.config import grid_axis, layer_groups, read_yaml, validate
-from bertscape.estimate import estimate, flops_per_token
+from bertscape.estimate import checkpoint_bytes_before, disk, estimate, flops_per_token, n_params
 
 TINY = yaml.safe_load((REPO / "config" / "tiny.yaml").read_text())
 
@@ -95,10 +95,31 @@ def test_estimate_by_hand():
     assert lines["sharpness"].jobs == 4 and lines["sharpness"].pflop == pytest.approx(hvp / 1e15)
 
 
+def test_parameter_count_matches_a_real_model(tiny_bert_dir):
+    from bertscape.modeling import build_model
+
+    model = build_model(tiny_bert_dir, 2, "finetune", 0)  # 3 layers, hidden 32, intermediate 64, vocab 120, 64 positions
+    assert n_params(3, 32, 64, vocab=120, positions=64) == sum(p.numel() for p in model.parameters())
+
+
+def test_disk_estimate_by_hand():
+    c = validate(copy.deepcopy(TINY))  # MNLI, MRPC x (finetune, scratch) x 2 epochs; MRPC long run +1 epoch
+    P = n_params(6, 384, 1536)
+    rows = {x.rule: x for x in disk(c)}
+    # a 2-epoch run: theta0 + theta2 in fp32, epoch 1 as an fp16 delta; the long run: its last epoch only
+    assert rows["train"].bytes == 4 * (2 * 4 * P + 2 * P) + 4 * P
+    assert rows["train"].transient == 2 * 4 * P + 2 * 8 * P and rows["directions"].bytes < 1e4
+    c["train"]["intermediate_checkpoints"] = "fp32"
+    assert {x.rule: x for x in disk(c)}["train"].bytes == 4 * 3 * 4 * P + 4 * P
+    # before: every epoch fp32, AdamW (2 moments) kept, delta1 + delta2 per task x init
+    assert checkpoint_bytes_before(c) == 4 * (3 * 4 * P + 8 * P) + (2 * 4 * P + 8 * P) + 4 * 2 * 4 * P
+
+
 def test_cli_validate_and_estimate(capsys, tmp_path):
     assert cli(["validate", str(REPO / "config" / "tiny.yaml")]) == 0
     (tmp_path / "bad.yaml").write_text(yaml.safe_dump(bad({"points": 1}, ("grid",))))
     assert cli(["validate", str(tmp_path / "bad.yaml")]) == 2
     assert "config key grid.points" in capsys.readouterr().err
     assert cli(["estimate", str(REPO / "config.yaml")]) == 0
-    assert "surface_shard" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "surface_shard" in out and "MB on disk" in out and "peak footprint" in out

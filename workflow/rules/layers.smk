@@ -8,7 +8,7 @@ localrules: layer_gather
 rule layer_shard:
     input:
         unpack(landscape_inputs),
-        code=lib("surfaces.py", "landscape.py", "metrics.py", "h5io.py", "directions.py", "config.py"),
+        code=lib("surfaces.py", "landscape.py", "h5io.py", "directions.py", "config.py", "checkpoints.py", "metrics.py"),
     output:
         f"{R}/layers/{{task}}/{{group}}/shard{{k}}.h5",
     params:

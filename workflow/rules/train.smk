@@ -1,6 +1,7 @@
 # Stage 2-3 -- init and train. One random encoder initialisation is shared by every scratch
 # run (theta0 is the same point for all scratch tasks); each run keeps a checkpoint per epoch
-# (epoch 0 = theta0) and logs the training loss per step and per epoch (Figure 2).
+# (epoch 0 = theta0) and logs the training loss per step and per epoch (Figure 2): theta0 and the
+# last epoch in fp32, the epochs in between as fp16 deltas from theta0 (bertscape.checkpoints).
 
 
 rule scratch_init:
@@ -33,7 +34,7 @@ def train_inputs(wildcards):
 rule train:
     input:
         unpack(train_inputs),
-        code=lib("modeling.py", "train.py", "landscape.py", "metrics.py"),
+        code=lib("modeling.py", "train.py", "landscape.py", "checkpoints.py", "metrics.py"),
     output:
         ckpts=directory(f"{R}/train/{{task}}/{{init}}/checkpoints"),
         steps=f"{R}/train/{{task}}/{{init}}/steps.tsv",
@@ -42,6 +43,7 @@ rule train:
         spec=lambda wc: cfg.train_params(config, wc.task, wc.init),
         first_epoch=lambda wc: config["tasks"][wc.task]["epochs_finetune"] if wc.init == "long" else 0,
         resume=lambda wc: f"{R}/train/{wc.task}/{wc.init}/.resume",
+        storage=config["train"]["intermediate_checkpoints"],
         seed=config["seed"],
     log:
         log("train/{task}-{init}"),

@@ -3,6 +3,8 @@ from pathlib import Path
 
 import numpy as np
 
+from bertscape import BertscapeError
+from bertscape.checkpoints import directions
 from bertscape.config import layer_groups
 from bertscape.data import task_spec
 from bertscape.h5io import write_grid
@@ -23,16 +25,20 @@ def main(job):
     batches = eval_batches(train, dev if p.dev else None, p.eval, p.seed)
     ckpts = Path(job.input.ckpts)
     layers = layer_groups(c, mconf.num_hidden_layers)[wc.group] if kind == "layer_surface" else None
+    stats = read_json(job.input.directions)
+    d1, d2, again = directions(ckpts, p.epochs, job.input.other, stats["epoch_theta2"])
+    if again["norm_delta1"] != stats["norm_delta1"] or again["norm_delta2_raw"] != stats["norm_delta2_raw"]:
+        raise BertscapeError(f"{job.input.directions}: was computed from other checkpoints than {ckpts}, {job.input.other}")
     engine, info = build_engine(kind, mconf, ckpts / "epoch0.safetensors", ckpts / f"epoch{p.epochs}.safetensors",
-                                job.input.directions, batches, layers, dtype=p.eval["dtype"])
+                                (d1, d2), batches, layers, dtype=p.eval["dtype"])
+    del d1, d2
     alpha = np.linspace(*p.axis[:2], int(p.axis[2]))
     beta = None if kind == "curve" else alpha.copy()
     out = Path(job.output[0])
     key = run_key(dict(p.items()), k, n, *[(str(f), Path(f).stat().st_mtime_ns) for f in
-                                           (job.input.directions, job.input.train, job.input.dev, ckpts)])
+                                           (job.input.directions, job.input.train, job.input.dev, ckpts, job.input.other)])
     partial = out.with_name(f".{out.name}.partial.json")
     values = evaluate_shard(engine, kind, alpha, beta, k, n, partial, key)
-    stats = read_json(Path(job.input.directions).with_suffix(".json"))
     stats.pop("provenance", None)
     attrs = {"task": wc.task, "init": wc.get("init", "finetune"), "group": wc.get("group", ""), "shard": [k, n],
              "seed": p.seed, "n_train_subset": sum(len(b.labels) for b in batches if b.set_name == "train"),

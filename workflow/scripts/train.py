@@ -23,9 +23,13 @@ def main(job):
     ident = {k: sha256_path(job.input[k]) for k in ("train", "dev", "init", "start") if k in job.input.keys()}
     out = Path(job.output.ckpts)
     paths = [str(out / f"epoch{first + e}.safetensors") for e in range(spec.epochs + 1)]
+    base = None
+    if init == "long":  # its start is the fine-tuning run's last checkpoint: not stored twice; deltas from that run's theta0
+        paths[0], base = None, Path(job.input.start) / "epoch0.safetensors"
     sources = {"model": model_identity(c["model"]["name"], model_dir, c["model"]["revision"])}
     meta = {"task": task, "init": init, "provenance": job.provenance(sources=sources)}
-    steps, epochs = train(model, data["train"], data["dev"], spec, paths, job.params.resume, meta, identity=str(ident))
+    steps, epochs = train(model, data["train"], data["dev"], spec, paths, job.params.resume, meta, identity=str(ident),
+                          storage=job.params.storage, delta_base=base)
     for r in steps + epochs:
         r["epoch"] += first
     for r in steps:
