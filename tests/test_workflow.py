@@ -102,7 +102,7 @@ def test_tiny_end_to_end_run(tiny_run):
     for f in figs:
         for ext in ("png", "pdf"):
             assert (out / "figures" / f"{f}.{ext}").stat().st_size > 1000
-    assert "| MRPC |" in (out / "figures" / "table1_rollback.md").read_text()
+    assert "| MRPC (F1) |" in (out / "figures" / "table1_rollback.md").read_text()  # MRPC's headline metric
     surf = read_grid(out / "surfaces" / "MRPC" / "finetune.h5")
     assert surf.kind == "surface" and surf.done.all() and surf.values["train_loss"].shape == (5, 5)
     assert surf.value_at("train_loss", 0, 0) == surf.anchors["start"]["train_loss"]

@@ -14,7 +14,7 @@ import yaml
 from jsonschema import Draft202012Validator, validators
 
 from . import BertscapeError
-from .data import TASKS
+from .data import CUSTOM_KEYS, SYNTHETIC_TASKS, is_custom, task_spec
 
 SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
 INITS = ("finetune", "scratch")
@@ -69,8 +69,8 @@ def validate(config: dict, schema: dict | None = None) -> dict:
         msg = e.message
         if e.validator == "additionalProperties":
             msg = msg.replace("Additional properties are not allowed", "unknown key")
-        if e.validator == "propertyNames":
-            msg = f"unknown task {e.instance!r} (known: {', '.join(TASKS)})"
+        if e.validator == "propertyNames" or "propertyNames" in e.schema_path:
+            msg = f"task name {e.instance!r} must be letters, digits, '_', '.', '-' (it names files)"
         raise BertscapeError(f"config key {_key(e.path)}: {msg}")
     _check_semantics(config)
     return config
@@ -79,6 +79,7 @@ def validate(config: dict, schema: dict | None = None) -> dict:
 def _check_semantics(c: dict) -> None:
     tasks = c["tasks"]
     for t, spec in tasks.items():
+        _check_task(c, t)
         o = spec["other_task"]
         if o == t:
             raise BertscapeError(f"config key tasks.{t}.other_task: must be another task, not {t} itself")
@@ -94,7 +95,7 @@ def _check_semantics(c: dict) -> None:
         for t in c["layers"][key] or []:
             if t not in tasks:
                 raise BertscapeError(f"config key layers.{key}: {t!r} is not in tasks")
-    if c["data"]["source"] == "glue_dir":
+    if c["data"]["source"] == "glue_dir" and not all(is_custom(tasks, t) for t in tasks):
         gd = c["data"]["glue_dir"]
         if not gd:
             raise BertscapeError("config key data.glue_dir: required when data.source is glue_dir")
@@ -106,6 +107,32 @@ def _check_semantics(c: dict) -> None:
     if groups:
         check_groups(groups, None)
     check_writable(c["results"])
+
+
+def _check_task(c: dict, t: str) -> None:
+    """A built-in GLUE task (data from data.source) or a complete custom task; one line naming the key."""
+    entry = c["tasks"][t]
+    try:
+        task_spec(t, c["tasks"])  # unknown task / incomplete custom task
+    except BertscapeError as e:
+        msg = str(e)
+        raise BertscapeError(msg if msg.startswith("config key") else f"config key tasks.{t}: {msg}") from None
+    if not is_custom(c["tasks"], t):
+        extra = [k for k in CUSTOM_KEYS if k in entry]
+        if extra:
+            raise BertscapeError(f"config key tasks.{t}.{extra[0]}: only for a custom task (set tasks.{t}.source)")
+        if c["data"]["source"] == "synthetic" and t not in SYNTHETIC_TASKS:
+            raise BertscapeError(f"config key tasks.{t}: synthetic data exists only for {', '.join(SYNTHETIC_TASKS)} "
+                                 "(use data.source glue_dir or hub)")
+    elif entry["source"] != "hub":
+        from .data.custom import split_file
+
+        p = Path(entry["path"])
+        if not p.is_dir():
+            raise BertscapeError(f"config key tasks.{t}.path: directory {p} does not exist")
+        for split in ("train", "dev"):
+            if not split_file(entry, split).is_file():
+                raise BertscapeError(f"config key tasks.{t}.path: {split_file(entry, split)} not found ({split} split)")
 
 
 def check_writable(results: str) -> None:

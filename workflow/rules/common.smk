@@ -4,7 +4,7 @@ from pathlib import Path
 
 from bertscape import BertscapeError
 from bertscape import config as cfg
-from bertscape.data import TASKS as TASK_SPECS
+from bertscape.data import CUSTOM_KEYS, is_custom, task_spec
 from bertscape.modeling import EMBEDDED_PREFIX, hub_cache_path
 
 # config.yaml is the paper's experiment; `--configfile X` replaces it whole (no merging of task lists).
@@ -21,6 +21,7 @@ except BertscapeError as e:
 
 R = config["results"].rstrip("/")
 TASKS = list(config["tasks"])
+SPECS = {t: task_spec(t, config["tasks"]) for t in TASKS}  # built-in GLUE or custom (validated above)
 INITS = list(cfg.INITS)
 LONG = config["train"]["long_run"]["task"]
 LAYER_TASKS = config["layers"]["tasks"]

@@ -13,7 +13,7 @@ rule sharpness:
         ckpts=lambda wc: ckpt_dir(wc.task, wc.init),
         train=lambda wc: tokens(wc.task, "train"),
         model=model_files(),
-        code=lib("sharpness.py", "landscape.py", "modeling.py", "surfaces.py"),
+        code=lib("sharpness.py", "landscape.py", "metrics.py", "modeling.py", "surfaces.py"),
     output:
         f"{R}/claims/sharpness/{{task}}/{{init}}.json",
     params:
@@ -46,6 +46,8 @@ def claims_inputs(wildcards):
         "layers": [f"{R}/layers/{t}/{g}.h5" for t in LAYER_TASKS for g in GROUPS],
         "hessian": [f"{R}/claims/sharpness/{t}/{i}.json" for t, i in both] if HESSIAN["enabled"] else [],
     }
+    # C2's chance loss of a regression task is the variance of its training targets
+    inp["targets"] = [f"{R}/data/{t}/train.jsonl" for t in TASKS if SPECS[t].regression]
     if LONG:
         inp["long_epochs"] = f"{R}/train/{LONG}/long/epochs.tsv"
     return inp
@@ -54,7 +56,7 @@ def claims_inputs(wildcards):
 rule claims:
     input:
         unpack(claims_inputs),
-        code=lib("claims.py", "preconditions.py", "report.py", "h5io.py", "audit.py"),
+        code=lib("claims.py", "preconditions.py", "report.py", "h5io.py", "audit.py", "data/__init__.py"),
     output:
         tsv=f"{R}/claims/claims.tsv",
         preconditions=f"{R}/claims/preconditions.tsv",
@@ -64,10 +66,12 @@ rule claims:
     params:
         tasks=TASKS,
         long=LONG,
-        n_labels={t: len(TASK_SPECS[t].labels) for t in TASKS},
+        n_labels={t: SPECS[t].num_labels for t in TASKS if not SPECS[t].regression},
+        metrics={t: SPECS[t].metric for t in TASKS},
         claims={k: v for k, v in config["claims"].items() if k != "hessian"},
         hessian_tol=HESSIAN["tol"],
         data_source=config["data"]["source"],  # names the training-set size key in a precondition's fix
+        task_configs={t: config["tasks"][t] for t in TASKS},
     log:
         log("claims/claims"),
     script:
@@ -80,7 +84,9 @@ rule summary:
         directions=[f"{R}/directions/{t}/{i}.json" for t in TASKS for i in INITS],
         epochs=[f"{R}/train/{t}/{i}/epochs.tsv" for t in TASKS for i in INITS],
         claims=f"{R}/claims/claims.json",
-        code=lib("summary.py", "preconditions.py"),
+        code=lib("summary.py", "preconditions.py", "data/__init__.py"),
+    params:
+        report={t: list(SPECS[t].report) for t in TASKS},
     output:
         f"{R}/summary.md",
     log:

@@ -34,7 +34,7 @@ def train_inputs(wildcards):
 rule train:
     input:
         unpack(train_inputs),
-        code=lib("modeling.py", "train.py", "landscape.py", "checkpoints.py"),
+        code=lib("modeling.py", "train.py", "landscape.py", "checkpoints.py", "metrics.py"),
     output:
         ckpts=directory(f"{R}/train/{{task}}/{{init}}/checkpoints"),
         steps=f"{R}/train/{{task}}/{{init}}/steps.tsv",
