@@ -102,3 +102,22 @@ def test_cli_validate_and_estimate(capsys, tmp_path):
     assert "config key grid.points" in capsys.readouterr().err
     assert cli(["estimate", str(REPO / "config.yaml")]) == 0
     assert "surface_shard" in capsys.readouterr().out
+
+
+def test_equal_settings_validate_to_equal_params_whatever_their_spelling():
+    """Snakemake's params trigger compares repr(): the validated config must not depend on key order,
+    defaults left out or written, 2 or 2.0, strings from a nested --config, or path spelling."""
+    a = validate(copy.deepcopy(TINY))
+    b = copy.deepcopy(TINY)
+    b = {k: b[k] for k in reversed(list(b))}
+    b["tasks"] = {t: dict(reversed(list(s.items()))) for t, s in reversed(list(b["tasks"].items()))}
+    b["grid"] = {"shards": 2, "curve_points": 9, "points": 5, "max": 2, "min": "-2"}
+    b["eval"] = {"dtype": "fp32", "dev_subset": None, "batch_tokens": "2048", "train_subset": 16}
+    b["train"]["weight_decay"] = 0.01
+    b["results"] = "./" + a["results"] + "/"
+    b = validate(b)
+    assert repr(a) == repr(b) and list(a["tasks"]) == ["MNLI", "MRPC"] and a["grid"]["min"] == -2.0
+    c = copy.deepcopy(TINY)
+    c["layers"]["groups"] = {"top": [4, 5], "bottom": [0, 1], "middle": [2, 3]}
+    assert list(validate(c)["layers"]["groups"]) == ["bottom", "middle", "top"]
+    assert validate(copy.deepcopy(TINY)) != validate({**copy.deepcopy(TINY), "seed": 8})

@@ -1,9 +1,11 @@
+import os
 import re
 import sys
 from pathlib import Path
 
 from bertscape import BertscapeError
 from bertscape import config as cfg
+from bertscape import identity
 from bertscape.data import TASKS as TASK_SPECS
 from bertscape.modeling import EMBEDDED_PREFIX, hub_cache_path
 
@@ -19,7 +21,7 @@ except BertscapeError as e:
     sys.stderr.write(f"bertscape: {e}\n")
     sys.exit(2)
 
-R = config["results"].rstrip("/")
+R = config["results"]  # normalised by cfg.validate (no "./", no trailing "/")
 TASKS = list(config["tasks"])
 INITS = list(cfg.INITS)
 LONG = config["train"]["long_run"]["task"]
@@ -27,7 +29,15 @@ LAYER_TASKS = config["layers"]["tasks"]
 ROLLBACK_TASKS = config["layers"]["rollback_tasks"] or TASKS
 GROUPS = list(config["layers"]["groups"] or {"low": 0, "mid": 0, "high": 0})
 SHARDS = config["grid"]["shards"]
-SRC = Path(workflow.basedir) / "src" / "bertscape"
+# the workflow's own location (this file is workflow/rules/common.smk), also when it is used as a module
+ROOT = Path(workflow.current_basedir.get_path_or_uri(secret_free=True)).parents[1]
+SRC = ROOT / "src" / "bertscape"
+
+
+def rel(path):
+    """Inputs are recorded by path (Snakemake's input-set trigger): relative to the working directory,
+    they stay the same when the project directory is copied or mounted elsewhere."""
+    return os.path.relpath(path)
 
 
 wildcard_constraints:
@@ -40,11 +50,28 @@ wildcard_constraints:
 
 def lib(*modules):
     """The library modules a rule's script runs: declared as inputs so editing them reruns exactly those rules."""
-    return [str(SRC / m) for m in ("__init__.py", "runner.py", "provenance.py", "io.py", *modules)]
+    return [rel(SRC / m) for m in ("__init__.py", "runner.py", "provenance.py", "io.py", *modules)]
 
 
-def model_files():
-    """Inputs that identify the model: the fetched hub snapshot, or the weights of a local/embedded model."""
+# External inputs enter the DAG by content: jobs that read the model take MODEL_ID (sha256 of every
+# weight, vocabulary and config file) as input, not the files themselves, so a reinstall that only
+# touches them reruns nothing. The main Snakemake process rewrites an identity file at parse time,
+# and only when a hash changed; job processes (SLURM) only read it. README: "What triggers a rerun".
+MODEL_ID = f"{R}/sources/model.json"
+
+
+def glue_id(task):
+    return f"{R}/sources/glue/{task}.json"
+
+
+def cfg_depth(model_dir):
+    import json
+
+    c = json.loads((Path(model_dir) / "config.json").read_text())
+    return c.get("num_hidden_layers") or c.get("n_layers")
+
+
+def _model_dir():
     name = config["model"]["name"]
     if name.startswith((EMBEDDED_PREFIX, "/", ".")) or Path(name).is_dir():  # local: must exist now
         from bertscape.modeling import resolve_model_dir
@@ -55,15 +82,25 @@ def model_files():
         except BertscapeError as e:
             sys.stderr.write(f"bertscape: {e}\n")
             sys.exit(2)
-        return [str(p) for p in sorted(d.glob("*.json")) + sorted(d.glob("*.safetensors")) + sorted(d.glob("*.txt"))]
-    return [str(hub_cache_path(config["resources_dir"], name, config["model"]["revision"]) / "config.json")]
+        return d, False
+    snapshot = hub_cache_path(config["resources_dir"], name, config["model"]["revision"])
+    return (snapshot if (snapshot / "config.json").is_file() else None), True
 
 
-def cfg_depth(model_dir):
-    import json
+MODEL_DIR, MODEL_HUB = _model_dir()  # hub: rule model_identity writes MODEL_ID after the fetch
+if workflow.is_main_process:
+    try:
+        if MODEL_DIR is not None:
+            identity.refresh_model(MODEL_ID, MODEL_DIR)
+        if config["data"]["source"] == "glue_dir":
+            from bertscape.data.glue import glue_file
 
-    c = json.loads((Path(model_dir) / "config.json").read_text())
-    return c.get("num_hidden_layers") or c.get("n_layers")
+            for t in TASKS:
+                files = [glue_file(config["data"]["glue_dir"], t, s) for s in ("train", "dev")]
+                identity.refresh(glue_id(t), {f"{t}/{f.name}": f for f in files})
+    except OSError as e:
+        sys.stderr.write(f"bertscape: cannot hash an external input ({e})\n")
+        sys.exit(2)
 
 
 def ckpt_dir(task, init):

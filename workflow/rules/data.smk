@@ -2,7 +2,7 @@
 # JSON-lines splits; tokenisation happens once per split and is cached as safetensors.
 # Fetching from the hub runs on the login node (localrule): compute nodes have no internet.
 
-localrules: prepare_data, fetch_model
+localrules: prepare_data, fetch_model, model_identity
 
 
 def data_params():
@@ -10,20 +10,16 @@ def data_params():
     keep = {"source": d["source"], "max_train": d["max_train"], "max_dev": d["max_dev"], "seed": config["seed"]}
     if d["source"] == "synthetic":
         keep.update(synthetic_train=d["synthetic_train"], synthetic_dev=d["synthetic_dev"])
-    elif d["source"] == "glue_dir":
-        keep["glue_dir"] = str(Path(d["glue_dir"]).resolve())
-    else:
+    elif d["source"] == "hub":
         keep.update(hub_dataset=d["hub_dataset"], hub_revision=d["hub_revision"],
                     cache_dir=f"{config['resources_dir']}/datasets")
     return keep
 
 
 def glue_files(wildcards):
-    if config["data"]["source"] != "glue_dir":
-        return []
-    from bertscape.data.glue import glue_file
-
-    return [str(glue_file(config["data"]["glue_dir"], wildcards.task, s)) for s in ("train", "dev")]
+    """A GLUE directory's files enter by content (their identity, common.smk), not by path or mtime:
+    the script reads data.glue_dir from the config, so moving the directory reruns nothing."""
+    return [glue_id(wildcards.task)] if config["data"]["source"] == "glue_dir" else []
 
 
 rule prepare_data:
@@ -54,10 +50,24 @@ rule fetch_model:
         "../scripts/fetch_model.py"
 
 
+if MODEL_HUB:  # a local or packaged model's identity is written at parse time (common.smk)
+
+    rule model_identity:
+        input:
+            # as fetch_model's output names it (resources_dir as configured, often a shared absolute cache)
+            str(hub_cache_path(config["resources_dir"], config["model"]["name"], config["model"]["revision"]) / "config.json"),
+        output:
+            MODEL_ID,
+        log:
+            log("model_identity/model"),
+        script:
+            "../scripts/model_identity.py"
+
+
 rule tokenize:
     input:
         rows=f"{R}/data/{{task}}/{{split}}.jsonl",
-        model=model_files(),
+        model=MODEL_ID,
         code=lib("data/__init__.py", "data/tokenize.py"),
     output:
         tokens(task="{task}", split="{split}"),

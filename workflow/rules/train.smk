@@ -5,7 +5,7 @@
 
 rule scratch_init:
     input:
-        model=model_files(),
+        model=MODEL_ID,
         code=lib("modeling.py"),
     output:
         f"{R}/init/scratch.safetensors",
@@ -22,7 +22,7 @@ rule scratch_init:
 
 
 def train_inputs(wildcards):
-    inp = {"train": tokens(wildcards.task, "train"), "dev": tokens(wildcards.task, "dev"), "model": model_files()}
+    inp = {"train": tokens(wildcards.task, "train"), "dev": tokens(wildcards.task, "dev"), "model": MODEL_ID}
     if wildcards.init == "scratch":
         inp["init"] = f"{R}/init/scratch.safetensors"
     if wildcards.init == "long":  # §5.3: continue the fine-tuned run for more epochs

@@ -1,14 +1,19 @@
 """Rule prepare_data: one task's train/dev rows from the configured source, in the prepared format."""
 from bertscape.data.prepare import prepare
-from bertscape.io import write_jsonl
+from bertscape.io import read_json, write_jsonl
 from bertscape.runner import run
 
 
 def main(job):
-    train, dev = prepare(job.wildcards.task, job.params.data)
+    data = dict(job.params.data)
+    sources = {"data": data}
+    if data["source"] == "glue_dir":  # identified by content (input glue), located by the config
+        data["glue_dir"] = job.smk.config["data"]["glue_dir"]
+        sources["files"] = read_json(job.input.glue[0])["files"]
+    train, dev = prepare(job.wildcards.task, data)
     for rows, path in ((train, job.output.train), (dev, job.output.dev)):
         write_jsonl(path, rows)
-        job.sidecar(path, sources={"data": job.params.data})
+        job.sidecar(path, sources=sources)
     job.log.info("%s: %d train, %d dev examples", job.wildcards.task, len(train), len(dev))
 
 
