@@ -6,13 +6,14 @@ localrules: prepare_data, fetch_model, model_identity
 
 
 def data_params():
+    """What decides the prepared rows. No paths: a GLUE directory enters by content (glue_files), and the
+    script finds it, like the hub dataset cache, through the config."""
     d = config["data"]
     keep = {"source": d["source"], "max_train": d["max_train"], "max_dev": d["max_dev"], "seed": config["seed"]}
     if d["source"] == "synthetic":
         keep.update(synthetic_train=d["synthetic_train"], synthetic_dev=d["synthetic_dev"])
     elif d["source"] == "hub":
-        keep.update(hub_dataset=d["hub_dataset"], hub_revision=d["hub_revision"],
-                    cache_dir=f"{config['resources_dir']}/datasets")
+        keep.update(hub_dataset=d["hub_dataset"], hub_revision=d["hub_revision"])
     return keep
 
 
@@ -72,7 +73,6 @@ rule tokenize:
     output:
         tokens(task="{task}", split="{split}"),
     params:
-        model=config["model"]["name"],
         max_length=config["model"]["max_length"],
     log:
         log("tokenize/{task}-{split}"),

@@ -10,7 +10,6 @@ rule scratch_init:
     output:
         f"{R}/init/scratch.safetensors",
     params:
-        model=config["model"]["name"],
         seed=config["seed"],
     log:
         log("scratch_init/init"),
@@ -41,7 +40,6 @@ rule train:
     params:
         spec=lambda wc: cfg.train_params(config, wc.task, wc.init),
         first_epoch=lambda wc: config["tasks"][wc.task]["epochs_finetune"] if wc.init == "long" else 0,
-        resume=lambda wc: f"{R}/train/{wc.task}/{wc.init}/.resume",
         seed=config["seed"],
     log:
         log("train/{task}-{init}"),

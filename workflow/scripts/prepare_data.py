@@ -10,6 +10,8 @@ def main(job):
     if data["source"] == "glue_dir":  # identified by content (input glue), located by the config
         data["glue_dir"] = job.smk.config["data"]["glue_dir"]
         sources["files"] = read_json(job.input.glue[0])["files"]
+    elif data["source"] == "hub":
+        data["cache_dir"] = f"{job.smk.config['resources_dir']}/datasets"
     train, dev = prepare(job.wildcards.task, data)
     for rows, path in ((train, job.output.train), (dev, job.output.dev)):
         write_jsonl(path, rows)

@@ -25,7 +25,7 @@ def main(job):
     paths = [str(out / f"epoch{first + e}.safetensors") for e in range(spec.epochs + 1)]
     sources = {"model": model_identity(c["model"]["name"], model_dir, c["model"]["revision"])}
     meta = {"task": task, "init": init, "provenance": job.provenance(sources=sources)}
-    steps, epochs = train(model, data["train"], data["dev"], spec, paths, job.params.resume, meta, identity=str(ident))
+    steps, epochs = train(model, data["train"], data["dev"], spec, paths, str(out.parent / ".resume"), meta, identity=str(ident))
     for r in steps + epochs:
         r["epoch"] += first
     for r in steps:
