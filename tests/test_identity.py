@@ -24,3 +24,15 @@ def test_identity_is_rewritten_only_when_content_changes(tmp_path):
     (model / "model.safetensors").write_bytes(b"\0" * 4095 + b"\1")
     assert identity.refresh_model(ident, model)
     assert json.loads(ident.read_text())["files"]["model.safetensors"] != names["model.safetensors"]
+
+
+def test_a_change_hidden_behind_the_old_mtime_is_still_seen(tmp_path):
+    (tmp_path / "m").mkdir()
+    w = tmp_path / "m" / "model.safetensors"
+    w.write_bytes(b"\0" * 64)
+    ident = tmp_path / "model.json"
+    identity.refresh_model(ident, w.parent)
+    st = w.stat()
+    w.write_bytes(b"\1" * 64)
+    os.utime(w, ns=(st.st_atime_ns, st.st_mtime_ns))  # same size, same mtime: only ctime tells
+    assert identity.refresh_model(ident, w.parent)

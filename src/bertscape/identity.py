@@ -4,7 +4,8 @@ A job that reads the model takes a small identity file as input instead of the m
 ``{"files": {name: sha256}}``. It is rewritten only when a hash changes, so a reinstall or a
 re-download of identical files (new mtimes, same bytes) leaves its mtime alone and reruns nothing,
 while one changed byte rewrites it and reruns every job that reads the model. Hashes are cached by
-(size, mtime_ns) in a stat cache beside the identity file, so an unchanged model is hashed once.
+(size, mtime, ctime, inode) in a stat cache beside the identity file, so an unchanged model is hashed
+once per install.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ def _sha256(path: Path) -> str:
 
 
 def hashes(files: dict[str, Path], stat_cache: Path | None = None) -> dict[str, str]:
-    """{name: sha256}; a file whose (size, mtime_ns) is in ``stat_cache`` is not read again."""
+    """{name: sha256}; a file whose (size, mtime, ctime, inode) is in ``stat_cache`` is not read again."""
     cache = {}
     if stat_cache is not None and stat_cache.is_file():
         try:
@@ -44,9 +45,10 @@ def hashes(files: dict[str, Path], stat_cache: Path | None = None) -> dict[str, 
     out, new_cache = {}, {}
     for name, p in sorted(files.items()):
         st = p.stat()
-        key, stamp = str(p.resolve()), [st.st_size, st.st_mtime_ns]
+        # ctime and inode too: a tool that writes bytes and then sets the old mtime back still misses the cache
+        key, stamp = str(p.resolve()), [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
         hit = cache.get(key)
-        digest = hit[2] if hit and hit[:2] == stamp else _sha256(p)
+        digest = hit[-1] if hit and hit[:-1] == stamp else _sha256(p)
         out[name], new_cache[key] = digest, [*stamp, digest]
     if stat_cache is not None and new_cache != cache:
         try:
