@@ -35,9 +35,12 @@ SRC = ROOT / "src" / "bertscape"
 
 
 def rel(path):
-    """Inputs are recorded by path (Snakemake's input-set trigger): relative to the working directory,
-    they stay the same when the project directory is copied or mounted elsewhere."""
-    return os.path.relpath(path)
+    """Inputs are recorded by path (Snakemake's input-set trigger). Below the working directory they are
+    relative, so they stay the same when the project is copied or mounted elsewhere; outside it (the
+    workflow used as a module from an installed copy) absolute, so they stay the same when only the
+    project moves."""
+    r = os.path.relpath(path)
+    return os.path.abspath(path) if r.split(os.sep)[0] == os.pardir else r
 
 
 wildcard_constraints:
