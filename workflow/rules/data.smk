@@ -2,46 +2,31 @@
 # JSON-lines splits; tokenisation happens once per split and is cached as safetensors.
 # Fetching from the hub runs on the login node (localrule): compute nodes have no internet.
 
-localrules: prepare_data, fetch_model
+localrules: prepare_data, fetch_model, model_identity
 
 
 def data_params(task):
+    """What decides the prepared rows. No paths: a GLUE directory or a custom task's files enter by content
+    (source_files), and the script finds them, like the hub dataset cache, through the config."""
     d = config["data"]
     keep = {"source": d["source"], "max_train": d["max_train"], "max_dev": d["max_dev"], "seed": config["seed"]}
     t = config["tasks"][task]
     if is_custom(config["tasks"], task):  # a custom task brings its own source: only its own entry matters
-        custom = {k: t[k] for k in CUSTOM_KEYS if t.get(k) is not None}
-        if "path" in custom:
-            custom["path"] = str(Path(custom["path"]).resolve())
-        keep["custom"] = custom
-        if t["source"] == "hub":
-            keep["cache_dir"] = f"{config['resources_dir']}/datasets"
+        keep["custom"] = {k: t[k] for k in CUSTOM_KEYS if t.get(k) is not None and k != "path"}
         return keep
     if task == "MNLI" and d["source"] != "synthetic":
         keep["mnli_dev"] = d["mnli_dev"]
     if d["source"] == "synthetic":
         keep.update(synthetic_train=d["synthetic_train"], synthetic_dev=d["synthetic_dev"])
-    elif d["source"] == "glue_dir":
-        keep["glue_dir"] = str(Path(d["glue_dir"]).resolve())
-    else:
-        keep.update(hub_dataset=d["hub_dataset"], hub_revision=d["hub_revision"],
-                    cache_dir=f"{config['resources_dir']}/datasets")
+    elif d["source"] == "hub":
+        keep.update(hub_dataset=d["hub_dataset"], hub_revision=d["hub_revision"])
     return keep
 
 
 def source_files(wildcards):
-    """The files a task's rows are read from (GLUE directory or a custom task's csv/tsv/jsonl)."""
-    task = wildcards.task
-    if is_custom(config["tasks"], task):
-        from bertscape.data.custom import FILE_SOURCES, split_file
-
-        t = config["tasks"][task]
-        return [str(split_file(t, s)) for s in ("train", "dev")] if t["source"] in FILE_SOURCES else []
-    if config["data"]["source"] != "glue_dir":
-        return []
-    from bertscape.data.glue import glue_file
-
-    return [str(glue_file(config["data"]["glue_dir"], task, s, config["data"]["mnli_dev"])) for s in ("train", "dev")]
+    """The identity of the files a task's rows are read from (common.smk: by content, not by path or mtime,
+    so moving or re-downloading identical files reruns nothing)."""
+    return [data_id(wildcards.task)] if data_source_files(wildcards.task) else []
 
 
 rule prepare_data:
@@ -72,15 +57,28 @@ rule fetch_model:
         "../scripts/fetch_model.py"
 
 
+if MODEL_HUB:  # a local or packaged model's identity is written at parse time (common.smk)
+
+    rule model_identity:
+        input:
+            # as fetch_model's output names it (resources_dir as configured, often a shared absolute cache)
+            str(hub_cache_path(config["resources_dir"], config["model"]["name"], config["model"]["revision"]) / "config.json"),
+        output:
+            MODEL_ID,
+        log:
+            log("model_identity/model"),
+        script:
+            "../scripts/model_identity.py"
+
+
 rule tokenize:
     input:
         rows=f"{R}/data/{{task}}/{{split}}.jsonl",
-        model=model_files(),
+        model=MODEL_ID,
         code=lib("data/__init__.py", "data/tokenize.py"),
     output:
         tokens(task="{task}", split="{split}"),
     params:
-        model=config["model"]["name"],
         max_length=config["model"]["max_length"],
     log:
         log("tokenize/{task}-{split}"),

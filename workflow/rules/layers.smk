@@ -46,7 +46,7 @@ rule rollback:
     input:
         ckpts=lambda wc: ckpt_dir(wc.task, "finetune"),
         dev=lambda wc: tokens(wc.task, "dev"),
-        model=model_files(),
+        model=MODEL_ID,
         code=lib("rollback.py", "landscape.py", "metrics.py", "config.py", "surfaces.py"),
     output:
         f"{R}/layers/{{task}}/rollback.tsv",

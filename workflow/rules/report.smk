@@ -12,7 +12,7 @@ rule sharpness:
     input:
         ckpts=lambda wc: ckpt_dir(wc.task, wc.init),
         train=lambda wc: tokens(wc.task, "train"),
-        model=model_files(),
+        model=MODEL_ID,
         code=lib("sharpness.py", "landscape.py", "metrics.py", "modeling.py", "surfaces.py"),
     output:
         f"{R}/claims/sharpness/{{task}}/{{init}}.json",

@@ -10,7 +10,7 @@ def landscape_inputs(wildcards):
     init = wildcards.get("init", "finetune")
     return {"directions": f"{R}/directions/{wildcards.task}/{init}.json", "ckpts": ckpt_dir(wildcards.task, init),
             "other": ckpt_dir(config["tasks"][wildcards.task]["other_task"], init), "train": tokens(wildcards.task, "train"),
-            "dev": tokens(wildcards.task, "dev"), "model": model_files()}
+            "dev": tokens(wildcards.task, "dev"), "model": MODEL_ID}
 
 
 rule curve:

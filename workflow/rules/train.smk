@@ -6,12 +6,11 @@
 
 rule scratch_init:
     input:
-        model=model_files(),
+        model=MODEL_ID,
         code=lib("modeling.py"),
     output:
         f"{R}/init/scratch.safetensors",
     params:
-        model=config["model"]["name"],
         seed=config["seed"],
     log:
         log("scratch_init/init"),
@@ -23,7 +22,7 @@ rule scratch_init:
 
 
 def train_inputs(wildcards):
-    inp = {"train": tokens(wildcards.task, "train"), "dev": tokens(wildcards.task, "dev"), "model": model_files()}
+    inp = {"train": tokens(wildcards.task, "train"), "dev": tokens(wildcards.task, "dev"), "model": MODEL_ID}
     if wildcards.init == "scratch":
         inp["init"] = f"{R}/init/scratch.safetensors"
     if wildcards.init == "long":  # §5.3: continue the fine-tuned run for more epochs
@@ -42,7 +41,6 @@ rule train:
     params:
         spec=lambda wc: cfg.train_params(config, wc.task, wc.init),
         first_epoch=lambda wc: config["tasks"][wc.task]["epochs_finetune"] if wc.init == "long" else 0,
-        resume=lambda wc: f"{R}/train/{wc.task}/{wc.init}/.resume",
         storage=config["train"]["intermediate_checkpoints"],
         seed=config["seed"],
     log:

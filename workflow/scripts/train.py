@@ -28,8 +28,8 @@ def main(job):
         paths[0], base = None, Path(job.input.start) / "epoch0.safetensors"
     sources = {"model": model_identity(c["model"]["name"], model_dir, c["model"]["revision"])}
     meta = {"task": task, "init": init, "provenance": job.provenance(sources=sources)}
-    steps, epochs = train(model, data["train"], data["dev"], spec, paths, job.params.resume, meta, identity=str(ident),
-                          storage=job.params.storage, delta_base=base)
+    steps, epochs = train(model, data["train"], data["dev"], spec, paths, str(out.parent / ".resume"), meta,
+                          identity=str(ident), storage=job.params.storage, delta_base=base)
     for r in steps + epochs:
         r["epoch"] += first
     for r in steps:
