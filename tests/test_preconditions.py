@@ -23,7 +23,8 @@ def checks_for(ft, sc, hessian=None, tasks=("MRPC",)):
     curves = {(t, i): g[1] for t in tasks for i, g in (("finetune", ft), ("scratch", sc))}
     surfaces = {(t, i): g[0] for t in tasks for i, g in (("finetune", ft), ("scratch", sc))}
     hessian = hessian if hessian is not None else {(t, i): CONVERGED for t in tasks for i in ("finetune", "scratch")}
-    return P.check_all(curves, surfaces, hessian, list(tasks), {t: task_spec(t) for t in tasks}, CL, 1e-3, "synthetic")
+    return P.check_all(curves, surfaces, hessian, list(tasks), {t: P.chance_loss(task_spec(t)) for t in tasks}, CL, 1e-3,
+                        "synthetic")
 
 
 def by(checks, p, init):
@@ -33,6 +34,9 @@ def by(checks, p, init):
 def test_chance_loss_is_the_uniform_cross_entropy():
     assert P.chance_loss(task_spec("MNLI")) == pytest.approx(math.log(3))
     assert P.chance_loss(task_spec("SST-2")) == pytest.approx(math.log(2))
+    assert P.chance_loss(task_spec("STS-B"), 2.49) == 2.49  # regression: Var(train targets), given by the caller
+    with pytest.raises(ValueError):
+        P.chance_loss(task_spec("STS-B"))
 
 
 def test_curve_minimum_is_located_between_nodes_and_flagged_at_the_edge():

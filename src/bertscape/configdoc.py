@@ -39,7 +39,8 @@ def _value(v) -> str:
 
 def keys(schema: dict, prefix: str = "") -> Iterator[tuple[str, dict, bool]]:
     """(dotted key, schema node, required) for every key, depth first in the schema's order. Entries of a
-    mapping whose names the user chooses are shown as ``<NAME>`` (``tasks.<TASK>``, ``layers.groups.<name>``)."""
+    mapping whose names the user chooses are shown as ``<TITLE>``, the title of its ``propertyNames``, or ``<name>``
+    (``tasks.<TASK>``, ``layers.groups.<name>``)."""
     required = set(schema.get("required", []))
     for name, node in (schema.get("properties") or {}).items():
         key = f"{prefix}{name}"
@@ -48,8 +49,7 @@ def keys(schema: dict, prefix: str = "") -> Iterator[tuple[str, dict, bool]]:
             yield from keys(node, key + ".")
         extra = node.get("additionalProperties")
         if isinstance(extra, dict):
-            names = (node.get("propertyNames") or {}).get("enum")
-            placeholder = "<TASK>" if names else "<name>"
+            placeholder = f"<{(node.get('propertyNames') or {}).get('title', 'name')}>"  # the schema names it
             yield f"{key}.{placeholder}", extra, False
             if extra.get("properties"):
                 yield from keys(extra, f"{key}.{placeholder}.")
@@ -85,8 +85,11 @@ def reference(schema: dict) -> str:
 
 def _row(key: str, sub: dict, required: bool) -> str:
     cons = [fmt.format(sub[c]) for c, fmt in _CONSTRAINTS if c in sub]
-    if "enum" in sub.get("propertyNames", {}):
-        cons.append("names: " + ", ".join(sub["propertyNames"]["enum"]))
+    names = sub.get("propertyNames", {})
+    if "enum" in names:
+        cons.append("names: " + ", ".join(names["enum"]))
+    elif "description" in names:
+        cons.append("names: " + " ".join(names["description"].split()))
     if sub.get("additionalProperties") is False and sub.get("properties"):
         cons.append("no other keys")
     if sub.get("required"):

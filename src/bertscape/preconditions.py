@@ -42,8 +42,13 @@ UNDEFINED = {("C2", "epochs_to_loss"): "neither run reached the threshold; raise
                                             "surface there; raise grid.points or claims.window"}
 
 
-def chance_loss(spec: TaskSpec) -> float:
-    """Training loss of a model that learned nothing: cross-entropy of the uniform prediction, ln(#labels)."""
+def chance_loss(spec: TaskSpec, target_variance: float | None = None) -> float:
+    """Training loss of a model that learned nothing: cross-entropy of the uniform prediction, ln(#labels); for a
+    regression task the MSE of predicting the mean training target, Var(train targets) (claims.target_variance)."""
+    if spec.regression:
+        if target_variance is None:
+            raise ValueError(f"{spec.name}: a regression task's chance loss needs the variance of its training targets")
+        return float(target_variance)
     return math.log(len(spec.labels))
 
 
@@ -127,13 +132,14 @@ def p4_converged(hessian: dict | None, task: str, init: str, tol: float) -> dict
                 f"P4: power iteration stopped after {it} iterations still changing by {rel:.1%} per step")
 
 
-def check_all(curves: dict, surfaces: dict, hessian: dict, tasks: list[str], specs: dict[str, TaskSpec], cl: dict,
+def check_all(curves: dict, surfaces: dict, hessian: dict, tasks: list[str], chance: dict[str, float], cl: dict,
               hessian_tol: float, data_source: str, inits=("finetune", "scratch")) -> list[dict]:
-    """Every precondition for every task x init; ``hessian`` maps (task, init) to the sharpness record (may be empty)."""
+    """Every precondition for every task x init; ``chance`` maps a task to its chance loss (chance_loss), ``hessian``
+    maps (task, init) to the sharpness record (may be empty)."""
     rows = []
     for t in tasks:
         for i in inits:
-            p1 = p1_learned(curves[t, i], t, i, chance_loss(specs[t]), cl["learned_fraction"], data_source)
+            p1 = p1_learned(curves[t, i], t, i, chance[t], cl["learned_fraction"], data_source)
             rows += [p1, p2_optimum(curves[t, i], t, i, cl["optimum_tol"], cl["optimum_loss_tol"], data_source),
                      p3_inside(surfaces[t, i], curves[t, i], t, i, cl["tau_loss"], p1),
                      p4_converged(hessian.get((t, i)), t, i, hessian_tol)]

@@ -70,7 +70,9 @@ def claims_html(rows: list[dict], table1: list[dict], provenance: dict, checks: 
                           f"<code>{e(_fmt(r['values']))}</code>", e(r.get("reason", ""))] for r in rows],
                         [{"yes": "yes", "no": "no"}.get(holds_word(r["holds"]), "na") for r in rows]))
     if table1:
-        parts.append("<h2>Table 1: dev accuracy after layer rollback, ours beside the paper's (BERT-large)</h2>")
+        parts.append("<h2>Table 1: dev accuracy after layer rollback, ours beside the paper's (BERT-large)</h2>"
+                     "<p>Accuracy for classification tasks (as in the paper); a regression task shows its own "
+                     "metric (column <code>metric</code>).</p>")
         cols = list(dict.fromkeys(k for r in table1 for k in r))
         parts.append(_table(cols, [[_num(k, r.get(k)) for k in cols] for r in table1]))
         parts.append("<p>The paper prints MNLI's high-layer change as −53.88; its own accuracies give −53.69.</p>")

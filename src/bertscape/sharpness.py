@@ -2,7 +2,7 @@
 
 Power iteration on exact Hessian-vector products (double backward through the model) over the
 encoder parameters only -- the same parameter space the surfaces live in; the task head stays
-fixed. The loss is the mean cross-entropy over the seeded training subset the surfaces use.
+fixed. The loss is the task's (cross-entropy, or MSE for regression) mean over the seeded training subset the surfaces use.
 """
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from __future__ import annotations
 import os
 
 import torch
-import torch.nn.functional as F
 
 from .landscape import Batch
+from .metrics import task_loss
 from .modeling import _quiet_transformers, base_prefix, batch_inputs, is_encoder_param, load_config
 
 
@@ -34,7 +34,7 @@ def hvp(model, params: list[torch.Tensor], batches: list[Batch], v: list[torch.T
     for b in batches:
         mask = None if b.mask is None else b.mask.to(device)
         logits = model(**batch_inputs(model, b.ids.to(device), b.types.to(device), mask)).logits
-        loss = F.cross_entropy(logits, b.labels.to(device), reduction="sum") / n
+        loss = task_loss(logits, b.labels.to(device), reduction="sum") / n
         grads = torch.autograd.grad(loss, params, create_graph=True)
         for acc, h in zip(out, torch.autograd.grad(sum((g * x).sum() for g, x in zip(grads, v)), params)):
             acc += h

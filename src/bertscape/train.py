@@ -23,12 +23,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from tqdm import tqdm
 
 from . import checkpoints as ck
 from .io import load_tensors, read_json, save_tensors, write_json
 from .landscape import make_batches
+from .metrics import as_labels, score, task_loss
 from .modeling import batch_inputs
 
 
@@ -84,17 +84,16 @@ def device_of(model) -> torch.device:
 
 
 def evaluate(model, data: dict[str, torch.Tensor], batch_tokens: int) -> dict[str, float]:
+    """Mean dev loss and GLUE's metrics (:func:`bertscape.metrics.score`)."""
     model.eval()
     dev = device_of(model)
-    loss, correct, n = 0.0, 0, 0
+    logits, labels = [], []
     with torch.inference_mode():
         for b in make_batches(data, torch.arange(len(data["labels"])), "dev", batch_tokens):
             mask = None if b.mask is None else b.mask.to(dev)
-            logits = model(**batch_inputs(model, b.ids.to(dev), b.types.to(dev), mask)).logits.cpu()
-            loss += float(F.cross_entropy(logits, b.labels, reduction="none").double().sum())
-            correct += int((logits.argmax(-1) == b.labels).sum())
-            n += len(b.labels)
-    return {"loss": loss / n, "acc": correct / n}
+            logits.append(model(**batch_inputs(model, b.ids.to(dev), b.types.to(dev), mask)).logits.cpu())
+            labels.append(b.labels)
+    return score(logits, labels)
 
 
 def _epoch_batches(data, spec: TrainSpec, epoch: int):
@@ -105,7 +104,7 @@ def _epoch_batches(data, spec: TrainSpec, epoch: int):
         T = int(data["lengths"][idx].max())
         ids = data["input_ids"][idx, :T].long()
         yield ids, data["token_type_ids"][idx, :T].long(), (torch.arange(T)[None] < data["lengths"][idx, None]).long(), \
-            data["labels"][idx].long()
+            as_labels(data["labels"][idx])
 
 
 def train(model, train_data, dev_data, spec: TrainSpec, ckpt_paths: list[str | None], resume_dir: str | os.PathLike,
@@ -152,7 +151,7 @@ def train(model, train_data, dev_data, spec: TrainSpec, ckpt_paths: list[str | N
                 for g in opt.param_groups:
                     g["lr"] = lr_at(step, total, spec)
                 ids, types, mask, labels = ids.to(dev), types.to(dev), mask.to(dev), labels.to(dev)
-                loss = F.cross_entropy(model(**batch_inputs(model, ids, types, mask)).logits, labels)
+                loss = task_loss(model(**batch_inputs(model, ids, types, mask)).logits, labels)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(model.parameters(), spec.max_grad_norm)
@@ -163,7 +162,7 @@ def train(model, train_data, dev_data, spec: TrainSpec, ckpt_paths: list[str | N
                 bar.set_postfix(loss=f"{losses[-1]:.4f}")
         ev = evaluate(model, dev_data, spec.eval_batch_tokens)
         state["epochs"].append({"epoch": epoch, "train_loss": sum(losses) / len(losses) if losses else float("nan"),
-                                "dev_loss": ev["loss"], "dev_acc": ev["acc"]})
+                                "dev_loss": ev["loss"], **{f"dev_{k}": v for k, v in ev.items() if k != "loss"}})
         weights = model.state_dict()
         save_tensors(resume / f"epoch{epoch}.safetensors", weights, {**meta, "epoch": epoch})
         if 0 < epoch < spec.epochs:  # the moments are needed only to continue: none after the last epoch

@@ -3,18 +3,21 @@ import re
 import sys
 from pathlib import Path
 
-# The library is this workflow's own src/ (what lib() declares as inputs), also when the workflow is used as a
-# module of another one or runs its jobs in conda envs (envs/ holds no bertscape): first on the path here, and
-# on PYTHONPATH for every job (local jobs inherit it; SLURM jobs re-read this file).
-SRC = Path(str(workflow.current_basedir)).resolve().parents[1] / "src" / "bertscape"  # this file's ../../src
-sys.path.insert(0, str(SRC.parent))
+# The workflow's own location (this file is workflow/rules/common.smk), also when it is used as a module of
+# another workflow. Its library is its own src/ (what lib() declares as inputs), also when jobs run in conda
+# envs (envs/ holds no bertscape): first on sys.path here, and on PYTHONPATH for every job (local jobs
+# inherit it; SLURM jobs re-read this file).
+ROOT = Path(workflow.current_basedir.get_path_or_uri(secret_free=True)).parents[1]
+SRC = ROOT / "src" / "bertscape"
+sys.path.insert(0, os.path.abspath(SRC.parent))
 
 from bertscape import BertscapeError, on_pythonpath
 from bertscape import config as cfg
-from bertscape.data import TASKS as TASK_SPECS
+from bertscape import identity
+from bertscape.data import CUSTOM_KEYS, is_custom, task_spec
 from bertscape.modeling import EMBEDDED_PREFIX, hub_cache_path
 
-on_pythonpath(SRC.parent)
+on_pythonpath(os.path.abspath(SRC.parent))
 
 # config.yaml is the paper's experiment; `--configfile X` replaces it whole (no merging of task lists).
 if not workflow.overwrite_configfiles:
@@ -28,14 +31,24 @@ except BertscapeError as e:
     sys.stderr.write(f"bertscape: {e}\n")
     sys.exit(2)
 
-R = config["results"].rstrip("/")
+R = config["results"]  # normalised by cfg.validate (no "./", no trailing "/")
 TASKS = list(config["tasks"])
+SPECS = {t: task_spec(t, config["tasks"]) for t in TASKS}  # built-in GLUE or custom (validated above)
 INITS = list(cfg.INITS)
 LONG = config["train"]["long_run"]["task"]
 LAYER_TASKS = config["layers"]["tasks"]
 ROLLBACK_TASKS = config["layers"]["rollback_tasks"] or TASKS
 GROUPS = list(config["layers"]["groups"] or {"low": 0, "mid": 0, "high": 0})
 SHARDS = config["grid"]["shards"]
+
+
+def rel(path):
+    """Inputs are recorded by path (Snakemake's input-set trigger). Below the working directory they are
+    relative, so they stay the same when the project is copied or mounted elsewhere; outside it (the
+    workflow used as a module from an installed copy) absolute, so they stay the same when only the
+    project moves."""
+    r = os.path.relpath(path)
+    return os.path.abspath(path) if r.split(os.sep)[0] == os.pardir else r
 
 
 wildcard_constraints:
@@ -48,11 +61,48 @@ wildcard_constraints:
 
 def lib(*modules):
     """The library modules a rule's script runs: declared as inputs so editing them reruns exactly those rules."""
-    return [str(SRC / m) for m in ("__init__.py", "runner.py", "provenance.py", "io.py", *modules)]
+    return [rel(SRC / m) for m in ("__init__.py", "runner.py", "provenance.py", "io.py", *modules)]
 
 
-def model_files():
-    """Inputs that identify the model: the fetched hub snapshot, or the weights of a local/embedded model."""
+# External inputs enter the DAG by content: jobs that read the model take MODEL_ID (sha256 of every
+# weight, vocabulary and config file) as input, not the files themselves, so a reinstall that only
+# touches them reruns nothing. The main Snakemake process rewrites an identity file at parse time,
+# and only when a hash changed; job processes (SLURM) only read it. README: "What triggers a rerun".
+MODEL_ID = f"{R}/sources/model.json"
+
+
+def data_id(task):
+    """The identity of the files a task's rows are read from (GLUE directory or a custom task's files)."""
+    return f"{R}/sources/data/{task}.json"
+
+
+def data_source_files(task):
+    """{name: path} of the files a task's rows are read from; empty for synthetic data and hub datasets."""
+    t = config["tasks"][task]
+    if is_custom(config["tasks"], task):
+        from bertscape.data.custom import FILE_SOURCES, split_file
+
+        return (
+            {f"{task}/{split_file(t, s).name}": split_file(t, s) for s in ("train", "dev")}
+            if t["source"] in FILE_SOURCES
+            else {}
+        )
+    if config["data"]["source"] != "glue_dir":
+        return {}
+    from bertscape.data.glue import glue_file
+
+    files = [glue_file(config["data"]["glue_dir"], task, s, config["data"]["mnli_dev"]) for s in ("train", "dev")]
+    return {f"{task}/{f.name}": f for f in files}
+
+
+def cfg_depth(model_dir):
+    import json
+
+    c = json.loads((Path(model_dir) / "config.json").read_text())
+    return c.get("num_hidden_layers") or c.get("n_layers")
+
+
+def _model_dir():
     name = config["model"]["name"]
     if name.startswith((EMBEDDED_PREFIX, os.sep, ".")) or Path(name).is_dir():  # local: must exist now
         from bertscape.modeling import resolve_model_dir
@@ -63,15 +113,22 @@ def model_files():
         except BertscapeError as e:
             sys.stderr.write(f"bertscape: {e}\n")
             sys.exit(2)
-        return [str(p) for p in sorted(d.glob("*.json")) + sorted(d.glob("*.safetensors")) + sorted(d.glob("*.txt"))]
-    return [str(hub_cache_path(config["resources_dir"], name, config["model"]["revision"]) / "config.json")]
+        return d, False
+    snapshot = hub_cache_path(config["resources_dir"], name, config["model"]["revision"])
+    return (snapshot if (snapshot / "config.json").is_file() else None), True
 
 
-def cfg_depth(model_dir):
-    import json
-
-    c = json.loads((Path(model_dir) / "config.json").read_text())
-    return c.get("num_hidden_layers") or c.get("n_layers")
+MODEL_DIR, MODEL_HUB = _model_dir()  # hub: rule model_identity writes MODEL_ID after the fetch
+if workflow.is_main_process:
+    try:
+        if MODEL_DIR is not None:
+            identity.refresh_model(MODEL_ID, MODEL_DIR)
+        for t in TASKS:
+            if files := data_source_files(t):
+                identity.refresh(data_id(t), files)
+    except OSError as e:
+        sys.stderr.write(f"bertscape: cannot hash an external input ({e})\n")
+        sys.exit(2)
 
 
 def ckpt_dir(task, init):
@@ -112,31 +169,38 @@ def all_figures():
     return [f"{R}/figures/{f}.{x}" for f in figs for x in fmts] + [f"{R}/figures/table1_rollback.md"]
 
 
+def all_views():
+    views = ["surfaces"] + (["layers"] if LAYER_TASKS else [])
+    vtk = [f"{R}/views/vtk/surfaces/{t}/{i}.vtk" for t in TASKS for i in INITS]
+    vtk += [f"{R}/views/vtk/layers/{t}/{g}.vtk" for t in LAYER_TASKS for g in GROUPS]
+    return [f"{R}/views/{v}_3d.html" for v in views] + vtk
+
+
 # ---- used by data.smk
 
 
-def data_params():
+def data_params(task):
+    """What decides the prepared rows. No paths: a GLUE directory or a custom task's files enter by content
+    (source_files), and the script finds them, like the hub dataset cache, through the config."""
     d = config["data"]
     keep = {"source": d["source"], "max_train": d["max_train"], "max_dev": d["max_dev"], "seed": config["seed"]}
+    t = config["tasks"][task]
+    if is_custom(config["tasks"], task):  # a custom task brings its own source: only its own entry matters
+        keep["custom"] = {k: t[k] for k in CUSTOM_KEYS if t.get(k) is not None and k != "path"}
+        return keep
+    if task == "MNLI" and d["source"] != "synthetic":
+        keep["mnli_dev"] = d["mnli_dev"]
     if d["source"] == "synthetic":
         keep.update(synthetic_train=d["synthetic_train"], synthetic_dev=d["synthetic_dev"])
-    elif d["source"] == "glue_dir":
-        keep["glue_dir"] = str(Path(d["glue_dir"]).resolve())
-    else:
-        keep.update(
-            hub_dataset=d["hub_dataset"],
-            hub_revision=d["hub_revision"],
-            cache_dir=f"{config['resources_dir']}/datasets",
-        )
+    elif d["source"] == "hub":
+        keep.update(hub_dataset=d["hub_dataset"], hub_revision=d["hub_revision"])
     return keep
 
 
-def glue_files(wildcards):
-    if config["data"]["source"] != "glue_dir":
-        return []
-    from bertscape.data.glue import glue_file
-
-    return [str(glue_file(config["data"]["glue_dir"], wildcards.task, s)) for s in ("train", "dev")]
+def source_files(wildcards):
+    """The identity of the files a task's rows are read from (data_id: by content, not by path or mtime,
+    so moving or re-downloading identical files reruns nothing)."""
+    return [data_id(wildcards.task)] if data_source_files(wildcards.task) else []
 
 
 # ---- used by figures.smk
@@ -177,6 +241,8 @@ def claims_inputs(wildcards):
         "layers": [f"{R}/layers/{t}/{g}.h5" for t in LAYER_TASKS for g in GROUPS],
         "hessian": [f"{R}/claims/sharpness/{t}/{i}.json" for t, i in both] if HESSIAN["enabled"] else [],
     }
+    # C2's chance loss of a regression task is the variance of its training targets
+    inp["targets"] = [f"{R}/data/{t}/train.jsonl" for t in TASKS if SPECS[t].regression]
     if LONG:
         inp["long_epochs"] = f"{R}/train/{LONG}/long/epochs.tsv"
     return inp
@@ -193,7 +259,7 @@ def landscape_inputs(wildcards):
         "other": ckpt_dir(config["tasks"][wildcards.task]["other_task"], init),
         "train": tokens(wildcards.task, "train"),
         "dev": tokens(wildcards.task, "dev"),
-        "model": model_files(),
+        "model": MODEL_ID,
     }
 
 
@@ -201,7 +267,7 @@ def landscape_inputs(wildcards):
 
 
 def train_inputs(wildcards):
-    inp = {"train": tokens(wildcards.task, "train"), "dev": tokens(wildcards.task, "dev"), "model": model_files()}
+    inp = {"train": tokens(wildcards.task, "train"), "dev": tokens(wildcards.task, "dev"), "model": MODEL_ID}
     if wildcards.init == "scratch":
         inp["init"] = f"{R}/init/scratch.safetensors"
     if wildcards.init == "long":  # §5.3: continue the fine-tuned run for more epochs
@@ -227,10 +293,3 @@ def view_inputs(wildcards):
     if wildcards.view == "surfaces":
         return [f"{R}/surfaces/{t}/{i}.h5" for t in TASKS for i in INITS]
     return [f"{R}/layers/{t}/{g}.h5" for t in LAYER_TASKS for g in GROUPS]
-
-
-def all_views():
-    views = ["surfaces"] + (["layers"] if LAYER_TASKS else [])
-    vtk = [f"{R}/views/vtk/surfaces/{t}/{i}.vtk" for t in TASKS for i in INITS]
-    vtk += [f"{R}/views/vtk/layers/{t}/{g}.vtk" for t in LAYER_TASKS for g in GROUPS]
-    return [f"{R}/views/{v}_3d.html" for v in views] + vtk

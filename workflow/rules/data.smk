@@ -1,4 +1,4 @@
-# Stage 1 -- data: every source (synthetic, GLUE directory, hub) writes the same prepared
+# Stage 1 -- data: every source (synthetic, GLUE directory, hub, a custom task's files) writes the same prepared
 # JSON-lines splits; tokenisation happens once per split and is cached as safetensors.
 # Fetching from the hub runs on the login node (localrule): compute nodes have no internet.
 
@@ -10,8 +10,8 @@ localrules:
 
 rule prepare_data:
     input:
-        glue=glue_files,
-        code=lib("data/__init__.py", "data/synthetic.py", "data/glue.py", "data/prepare.py"),
+        rows=source_files,
+        code=lib("data/__init__.py", "data/synthetic.py", "data/glue.py", "data/custom.py", "data/prepare.py"),
     output:
         train=f"{R}/data/{{task}}/train.jsonl",
         dev=f"{R}/data/{{task}}/dev.jsonl",
@@ -21,7 +21,7 @@ rule prepare_data:
         "../../envs/torch.yaml"
     threads: 1
     params:
-        data=lambda wc: data_params(),
+        data=lambda wc: data_params(wc.task),
     script:
         "../scripts/prepare_data.py"
 
@@ -40,10 +40,30 @@ rule fetch_model:
         "../scripts/fetch_model.py"
 
 
+if MODEL_HUB:  # a local or packaged model's identity is written at parse time (common.smk)
+
+    rule model_identity:  # local (login node) like fetch_model; declared here: it exists only for hub models
+        input:
+            # as fetch_model's output names it (resources_dir as configured, often a shared absolute cache)
+            str(
+                hub_cache_path(config["resources_dir"], config["model"]["name"], config["model"]["revision"])
+                / "config.json"
+            ),
+        output:
+            MODEL_ID,
+        log:
+            log("model_identity/model"),
+        localrule: True
+        conda:
+            "../../envs/plot.yaml"
+        script:
+            "../scripts/model_identity.py"
+
+
 rule tokenize:
     input:
         rows=f"{R}/data/{{task}}/{{split}}.jsonl",
-        model=model_files(),
+        model=MODEL_ID,
         code=lib("data/__init__.py", "data/tokenize.py"),
     output:
         tokens(task="{task}", split="{split}"),
@@ -55,7 +75,6 @@ rule tokenize:
     resources:
         **config["resources"]["light"],
     params:
-        model=config["model"]["name"],
         max_length=config["model"]["max_length"],
     script:
         "../scripts/tokenize.py"

@@ -33,7 +33,7 @@ rule figure:
 rule table1:
     input:
         data=[f"{R}/layers/{t}/rollback.tsv" for t in ROLLBACK_TASKS],
-        code=lib("plots.py", "figures.py"),
+        code=lib("plots.py", "figures.py", "summary.py", "data/__init__.py"),
     output:
         md=f"{R}/figures/table1_rollback.md",
         tsv=f"{R}/figures/table1_rollback.tsv",
@@ -47,5 +47,6 @@ rule table1:
         "../../envs/plot.yaml"
     params:
         style=config["figures"],
+        report={t: list(SPECS[t].report) for t in ROLLBACK_TASKS},
     script:
         "../scripts/table1.py"

@@ -16,8 +16,8 @@ rule sharpness:
     input:
         ckpts=lambda wc: ckpt_dir(wc.task, wc.init),
         train=lambda wc: tokens(wc.task, "train"),
-        model=model_files(),
-        code=lib("sharpness.py", "landscape.py", "modeling.py", "surfaces.py"),
+        model=MODEL_ID,
+        code=lib("sharpness.py", "landscape.py", "metrics.py", "modeling.py", "surfaces.py"),
     output:
         f"{R}/claims/sharpness/{{task}}/{{init}}.json",
     log:
@@ -43,7 +43,7 @@ rule sharpness:
 rule claims:
     input:
         unpack(claims_inputs),
-        code=lib("claims.py", "preconditions.py", "report.py", "h5io.py", "audit.py"),
+        code=lib("claims.py", "preconditions.py", "report.py", "h5io.py", "audit.py", "data/__init__.py"),
     output:
         tsv=f"{R}/claims/claims.tsv",
         preconditions=f"{R}/claims/preconditions.tsv",
@@ -57,10 +57,12 @@ rule claims:
     params:
         tasks=TASKS,
         long=LONG,
-        n_labels={t: len(TASK_SPECS[t].labels) for t in TASKS},
+        n_labels={t: SPECS[t].num_labels for t in TASKS if not SPECS[t].regression},
+        metrics={t: SPECS[t].metric for t in TASKS},
         claims={k: v for k, v in config["claims"].items() if k != "hessian"},
         hessian_tol=HESSIAN["tol"],
         data_source=config["data"]["source"],  # names the training-set size key in a precondition's fix
+        task_configs={t: config["tasks"][t] for t in TASKS},
     script:
         "../scripts/claims.py"
 
@@ -71,12 +73,14 @@ rule summary:
         directions=[f"{R}/directions/{t}/{i}.json" for t in TASKS for i in INITS],
         epochs=[f"{R}/train/{t}/{i}/epochs.tsv" for t in TASKS for i in INITS],
         claims=f"{R}/claims/claims.json",
-        code=lib("summary.py", "preconditions.py"),
+        code=lib("summary.py", "preconditions.py", "data/__init__.py"),
     output:
         f"{R}/summary.md",
     log:
         log("summary/summary"),
     conda:
         "../../envs/plot.yaml"
+    params:
+        report={t: list(SPECS[t].report) for t in TASKS},
     script:
         "../scripts/summary.py"

@@ -11,7 +11,7 @@ localrules:
 rule curve:
     input:
         unpack(landscape_inputs),
-        code=lib("surfaces.py", "landscape.py", "h5io.py", "directions.py", "checkpoints.py"),
+        code=lib("surfaces.py", "landscape.py", "h5io.py", "directions.py", "checkpoints.py", "metrics.py"),
     output:
         f"{R}/curves/{{task}}/{{init}}.h5",
     log:
@@ -36,7 +36,7 @@ rule curve:
 rule surface_shard:
     input:
         unpack(landscape_inputs),
-        code=lib("surfaces.py", "landscape.py", "h5io.py", "directions.py", "checkpoints.py"),
+        code=lib("surfaces.py", "landscape.py", "h5io.py", "directions.py", "checkpoints.py", "metrics.py"),
     output:
         f"{R}/surfaces/{{task}}/{{init}}/shard{{k}}.h5",
     log:

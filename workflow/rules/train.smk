@@ -6,7 +6,7 @@
 
 rule scratch_init:
     input:
-        model=model_files(),
+        model=MODEL_ID,
         code=lib("modeling.py"),
     output:
         f"{R}/init/scratch.safetensors",
@@ -18,7 +18,6 @@ rule scratch_init:
     resources:
         **config["resources"]["light"],
     params:
-        model=config["model"]["name"],
         seed=config["seed"],
     script:
         "../scripts/scratch_init.py"
@@ -27,7 +26,7 @@ rule scratch_init:
 rule train:
     input:
         unpack(train_inputs),
-        code=lib("modeling.py", "train.py", "landscape.py", "checkpoints.py"),
+        code=lib("modeling.py", "train.py", "landscape.py", "checkpoints.py", "metrics.py"),
     output:
         ckpts=directory(f"{R}/train/{{task}}/{{init}}/checkpoints"),
         steps=f"{R}/train/{{task}}/{{init}}/steps.tsv",
@@ -44,7 +43,6 @@ rule train:
     params:
         spec=lambda wc: cfg.train_params(config, wc.task, wc.init),
         first_epoch=lambda wc: config["tasks"][wc.task]["epochs_finetune"] if wc.init == "long" else 0,
-        resume=lambda wc: f"{R}/train/{wc.task}/{wc.init}/.resume",
         storage=config["train"]["intermediate_checkpoints"],
         seed=config["seed"],
     script:

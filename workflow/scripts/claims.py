@@ -5,7 +5,7 @@ from bertscape import preconditions as P
 from bertscape.audit import sources
 from bertscape.data import task_spec
 from bertscape.h5io import read_grid
-from bertscape.io import read_json, read_tsv, write_json, write_text, write_tsv
+from bertscape.io import read_json, read_jsonl, read_tsv, write_json, write_text, write_tsv
 from bertscape.report import claims_html
 from bertscape.runner import run
 
@@ -29,14 +29,18 @@ def main(job):
               if r["group"] != "none"} if rollback else {}
     cl = p.claims
     hessian = {k: read_json(v) for k, v in keyed(i.hessian).items()}
-    checks = P.check_all(curves, surf, hessian, tasks, {t: task_spec(t) for t in tasks}, cl, p.hessian_tol,
-                         p.data_source)
+    chance = {str(f).split("/")[-2]: C.target_variance([r["label"] for r in read_jsonl(f)])
+              for f in i.targets}  # regression tasks: C2's chance loss
+    specs = {t: task_spec(t, p.task_configs) for t in tasks}
+    checks = P.check_all(curves, surf, hessian, tasks, {t: P.chance_loss(specs[t], chance.get(t)) for t in tasks},
+                         cl, p.hessian_tol, p.data_source)
     rows = C.c1_wider_optima(surf, curves, tasks, cl["tau_loss"])
     rows += C.sharpness(hessian, tasks, p.hessian_tol) if hessian else []
-    rows += C.c2_easier_optimisation(epochs, curves, traj, tasks, p.n_labels, cl["reach_fraction"], cl["ascent_tol"])
+    rows += C.c2_easier_optimisation(epochs, curves, traj, tasks, p.n_labels, cl["reach_fraction"], cl["ascent_tol"],
+                                     chance)
     if p.long:
         rows += C.c3_overfitting(read_tsv(i.long_epochs), traj[p.long, "long"], surf[p.long, "finetune"], p.long,
-                                 cl["acc_tol"], cl["tau_error"])
+                                 cl["acc_tol"], cl["tau_error"], p.metrics[p.long])
     rows += C.c4_consistency(surf, tasks, cl["window"], cl["rho_min"])
     rows += C.c5_lower_layers(rollback, layers, groups)
     rows += C.c6_orthogonal({k: read_json(v) for k, v in keyed(i.directions).items()}, cl["max_abs_cos"])

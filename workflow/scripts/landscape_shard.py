@@ -20,7 +20,8 @@ def main(job):
     k, n = (int(wc.k), p.shards) if "k" in wc.keys() else (0, 1)
     model_dir = resolve_model_dir(c["model"]["name"], c["resources_dir"], c["model"]["revision"])
     train, dev = load_tensors(job.input.train), load_tensors(job.input.dev)
-    mconf = load_config(model_dir, len(task_spec(wc.task).labels))
+    spec = task_spec(wc.task, c["tasks"])
+    mconf = load_config(model_dir, spec.num_labels)
     batches = eval_batches(train, dev if p.dev else None, p.eval, p.seed)
     ckpts = Path(job.input.ckpts)
     layers = layer_groups(c, mconf.num_hidden_layers)[wc.group] if kind == "layer_surface" else None
@@ -42,7 +43,8 @@ def main(job):
     attrs = {"task": wc.task, "init": wc.get("init", "finetune"), "group": wc.get("group", ""), "shard": [k, n],
              "seed": p.seed, "n_train_subset": sum(len(b.labels) for b in batches if b.set_name == "train"),
              "n_dev": sum(len(b.labels) for b in batches if b.set_name == "dev"), "grid": list(p.axis),
-             "useful_flops_per_point": engine.useful_flops(), "provenance": job.provenance(), **stats, **info}
+             "useful_flops_per_point": engine.useful_flops(), "loss": spec.loss, "dev_error_is": spec.error,
+             "provenance": job.provenance(), **stats, **info}
     grid = shard_grid(kind, values, alpha, beta, attrs)
     if kind == "curve":
         grid.kind, grid.attrs["target_kind"] = "curve", "curve"
