@@ -55,7 +55,8 @@ def check(engine, values: dict[str, dict[str, float]], coords: dict[str, tuple[f
     dtype = engine.dtype
     attrs = {"precision": dtype, "precision_reference": "fp32", "precision_budget": budget}
     if dtype == "fp32":
-        return {**attrs, "precision_nodes": [], "precision_worst_node": ""}
+        zeros = {f"precision_max_{d}_{m}": 0.0 for v in values.values() for m in v for d in ("abs", "rel")}
+        return {**attrs, **zeros, "precision_nodes": [], "precision_worst_node": ""}
     nodes = pick_nodes(sorted(values), n_nodes, seed)
     reference = {x: engine.evaluate(*coords[x], dtype="fp32") for x in nodes}
     attrs.update(precision_nodes=nodes, **deviations(values, reference))
