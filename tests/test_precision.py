@@ -94,3 +94,17 @@ def test_fp32_shard_records_zero_deviation(setup, tmp_path):  # noqa: F811
     eng, _, values, coords = _shard(s, "fp32", tmp_path / "s.h5")
     attrs = check(eng, values, coords, 3, 5, 0.005, tmp_path / "s.h5")
     assert attrs["precision"] == "fp32" and attrs["precision_nodes"] == [] and attrs["precision_max_rel_train_loss"] == 0
+
+
+def test_gpu_check_parses_and_runs_tiny_on_cpu():
+    """benchmarks/gpu_check.sh runs on GPU nodes only; here: bash accepts it and its Python part runs small."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    assert subprocess.run(["bash", "-n", str(root / "benchmarks" / "gpu_check.sh")]).returncode == 0
+    out = subprocess.run([sys.executable, str(root / "benchmarks" / "gpu_check.py"), "--tiny"], capture_output=True,
+                         text=True, timeout=300, env={**__import__("os").environ, "PYTHONPATH": str(root / "src")})
+    assert out.returncode == 0, out.stderr[-500:]
+    assert "bf16" in out.stdout and "points/s" in out.stdout
