@@ -16,7 +16,7 @@ def landscape_inputs(wildcards):
 rule curve:
     input:
         unpack(landscape_inputs),
-        code=lib("surfaces.py", "landscape.py", "h5io.py", "directions.py"),
+        code=lib("surfaces.py", "landscape.py", "h5io.py", "directions.py", "precision.py", "accuracy.py"),
     output:
         f"{R}/curves/{{task}}/{{init}}.h5",
     params:
@@ -39,7 +39,7 @@ rule curve:
 rule surface_shard:
     input:
         unpack(landscape_inputs),
-        code=lib("surfaces.py", "landscape.py", "h5io.py", "directions.py"),
+        code=lib("surfaces.py", "landscape.py", "h5io.py", "directions.py", "precision.py", "accuracy.py"),
     output:
         f"{R}/surfaces/{{task}}/{{init}}/shard{{k}}.h5",
     params:
@@ -63,7 +63,7 @@ rule surface_shard:
 rule surface_gather:
     input:
         shards=lambda wc: [f"{R}/surfaces/{wc.task}/{wc.init}/shard{k}.h5" for k in range(SHARDS)],
-        code=lib("h5io.py"),
+        code=lib("h5io.py", "accuracy.py"),
     output:
         f"{R}/surfaces/{{task}}/{{init}}.h5",
     log:

@@ -33,7 +33,7 @@ def train_inputs(wildcards):
 rule train:
     input:
         unpack(train_inputs),
-        code=lib("modeling.py", "train.py", "landscape.py"),
+        code=lib("modeling.py", "train.py", "landscape.py", "precision.py"),
     output:
         ckpts=directory(f"{R}/train/{{task}}/{{init}}/checkpoints"),
         steps=f"{R}/train/{{task}}/{{init}}/steps.tsv",
