@@ -27,3 +27,11 @@ onsuccess:
     if summary_md.exists():
         print("\n" + summary_md.read_text() + f"\nAll outputs are under {R}/ (figures in {R}/figures/). "
               f"HTML report: rerun the same command with --report {R}/report.html")
+    claims_json = Path(f"{R}/claims/claims.json")
+    if claims_json.exists():  # every failed claim precondition, last thing on screen
+        from bertscape.io import read_json
+        from bertscape.preconditions import warning
+
+        text = warning(read_json(claims_json).get("preconditions", []))
+        if text:
+            print("\n" + text, file=sys.stderr)

@@ -181,7 +181,7 @@ def test_missing_dir_task_dir_file_and_bad_split(tmp_path):
     with pytest.raises(BertscapeError, match="split"):
         load_glue_dir(tmp_path, "MNLI", "test")
     with pytest.raises(BertscapeError, match="unknown task"):
-        load_glue_dir(tmp_path, "QQP", "train")
+        load_glue_dir(tmp_path, "QQQ", "train")
 
 
 # --------------------------------------------------------- hub path, on a local dataset repo
@@ -241,7 +241,8 @@ def make_local_hub_repo(root: Path, spec: dict) -> Path:
         data_files = []
         for split, cols in c["splits"].items():
             n = len(cols["label"])
-            table = {k: pa.array(v, pa.int64() if k == "label" else pa.string()) for k, v in cols.items()}
+            ltype = pa.float64() if any(isinstance(x, float) for x in cols["label"]) else pa.int64()
+            table = {k: pa.array(v, ltype if k == "label" else pa.string()) for k, v in cols.items()}
             table["idx"] = pa.array(range(n), pa.int32())
             pq.write_table(pa.table(table), root / config / f"{split}-00000-of-00001.parquet")
             data_files.append({"split": split, "path": f"{config}/{split}-*"})

@@ -9,10 +9,10 @@ import pytest
 import torch
 
 from bertscape import BertscapeError
-from bertscape.data import TASKS
+from bertscape.data import SYNTHETIC_TASKS, TASKS
 from bertscape.data.synthetic import content_words, generate, shared_words, words
 
-TASK_NAMES = list(TASKS)
+TASK_NAMES = list(SYNTHETIC_TASKS)
 
 
 def _texts(row: dict) -> list[str]:
@@ -60,6 +60,8 @@ def test_sizes_balance_and_row_format(task, n_train, n_dev):
 
 def test_bad_arguments():
     with pytest.raises(BertscapeError, match="unknown task"):
+        generate("XNLI", 8, 8, 0)
+    with pytest.raises(BertscapeError, match="synthetic data exists only for"):  # a GLUE task without a generator
         generate("CoLA", 8, 8, 0)
     with pytest.raises(BertscapeError, match="positive"):
         generate("SST-2", 0, 8, 0)

@@ -18,11 +18,11 @@ from bertscape.train import TrainSpec, lr_at, train
 SPEC = TrainSpec(epochs=3, batch_size=8, lr=1e-3, seed=3, eval_batch_tokens=256, dtype="bf16", batching="bucketed")
 
 
-def run(model_dir, out, spec=SPEC, identity="x"):
+def run(model_dir, out, spec=SPEC, identity="x", storage="fp32"):
     model = build_model(model_dir, 2, "finetune", spec.seed)
     paths = [str(out / f"epoch{e}.safetensors") for e in range(spec.epochs + 1)]
     steps, epochs = train(model, random_data(30, 120, 16, 2, 0), random_data(10, 120, 16, 2, 1), spec, paths,
-                          out / ".resume", progress=False, identity=identity)
+                          out / ".resume", progress=False, identity=identity, storage=storage)
     return paths, steps, epochs
 
 
@@ -76,7 +76,8 @@ def test_killed_run_resumes_to_identical_weights(tiny_bert_dir, tmp_path, monkey
     assert ref_steps == cut_steps
 
 
-def test_sigkill_mid_epoch_then_rerun_equals_an_uninterrupted_run(tiny_bert_dir, tmp_path):
+@pytest.mark.parametrize("storage", ["fp32", "fp16_delta"])
+def test_sigkill_mid_epoch_then_rerun_equals_an_uninterrupted_run(tiny_bert_dir, tmp_path, storage):
     """A real kill -9 of a training process in the middle of epoch 2; the rerun resumes to the same weights."""
     ref, _, _ = run(tiny_bert_dir, tmp_path / "ref")
     child = f"""
@@ -92,7 +93,7 @@ def slow(data, spec, epoch):
             time.sleep(120)
         yield b
 tr._epoch_batches = slow
-T.run(pathlib.Path({str(tiny_bert_dir)!r}), pathlib.Path({str(tmp_path / "cut")!r}))
+T.run(pathlib.Path({str(tiny_bert_dir)!r}), pathlib.Path({str(tmp_path / "cut")!r}), storage={storage!r})
 """
     proc = subprocess.Popen([sys.executable, "-c", child], stdout=subprocess.PIPE, text=True)
     try:
@@ -104,10 +105,12 @@ T.run(pathlib.Path({str(tiny_bert_dir)!r}), pathlib.Path({str(tmp_path / "cut")!
     cut = tmp_path / "cut"
     # killed after epoch 1's resume state was saved; no output checkpoint is published before the run ends
     assert (cut / ".resume" / "epoch1.safetensors").exists() and not (cut / ".resume" / "epoch2.safetensors").exists()
+    assert [p.name for p in (cut / ".resume").glob("optim*")] == ["optim1.safetensors"]  # the moments of epoch 1 only
     assert not list(cut.glob("epoch*.safetensors"))
-    paths, _, _ = run(tiny_bert_dir, cut)
+    paths, _, _ = run(tiny_bert_dir, cut, storage=storage)
     wa, wb = load_tensors(ref[-1]), load_tensors(paths[-1])
     assert all(torch.equal(wa[k], wb[k]) for k in wa)
+    assert not (cut / ".resume").exists()  # finished and published: no resume state, no optimiser moments left
 
 
 def test_resume_state_of_another_run_is_never_used(tiny_bert_dir, tmp_path):

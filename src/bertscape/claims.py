@@ -16,6 +16,7 @@ from collections import deque
 
 import numpy as np
 
+from .data import METRIC_NAMES
 from .h5io import Grid
 
 # Table 1 of the paper: dev accuracy of fine-tuned BERT-large and after rolling back layers
@@ -186,17 +187,33 @@ def c1_wider_optima(surfaces: dict, curves: dict, tasks: list[str], tau: float) 
     return rows
 
 
+def target_variance(targets) -> float:
+    """A regression task's chance loss: the MSE of always predicting the mean training target (population
+    variance), the counterpart of ln(K) for K classes (the cross-entropy of the uniform prediction)."""
+    return float(np.var(np.asarray(targets, dtype=np.float64)))
+
+
+def chance_text(n_labels: int | None, chance: float) -> str:
+    """How C2's reference loss reads: ln(K) for K classes, Var(train targets) for regression (n_labels None)."""
+    return f"ln({n_labels})" if n_labels else f"Var(train targets) = {chance:.4g}"
+
+
 def c2_easier_optimisation(epochs: dict, curves: dict, trajectories: dict, tasks: list[str], n_labels: dict,
-                           reach_fraction: float, ascent_tol: float) -> list[dict]:
+                           reach_fraction: float, ascent_tol: float, chance: dict | None = None) -> list[dict]:
     """§5.2: fine-tuning converges in fewer epochs, descends monotonically along delta1, and heads for its
-    final direction from the first epoch."""
+    final direction from the first epoch. The loss threshold is ``reach_fraction`` x the chance loss:
+    ln(n_labels[t]), or ``chance[t]`` (regression: the variance of the training targets, i.e. the MSE of
+    predicting their mean) where given."""
     rows = []
+    chance = chance or {}
     for t in tasks:
-        thr = reach_fraction * math.log(n_labels[t])
+        ref = chance[t] if t in chance else math.log(n_labels[t])
+        thr = reach_fraction * ref
         ft, sc = epochs_to(epochs[t, "finetune"], thr), epochs_to(epochs[t, "scratch"], thr)
         holds = None if ft is None and sc is None else (ft is not None and (sc is None or ft < sc))
         rows.append(_row("C2", "epochs_to_loss", t, {"threshold": thr, "finetune": ft, "scratch": sc},
-                         f"first epoch with train loss <= {reach_fraction:g} x ln({n_labels[t]}): finetune earlier "
+                         f"first epoch with train loss <= {reach_fraction:g} x {chance_text(None if t in chance else n_labels[t], ref)}: "
+                         "finetune earlier "
                          "(never = infinity)", holds))
         ft, sc = path_ascent(curves[t, "finetune"], "train_loss"), path_ascent(curves[t, "scratch"], "train_loss")
         ok = _finite(ft["ascent"], sc["ascent"])
@@ -217,14 +234,17 @@ def _epoch(rows: list[dict], epoch: int) -> dict:
 
 
 def c3_overfitting(long_epochs: list[dict], long_trajectory: list[dict], dev_surface: Grid, task: str,
-                   acc_tol: float, tau_error: float) -> list[dict]:
-    """§5.3: fine-tuning on for many more epochs keeps dev accuracy and stays in the low-error region."""
+                   acc_tol: float, tau_error: float, metric: str = "acc") -> list[dict]:
+    """§5.3: fine-tuning on for many more epochs keeps the dev score (accuracy, or the task's ``metric``)
+    and stays in the low-error region."""
     start, end = long_epochs[0], long_epochs[-1]
-    change = end["dev_acc"] - start["dev_acc"]
-    rows = [_row("C3", "long_run_dev_acc", task,
-                 {"epoch_start": int(start["epoch"]), "epoch_end": int(end["epoch"]), "acc_start": start["dev_acc"],
-                  "acc_end": end["dev_acc"], "change": change},
-                 f"dev accuracy change over the extra epochs >= -{acc_tol:g}", change >= -acc_tol)]
+    col = f"dev_{metric}"
+    change = end[col] - start[col]
+    short = "acc" if metric == "acc" else metric
+    rows = [_row("C3", f"long_run_dev_{metric}", task,
+                 {"epoch_start": int(start["epoch"]), "epoch_end": int(end["epoch"]), f"{short}_start": start[col],
+                  f"{short}_end": end[col], "change": change},
+                 f"dev {METRIC_NAMES.get(metric, metric)} change over the extra epochs >= -{acc_tol:g}", change >= -acc_tol)]
     last = long_trajectory[-1]
     a, b = float(last["d_alpha"]), float(last["d_beta"])
     err = bilinear(dev_surface, "dev_error", a, b)
@@ -263,8 +283,9 @@ def c5_lower_layers(rollback: dict, layer_surfaces: dict, groups: dict[str, list
     rows = []
     for t, table in rollback.items():
         delta = {r["group"]: float(r["delta"]) for r in table if r["group"] != "none"}
-        rows.append(_row("C5", "rollback_dev_acc", t, {g: delta.get(g) for g in order},
-                         f"accuracy change after rollback: {' >= '.join(order)}",
+        metric = str(table[0].get("metric", "acc"))
+        rows.append(_row("C5", f"rollback_dev_{metric}", t, {g: delta.get(g) for g in order},
+                         f"{METRIC_NAMES.get(metric, metric)} change after rollback: {' >= '.join(order)}",
                          _non_increasing([delta.get(g, float("nan")) for g in order])))
     for t in sorted({t for t, _ in layer_surfaces}):
         loss = {g: layer_surfaces[t, g].anchors["rollback"]["train_loss"] for g in order if (t, g) in layer_surfaces}
@@ -301,8 +322,9 @@ def table1_vs_paper(rollback: dict, groups: dict[str, list[int]]) -> list[dict]:
     order = sorted(groups, key=lambda g: groups[g][0])
     rows = []
     for t, table in rollback.items():
-        acc = {r["group"]: 100 * float(r["dev_acc"]) for r in table}
-        row = {"task": t, "ours_full": acc["none"]}
+        # the paper's Table 1 is accuracy: compare accuracy wherever there is one (regression: the task's metric)
+        acc = {r["group"]: 100 * float(r["dev_acc"] if "dev_acc" in r else r["score"]) for r in table}
+        row = {"task": t, "metric": "acc" if "dev_acc" in table[0] else str(table[0]["metric"]), "ours_full": acc["none"]}
         for g in order:
             row[f"ours_{g}"] = acc.get(g)
             row[f"ours_delta_{g}"] = None if g not in acc else acc[g] - acc["none"]
@@ -333,7 +355,7 @@ def _fmt(v) -> str:
 def flat_rows(rows: list[dict]) -> list[dict]:
     """Rows for claims.tsv: the values dict written compactly in one column."""
     return [{"claim": r["claim"], "measure": r["measure"], "task": r["task"], "holds": holds_word(r["holds"]),
-             "criterion": r["criterion"], "values": _fmt(r["values"])} for r in rows]
+             "criterion": r["criterion"], "values": _fmt(r["values"]), "reason": r.get("reason", "")} for r in rows]
 
 
 def tally(rows: list[dict]) -> dict[str, dict[str, int]]:

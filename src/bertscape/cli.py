@@ -21,7 +21,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="sha256 of each artifact's content without its provenance record (equal for equal results)")
     v = sub.add_parser("validate", help="validate a config file against the schema")
     v.add_argument("config")
-    e = sub.add_parser("estimate", help="GPU-hours per rule of a config (FLOPs / a stated GPU rate)")
+    e = sub.add_parser("estimate", help="GPU-hours and disk per rule of a config (FLOPs / a stated GPU rate; bytes written)")
     e.add_argument("config", nargs="?", default="config.yaml")
     e.add_argument("--tflops", type=float, default=100.0, help="sustained TFLOP/s per GPU (default 100)")
     args = ap.parse_args(argv)
@@ -34,9 +34,11 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.cmd == "estimate":
             from .config import read_yaml, validate
-            from .estimate import estimate, render as table
+            from .estimate import checkpoint_bytes_before, disk, estimate, render as table, render_disk
 
-            print(table(estimate(validate(read_yaml(args.config)), args.tflops), args.tflops))
+            config = validate(read_yaml(args.config))
+            print(table(estimate(config, args.tflops), args.tflops))
+            print("\n" + render_disk(disk(config), checkpoint_bytes_before(config)))
             return 0
         from .audit import lineage, prov_document, render, verify
 

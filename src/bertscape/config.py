@@ -6,6 +6,7 @@ Every problem is a one-line ``BertscapeError`` naming the key.
 from __future__ import annotations
 
 import copy
+import os
 import tempfile
 from pathlib import Path
 
@@ -14,7 +15,8 @@ import yaml
 from jsonschema import Draft202012Validator, validators
 
 from . import BertscapeError
-from .data import TASKS
+from .data import CUSTOM_KEYS, SYNTHETIC_TASKS, is_custom, task_spec
+from .data import TASKS as GLUE_TASKS
 
 SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
 INITS = ("finetune", "scratch")
@@ -62,23 +64,97 @@ def validate(config: dict, schema: dict | None = None) -> dict:
     """Validate in place (filling defaults) and return config; raise one line naming the key."""
     if not isinstance(config, dict):
         raise BertscapeError(f"config must be a mapping, got {type(config).__name__}")
-    v = _Validator(schema or load_schema())
+    schema = schema or load_schema()
+    _replace(config, _coerce(config, schema))
+    v = _Validator(schema)
     errors = sorted(v.iter_errors(config), key=lambda e: (len(e.path), list(map(str, e.path))))
     if errors:
         e = errors[0]
         msg = e.message
         if e.validator == "additionalProperties":
             msg = msg.replace("Additional properties are not allowed", "unknown key")
-        if e.validator == "propertyNames":
-            msg = f"unknown task {e.instance!r} (known: {', '.join(TASKS)})"
+        if e.validator == "propertyNames" or "propertyNames" in e.schema_path:
+            msg = f"task name {e.instance!r} must be letters, digits, '_', '.', '-' (it names files)"
         raise BertscapeError(f"config key {_key(e.path)}: {msg}")
     _check_semantics(config)
+    _replace(config, canonical(config, schema))
     return config
+
+
+def _replace(config: dict, new: dict) -> None:
+    """In place: Snakemake's ``config`` object is shared with the workflow and every job."""
+    config.clear()
+    config.update(new)
+
+
+def _types(schema: dict) -> set[str]:
+    t = schema.get("type", [])
+    return {t} if isinstance(t, str) else set(t)
+
+
+def _sub(schema: dict, key) -> dict:
+    if isinstance(key, int):
+        return schema.get("items", {})
+    props, extra = schema.get("properties", {}), schema.get("additionalProperties")
+    return props.get(key, extra if isinstance(extra, dict) else {})
+
+
+def _coerce(value, schema: dict):
+    """Strings where the schema wants a number, boolean or null parsed as YAML scalars: a nested
+    ``--config 'eval={batch_tokens: 2048}'`` arrives as strings (Snakemake's YAML BaseLoader), and
+    YAML 1.1 reads ``lr: 5e-5`` as a string."""
+    if isinstance(value, dict):
+        return {k: _coerce(v, _sub(schema, k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_coerce(v, _sub(schema, i)) for i, v in enumerate(value)]
+    types = _types(schema)
+    if isinstance(value, str) and "string" not in types and types & {"integer", "number", "boolean", "null"}:
+        try:
+            parsed = yaml.safe_load(value)
+            if isinstance(parsed, str) and "number" in types:  # YAML 1.1 reads 5e-5 (no dot) as a string
+                parsed = float(parsed)
+        except (yaml.YAMLError, ValueError):
+            return value
+        ok = {"integer": int, "number": (int, float), "boolean": bool, "null": type(None)}
+        if any(isinstance(parsed, ok[t]) for t in types if t in ok):
+            return parsed
+    return value
+
+
+def canonical(value, schema: dict, key: str = ""):
+    """Equal settings, equal value, whatever their order, layout or spelling in the config: mappings
+    with sorted keys (tasks in the schema's order, layer groups by their first layer), numbers as
+    floats where the schema says number, paths normalised. Snakemake's params trigger compares the
+    ``repr`` of each param, so this is what makes a reformatted config rerun nothing."""
+    if isinstance(value, dict):
+        items = {k: canonical(v, _sub(schema, k), f"{key}.{k}".lstrip(".")) for k, v in value.items()}
+        if key == "tasks":
+            names = sorted(items, key=lambda t: (TASK_ORDER.index(t) if t in TASK_ORDER else len(TASK_ORDER), t))
+        elif key == "layers.groups":
+            names = sorted(items, key=lambda g: (items[g][0], items[g][1], g))
+        else:
+            names = sorted(items)
+        return {k: items[k] for k in names}
+    if isinstance(value, list):
+        return [canonical(v, _sub(schema, i), key) for i, v in enumerate(value)]
+    if isinstance(value, int) and not isinstance(value, bool) and "number" in _types(schema) \
+            and "integer" not in _types(schema):
+        return float(value)
+    if isinstance(value, str) and key in PATH_KEYS:
+        return os.path.normpath(value)
+    return value
+
+
+PATH_KEYS = ("results", "resources_dir", "data.glue_dir")
+# The order tasks are drawn and listed in, whatever their order in the config: the paper's four as its figures
+# have them, the other GLUE tasks, then custom tasks by name.
+TASK_ORDER = ["MNLI", "RTE", "SST-2", "MRPC"] + [t for t in GLUE_TASKS if t not in ("MNLI", "RTE", "SST-2", "MRPC")]
 
 
 def _check_semantics(c: dict) -> None:
     tasks = c["tasks"]
     for t, spec in tasks.items():
+        _check_task(c, t)
         o = spec["other_task"]
         if o == t:
             raise BertscapeError(f"config key tasks.{t}.other_task: must be another task, not {t} itself")
@@ -94,7 +170,7 @@ def _check_semantics(c: dict) -> None:
         for t in c["layers"][key] or []:
             if t not in tasks:
                 raise BertscapeError(f"config key layers.{key}: {t!r} is not in tasks")
-    if c["data"]["source"] == "glue_dir":
+    if c["data"]["source"] == "glue_dir" and not all(is_custom(tasks, t) for t in tasks):
         gd = c["data"]["glue_dir"]
         if not gd:
             raise BertscapeError("config key data.glue_dir: required when data.source is glue_dir")
@@ -106,6 +182,32 @@ def _check_semantics(c: dict) -> None:
     if groups:
         check_groups(groups, None)
     check_writable(c["results"])
+
+
+def _check_task(c: dict, t: str) -> None:
+    """A built-in GLUE task (data from data.source) or a complete custom task; one line naming the key."""
+    entry = c["tasks"][t]
+    try:
+        task_spec(t, c["tasks"])  # unknown task / incomplete custom task
+    except BertscapeError as e:
+        msg = str(e)
+        raise BertscapeError(msg if msg.startswith("config key") else f"config key tasks.{t}: {msg}") from None
+    if not is_custom(c["tasks"], t):
+        extra = [k for k in CUSTOM_KEYS if k in entry]
+        if extra:
+            raise BertscapeError(f"config key tasks.{t}.{extra[0]}: only for a custom task (set tasks.{t}.source)")
+        if c["data"]["source"] == "synthetic" and t not in SYNTHETIC_TASKS:
+            raise BertscapeError(f"config key tasks.{t}: synthetic data exists only for {', '.join(SYNTHETIC_TASKS)} "
+                                 "(use data.source glue_dir or hub)")
+    elif entry["source"] != "hub":
+        from .data.custom import split_file
+
+        p = Path(entry["path"])
+        if not p.is_dir():
+            raise BertscapeError(f"config key tasks.{t}.path: directory {p} does not exist")
+        for split in ("train", "dev"):
+            if not split_file(entry, split).is_file():
+                raise BertscapeError(f"config key tasks.{t}.path: {split_file(entry, split)} not found ({split} split)")
 
 
 def check_writable(results: str) -> None:

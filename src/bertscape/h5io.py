@@ -13,8 +13,10 @@ Layout (one file per curve / surface / layer surface / shard)::
            precision_budget, precision_nodes, precision_worst_node, precision_max_abs_<metric>,
            precision_max_rel_<metric> (accuracy.py), ... (JSON for non-scalars)
 
-Metrics: ``train_loss``, ``train_acc`` (on the seeded training subset), ``dev_loss``,
-``dev_error`` (= 1 - accuracy on the dev set). Files are written to a temp name and renamed;
+Metrics: ``train_loss``, ``train_acc`` (on the seeded training subset), ``dev_loss``, ``dev_acc``,
+``dev_error`` (= 1 - accuracy on the dev set). Regression tasks (attrs ``loss`` = "MSE",
+``dev_error_is`` = "1 − Pearson r"): losses are mean squared errors, ``*_pearson`` replaces
+``*_acc`` and ``dev_error`` = 1 - Pearson r (see :mod:`bertscape.metrics`). Files are written to a temp name and renamed;
 readers open with HDF5 file locking off so many jobs may read at once.
 """
 

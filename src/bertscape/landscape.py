@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from . import BertscapeError
+from .metrics import as_labels, dev_error, is_regression, score
 from .precision import LOW, matmul_mode, resolve
 
 State = dict[str, torch.Tensor]
@@ -83,7 +84,7 @@ def make_batches(data: dict[str, torch.Tensor], indices: torch.Tensor, set_name:
         pad = bool((lens < T).any())
         mask = (torch.arange(T)[None, :] < lens[:, None])[:, None, None, :] if pad else None
         batches.append(Batch(data["input_ids"][sel, :T].long(), data["token_type_ids"][sel, :T].long(), mask,
-                             data["labels"][sel].long(), set_name, int(lens.sum())))
+                             as_labels(data["labels"][sel]), set_name, int(lens.sum())))
         start = end
     return batches
 
@@ -275,19 +276,20 @@ def useful_flops(hidden: int, inter: int, n_layers: int, batches: list[Batch]) -
 
 
 def metrics(logits: list[torch.Tensor], batches: list[Batch]) -> dict[str, float]:
-    """Mean cross-entropy and accuracy per evaluation set (sums in float64, fixed order)."""
-    sums: dict[str, list[float]] = {}
+    """Per evaluation set: the mean loss and accuracy (classification: cross-entropy) or the mean loss and
+    Pearson r (regression: MSE), sums in float64 in a fixed order; ``dev_error`` (see :mod:`.metrics`)."""
+    sets: dict[str, tuple[list, list]] = {}
     for lg, bt in zip(logits, batches):
-        s = sums.setdefault(bt.set_name, [0.0, 0.0, 0])
-        s[0] += float(F.cross_entropy(lg.float(), bt.labels, reduction="none").double().sum())  # one sync per batch
-        s[1] += float((lg.argmax(-1) == bt.labels).sum())
-        s[2] += len(bt.labels)
+        lgs, ys = sets.setdefault(bt.set_name, ([], []))
+        lgs.append(lg)
+        ys.append(bt.labels)
     out = {}
-    for name, (loss, correct, n) in sums.items():
-        out[f"{name}_loss"] = loss / n
-        out[f"{name}_acc"] = correct / n
-    if "dev_acc" in out:
-        out["dev_error"] = 1.0 - out["dev_acc"]
+    for name, (lgs, ys) in sets.items():
+        m = score(lgs, ys)
+        key = "pearson" if is_regression(ys[0]) else "acc"
+        out[f"{name}_loss"], out[f"{name}_{key}"] = m["loss"], m[key]
+    if "dev_loss" in out:
+        out["dev_error"] = dev_error({k[4:]: v for k, v in out.items() if k.startswith("dev_")})
     return out
 
 

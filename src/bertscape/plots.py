@@ -156,8 +156,18 @@ def _ordered(keys, preferred: Sequence[str] = ()) -> list[str]:
     return [k for k in preferred if k in keys] + [k for k in keys if k not in preferred]
 
 
-def _metric_label(metric: str) -> str:
-    return METRIC_LABEL.get(metric, metric.replace("_", " "))
+def _metric_label(metric: str, grids=()) -> str:
+    """The colour bar's label. Grids written for a regression task say so in their attrs (``loss``: MSE,
+    ``dev_error_is``: 1 − Pearson r): the label then names the task's own loss and error."""
+    label = METRIC_LABEL.get(metric, metric.replace("_", " "))
+    attrs = [getattr(g, "attrs", None) or {} for g in grids]
+    err = sorted({str(a["dev_error_is"]) for a in attrs if a.get("dev_error_is")})
+    loss = sorted({str(a["loss"]) for a in attrs if a.get("loss")})
+    if metric == "dev_error" and err and err != ["1 − acc"]:
+        label = f"generalization error (dev, {' / '.join(err)})"
+    if metric.endswith("_loss") and loss and loss != ["cross-entropy"]:
+        label = f"{label} ({' / '.join(loss)})"
+    return label
 
 
 def _higher_is_better(metric: str) -> bool:
@@ -381,7 +391,7 @@ def fig_surfaces(grids: Mapping[str, Mapping[str, Grid]], metric: str, style: Ma
             _mark(ax, _anchor_xy(g, "start", (0.0, 0.0)), "dot")
             _mark(ax, _anchor_xy(g, "end", (1.0, 0.0)), "star")
             _label_axes(ax, st, left=c == 0, bottom=r == nr - 1)
-        _colorbar(fig, mappable, sc, axes[:, c].tolist(), st, "bottom", _metric_label(metric))
+        _colorbar(fig, mappable, sc, axes[:, c].tolist(), st, "bottom", _metric_label(metric, [g for _, _, g in present]))
     title = {"train_loss": "Training loss surfaces", "dev_error": "Generalization error surfaces"}.get(
         metric, f"{_metric_label(metric).capitalize()} surfaces")
     rows = " vs ".join(f"{INIT_LONG.get(i, i)} ({pos})" for i, pos in zip(inits, _row_words(nr)))
@@ -632,7 +642,8 @@ def fig_trajectories(panels: Sequence[Mapping[str, Any]], metric: str, style: Ma
                                   linewidth=0.5))
             ax.set_title(p.get("title", ""), fontsize=_fs(st, "title"), pad=3)
             _label_axes(ax, st, left=c == 0 or not used[r, :c].any(), bottom=r == nr - 1 or not used[r + 1:, c].any())
-        _colorbar(fig, mappable, sc, [axes[q[0], c] for q in col], st, "bottom", _metric_label(metric))
+        _colorbar(fig, mappable, sc, [axes[q[0], c] for q in col], st, "bottom",
+                  _metric_label(metric, [q[3] for q in col]))
     for r in range(nr):
         for c in range(nc):
             if not used[r, c]:
@@ -819,7 +830,7 @@ def fig_layers(grids: Mapping[str, Mapping[str, Grid]], style: Mapping | None = 
             _mark(ax, _anchor_xy(g, "rollback", (-1.0, 0.0)), "star")
             _label_axes(ax, st, left=c == 0, bottom=r == nr - 1,
                         xl=r"$\alpha$  ($\delta_1^G$)", yl=r"$\beta$  ($\delta_2^G$)")
-        _colorbar(fig, mappable, sc, axes[r, :].tolist(), st, "right", _metric_label(metric))
+        _colorbar(fig, mappable, sc, axes[r, :].tolist(), st, "right", _metric_label(metric, grids[task].values()))
     handles = [_marker_handle("dot", r"fine-tuned $\theta_1$ (0, 0)"),
                _marker_handle("star", "layer group rolled back to BERT (−1, 0)")]
     if any_nonfinite:
@@ -830,7 +841,7 @@ def fig_layers(grids: Mapping[str, Mapping[str, Grid]], style: Mapping | None = 
 
 # ------------------------------------------------------------------------------------------ Table 1
 
-_ROW_KEYS = ("task", "finetuned", "layers")
+_ROW_KEYS = ("task", "finetuned", "layers", "metric", "glue")
 
 
 def _num(x) -> float | None:
@@ -849,8 +860,11 @@ def _delta_text(v: float, base: float) -> str:
 def table1(rows: Sequence[Mapping[str, Any]], style: Mapping | None = None) -> tuple[str, Figure]:
     """Table 1: dev accuracy (%) of the fine-tuned model and with each layer group rolled back.
 
-    Returns (Markdown, Figure). Cells read "86.73 (+0.19)": accuracy and the difference to the
-    fine-tuned accuracy, computed from the given values and rounded to two decimals; missing or
+    A row's optional ``metric`` names the score when it is not accuracy (e.g. "Pearson r" for a
+    regression task, "F1" for MRPC): the Dataset cell then says so; ``glue`` (optional) is GLUE's
+    metrics of the fine-tuned model, printed in an extra column of the Markdown.
+    Returns (Markdown, Figure). Cells read "86.73 (+0.19)": the score and the difference to the
+    fine-tuned score, computed from the given values and rounded to two decimals; missing or
     non-finite values print as "—". Column headers give the layer ranges from ``row["layers"]``
     when all rows agree on them, otherwise the group names.
     """
@@ -865,10 +879,12 @@ def table1(rows: Sequence[Mapping[str, Any]], style: Mapping | None = None) -> t
         headers.append(f"Rollback {_layers_text(rng)}" if _layers_text(rng)
                        else f"Rollback {GROUP_LABEL.get(gname, gname)}")
     cols = ["Dataset", "BERT (fine-tuned)"] + headers
+    named = lambda r: r.get("metric") not in (None, "", "accuracy", "acc")  # noqa: E731
     md_rows, fig_rows = [], []
     for r in rows:
         base = _num(r.get("finetuned"))
-        md = [str(r.get("task", "?")), "—" if base is None else f"{base:.2f}"]
+        task = str(r.get("task", "?")) + (f" ({r['metric']})" if named(r) else "")
+        md = [task, "—" if base is None else f"{base:.2f}"]
         fg = list(md)
         for gname in names:
             v = _num(r.get(gname))
@@ -883,9 +899,15 @@ def table1(rows: Sequence[Mapping[str, Any]], style: Mapping | None = None) -> t
                 fg.append(f"{v:.2f}\n({_delta_text(v, base)})")
         md_rows.append(md)
         fig_rows.append(fg)
-    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join(["---"] + ["---:"] * (len(cols) - 1)) + "|"]
+    glue = any(r.get("glue") for r in rows)
+    md_cols = cols + (["GLUE metrics (fine-tuned)"] if glue else [])
+    if glue:
+        md_rows = [m + [str(r.get("glue") or "—")] for m, r in zip(md_rows, rows)]
+    lines = ["| " + " | ".join(md_cols) + " |", "|" + "|".join(["---"] + ["---:"] * (len(md_cols) - 1)) + "|"]
     lines += ["| " + " | ".join(m) + " |" for m in md_rows]
-    caption = ("Table 1: Accuracy (%) on the development sets. BERT: the fine-tuned model; Rollback: the "
+    what = ("Scores (x 100) on the development sets: accuracy (%), or the metric named after the dataset"
+            if any(named(r) for r in rows) else "Accuracy (%) on the development sets")
+    caption = (f"Table 1: {what}. BERT: the fine-tuned model; Rollback: the "
                "fine-tuned model with one group of layers reset to pre-trained BERT, difference to BERT in "
                "parentheses.")
     markdown = "\n".join(lines) + "\n\n" + caption + "\n"
@@ -908,7 +930,7 @@ def table1(rows: Sequence[Mapping[str, Any]], style: Mapping | None = None) -> t
             cell.set_facecolor("0.9")
         elif j == 0:
             cell.set_text_props(fontweight="bold")
-    fig.text(0.5, 0.97, "Accuracy (%) on the development sets; (difference to fine-tuned BERT)",
+    fig.text(0.5, 0.97, f"{what.split(':')[0]}; (difference to fine-tuned BERT)",
              ha="center", va="top", fontsize=_fs(st, "title"))
     return markdown, fig
 

@@ -36,21 +36,44 @@ def _num(key: str, v) -> str:
     return html.escape(str(v))
 
 
-def claims_html(rows: list[dict], table1: list[dict], provenance: dict, precision: list[dict] | None = None) -> str:
+def preconditions_html(checks: list[dict]) -> str:
+    """Per task: P1-P4 for each init ('ok' or what failed and the config key that would fix it)."""
+    from .preconditions import table
+
+    e = html.escape
+    parts = ["<h2>Preconditions</h2><p>Is the experiment powered to decide the claims? A claim row that needs a failed "
+             "precondition is n/a and names it. P1: train loss at θ1 ≤ <code>claims.learned_fraction</code> × chance; "
+             "P2: θ1 within <code>claims.optimum_tol</code> of its 1D curve's minimum; P3: C1's region does not reach "
+             "the grid's edge; P4: the power iteration met <code>claims.hessian.tol</code>.</p>"]
+    for t in dict.fromkeys(c["task"] for c in checks):
+        inits = list(dict.fromkeys(c["init"] for c in checks if c["task"] == t))
+        rows = table(checks, t)
+        classes = ["no" if any(x.startswith("FAILS") for x in r[2:]) else "yes" if all(x == "ok" for x in r[2:])
+                   else "na" for r in rows]
+        parts.append(f"<h3>{e(t)}</h3>" + _table(["", "precondition"] + inits, [[e(x) for x in r] for r in rows], classes))
+    return "".join(parts)
+
+
+def claims_html(rows: list[dict], table1: list[dict], provenance: dict, checks: list[dict] | None = None,
+                precision: list[dict] | None = None) -> str:
     e = html.escape
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>bertscape claims</title><style>{STYLE}</style>"
              "</head><body><h1>The paper's claims, measured</h1>"]
     t = tally(rows)
     parts.append(_table(["claim", "statement", "holds", "does not hold", "undefined"],
                         [[c, e(CLAIMS.get(c, "")), str(n["yes"]), str(n["no"]), str(n["n/a"])] for c, n in sorted(t.items())]))
+    if checks:
+        parts.append(preconditions_html(checks))
     parts.append("<h2>Every measure</h2><p>Coordinates in units of ||δ1|| (α = 1 is the end point). "
                  "<i>censored</i>: the region reaches the grid's edge, so its true size is larger than measured.</p>")
-    parts.append(_table(["claim", "measure", "task", "holds", "criterion", "values"],
+    parts.append(_table(["claim", "measure", "task", "holds", "criterion", "values", "why n/a"],
                         [[r["claim"], e(r["measure"]), e(r["task"]), holds_word(r["holds"]), e(r["criterion"]),
-                          f"<code>{e(_fmt(r['values']))}</code>"] for r in rows],
+                          f"<code>{e(_fmt(r['values']))}</code>", e(r.get("reason", ""))] for r in rows],
                         [{"yes": "yes", "no": "no"}.get(holds_word(r["holds"]), "na") for r in rows]))
     if table1:
-        parts.append("<h2>Table 1: dev accuracy after layer rollback, ours beside the paper's (BERT-large)</h2>")
+        parts.append("<h2>Table 1: dev accuracy after layer rollback, ours beside the paper's (BERT-large)</h2>"
+                     "<p>Accuracy for classification tasks (as in the paper); a regression task shows its own "
+                     "metric (column <code>metric</code>).</p>")
         cols = list(dict.fromkeys(k for r in table1 for k in r))
         parts.append(_table(cols, [[_num(k, r.get(k)) for k in cols] for r in table1]))
         parts.append("<p>The paper prints MNLI's high-layer change as −53.88; its own accuracies give −53.69.</p>")

@@ -2,7 +2,7 @@
 
 Power iteration on exact Hessian-vector products (double backward through the model) over the
 encoder parameters only -- the same parameter space the surfaces live in; the task head stays
-fixed. The loss is the mean cross-entropy over the seeded training subset the surfaces use.
+fixed. The loss is the task's (cross-entropy, or MSE for regression) mean over the seeded training subset the surfaces use.
 """
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from __future__ import annotations
 import os
 
 import torch
-import torch.nn.functional as F
 
 from .landscape import Batch
+from .metrics import task_loss
 from .modeling import _quiet_transformers, base_prefix, batch_inputs, is_encoder_param, load_config
 
 
@@ -34,7 +34,7 @@ def hvp(model, params: list[torch.Tensor], batches: list[Batch], v: list[torch.T
     for b in batches:
         mask = None if b.mask is None else b.mask.to(device)
         logits = model(**batch_inputs(model, b.ids.to(device), b.types.to(device), mask)).logits
-        loss = F.cross_entropy(logits, b.labels.to(device), reduction="sum") / n
+        loss = task_loss(logits, b.labels.to(device), reduction="sum") / n
         grads = torch.autograd.grad(loss, params, create_graph=True)
         for acc, h in zip(out, torch.autograd.grad(sum((g * x).sum() for g, x in zip(grads, v)), params)):
             acc += h
@@ -49,7 +49,7 @@ def top_eigenvalue(model, batches: list[Batch], iters: int, tol: float, seed: in
         p.requires_grad_(is_encoder_param(name, prefix))
     gen = torch.Generator().manual_seed(seed)
     v = [torch.randn(p.shape, generator=gen, dtype=torch.float64).to(p.device) for p in params]
-    lam, rel = float("nan"), float("nan")
+    lam, rel, history = float("nan"), float("nan"), []
     for it in range(1, iters + 1):
         norm = torch.sqrt(sum((x.double() ** 2).sum() for x in v))
         v = [(x / norm).to(p.dtype) for x, p in zip(v, params)]
@@ -57,7 +57,8 @@ def top_eigenvalue(model, batches: list[Batch], iters: int, tol: float, seed: in
         new = float(sum((h.double() * x.double()).sum() for h, x in zip(hv, v)))
         rel = abs(new - lam) / max(abs(new), 1e-30) if it > 1 else float("nan")
         lam, v = new, [h.detach() for h in hv]
+        history.append(lam)
         if it > 1 and rel < tol:
             break
     return {"lambda_max": lam, "iterations": it, "rel_change": rel, "examples": sum(len(b.labels) for b in batches),
-            "parameters": int(sum(p.numel() for p in params))}
+            "parameters": int(sum(p.numel() for p in params)), "history": history}

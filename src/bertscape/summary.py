@@ -4,18 +4,28 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .data import METRIC_NAMES
 from .io import read_json, read_tsv
+from .preconditions import NAMES, table, warning
 
 
-def summarize(figures: list[str], directions: list[str], epochs: list[str], claims: str | None = None) -> str:
+def glue_text(row: dict, report: list[str]) -> str:
+    """GLUE's metrics for one task as GLUE prints them (x 100), e.g. "F1 88.10 / accuracy 84.07"."""
+    return " / ".join(f"{METRIC_NAMES.get(m, m)} {100 * float(row[f'dev_{m}']):.2f}" for m in report if f"dev_{m}" in row)
+
+
+def summarize(figures: list[str], directions: list[str], epochs: list[str], claims: str | None = None,
+              report: dict[str, list[str]] | None = None) -> str:
+    """``report``: task -> the GLUE metrics to print (default: accuracy)."""
     lines = ["# bertscape run summary", "", "## Figures", ""]
     lines += [f"- `{f}`" for f in figures if not f.endswith(".pdf")]
-    lines += ["", "## Training (final epoch)", "", "| task | init | epochs | train loss | dev acc |", "|---|---|---|---|---|"]
+    lines += ["", "## Training (final epoch)", "", "| task | init | epochs | train loss | dev (GLUE metrics, x 100) |",
+              "|---|---|---|---|---|"]
     for p in epochs:
         rows = read_tsv(p)
-        last = rows[-1]
-        lines.append(f"| {Path(p).parts[-3]} | {Path(p).parts[-2]} | {int(last['epoch'])} | "
-                     f"{last['train_loss']:.4f} | {100 * last['dev_acc']:.2f} |")
+        last, task = rows[-1], Path(p).parts[-3]
+        lines.append(f"| {task} | {Path(p).parts[-2]} | {int(last['epoch'])} | "
+                     f"{last['train_loss']:.4f} | {glue_text(last, (report or {}).get(task, ['acc']))} |")
     lines += ["", "## Directions", "", "| task | init | other task | ‖δ1‖ | ‖δ2‖ (raw) | cos(δ1, δ2) |", "|---|---|---|---|---|---|"]
     for p in directions:
         s = read_json(p)
@@ -26,4 +36,19 @@ def summarize(figures: list[str], directions: list[str], epochs: list[str], clai
         lines += ["", f"## Claims (details: `{claims[:-5]}.tsv`, `.html`)", "", "| claim | holds | does not hold | undefined |",
                   "|---|---|---|---|"]
         lines += [f"| {k} | {v['yes']} | {v['no']} | {v['n/a']} |" for k, v in sorted(c["tally"].items())]
+        lines += preconditions_md(c.get("preconditions", []))
     return "\n".join(lines) + "\n"
+
+
+def preconditions_md(checks: list[dict]) -> list[str]:
+    """Per task: P1-P4 for each init, and the warning listing every failed one."""
+    if not checks:
+        return []
+    lines = ["", "## Preconditions (a claim row that needs a failed one is n/a)", ""]
+    lines += [f"- {p} {name}" for p, name in NAMES.items()]
+    for t in dict.fromkeys(c["task"] for c in checks):
+        inits = list(dict.fromkeys(c["init"] for c in checks if c["task"] == t))
+        lines += ["", f"### {t}", "", "| | precondition | " + " | ".join(inits) + " |", "|---|---|" + "---|" * len(inits)]
+        lines += ["| " + " | ".join(r) + " |" for r in table(checks, t)]
+    w = warning(checks)
+    return lines + (["", "```", w, "```"] if w else ["", "All preconditions hold."])

@@ -56,10 +56,12 @@ def read_head(path: str | os.PathLike, prefix: str) -> State:
         return {k: f.get_tensor(k) for k in f.keys() if not k.startswith(prefix)}
 
 
-def build_engine(kind: str, config, theta0_path, theta1_path, directions_path, batches, layers: list[int] | None = None,
+def build_engine(kind: str, config, theta0_path, theta1_path, directions, batches, layers: list[int] | None = None,
                  dtype: str = "fp32"):
-    """Engine for J(theta0 + a d1 + b d2) (surface/curve) or J(theta1 + a d1^G + b d2^G) (layer_surface)."""
-    d1, d2 = split(load_tensors(directions_path))
+    """Engine for J(theta0 + a d1 + b d2) (surface/curve) or J(theta1 + a d1^G + b d2^G) (layer_surface).
+
+    ``directions``: the pair (d1, d2), or a safetensors file of them (keys of :func:`bertscape.directions.join`)."""
+    d1, d2 = directions if isinstance(directions, tuple) else split(load_tensors(directions))
     info = {}
     if kind == "layer_surface":
         base = load_tensors(theta1_path)

@@ -4,6 +4,12 @@ Exact resume: every epoch reseeds its data order and dropout from (seed, epoch),
 resume state (weights + AdamW moments + losses so far) is written after each epoch to a
 folder that Snakemake does not own, so a killed job restarts from its last finished epoch
 and ends with the same weights as an uninterrupted run on CPU.
+
+Resume folder: ``state.json`` (the commit point), ``epoch0.safetensors``, the fp32 weights and
+``optim{E}.safetensors`` (AdamW moments) of the last finished epoch E only, and the stored form
+of every finished intermediate epoch (see :mod:`bertscape.checkpoints`). Once the last epoch's
+checkpoint is published the folder is removed: the optimiser state exists only while the run
+can still resume.
 """
 
 from __future__ import annotations
@@ -17,11 +23,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from tqdm import tqdm
 
+from . import checkpoints as ck
 from .io import load_tensors, read_json, save_tensors, write_json
 from .landscape import make_batches
+from .metrics import as_labels, score, task_loss
 from .modeling import batch_inputs
 from .precision import LOW, matmul_mode, resolve
 
@@ -84,17 +91,16 @@ def device_of(model) -> torch.device:
 
 
 def evaluate(model, data: dict[str, torch.Tensor], batch_tokens: int) -> dict[str, float]:
+    """Mean dev loss and GLUE's metrics (:func:`bertscape.metrics.score`)."""
     model.eval()
     dev = device_of(model)
-    loss, correct, n = 0.0, 0, 0
+    logits, labels = [], []
     with torch.inference_mode():
         for b in make_batches(data, torch.arange(len(data["labels"])), "dev", batch_tokens):
             mask = None if b.mask is None else b.mask.to(dev)
-            logits = model(**batch_inputs(model, b.ids.to(dev), b.types.to(dev), mask)).logits.cpu()
-            loss += float(F.cross_entropy(logits, b.labels, reduction="none").double().sum())
-            correct += int((logits.argmax(-1) == b.labels).sum())
-            n += len(b.labels)
-    return {"loss": loss / n, "acc": correct / n}
+            logits.append(model(**batch_inputs(model, b.ids.to(dev), b.types.to(dev), mask)).logits.cpu())
+            labels.append(b.labels)
+    return score(logits, labels)
 
 
 def epoch_order(data, spec: TrainSpec, epoch: int) -> list[torch.Tensor]:
@@ -122,24 +128,31 @@ def _epoch_batches(data, spec: TrainSpec, epoch: int):
             T = min(width, -(-T // ROUND) * ROUND)
         ids = data["input_ids"][idx, :T].long()
         yield ids, data["token_type_ids"][idx, :T].long(), (torch.arange(T)[None] < data["lengths"][idx, None]).long(), \
-            data["labels"][idx].long()
+            as_labels(data["labels"][idx])
 
 
-def train(model, train_data, dev_data, spec: TrainSpec, ckpt_paths: list[str], resume_dir: str | os.PathLike,
-          metadata: dict | None = None, progress: bool = True, identity: str = "") -> tuple[list[dict], list[dict]]:
-    """Train for spec.epochs; ckpt_paths[e] receives the weights after epoch e (e = 0 is theta0).
+def train(model, train_data, dev_data, spec: TrainSpec, ckpt_paths: list[str | None], resume_dir: str | os.PathLike,
+          metadata: dict | None = None, progress: bool = True, identity: str = "", storage: str = "fp32",
+          delta_base: str | os.PathLike | None = None) -> tuple[list[dict], list[dict]]:
+    """Train for spec.epochs; ckpt_paths[e] receives the weights after epoch e (e = 0 is theta0; None: not published).
 
+    ``storage`` (see :mod:`bertscape.checkpoints`): ``fp32`` publishes every epoch in fp32; ``fp16_delta``
+    publishes the epochs strictly between the first and the last as fp16 deltas from ``delta_base``
+    (default: this run's theta0) next to ckpt_paths[e], named ``epoch{E}.delta.safetensors``.
     ``identity`` names the inputs (e.g. their hashes): resume state is reused only when both it
     and the spec match. Returns (per-step records, per-epoch records).
     """
-    key = f"{spec.key()}-{hashlib.sha256(identity.encode()).hexdigest()[:16]}"
+    if storage not in ck.FORMATS:
+        raise ValueError(f"storage must be one of {ck.FORMATS}, not {storage!r}")
+    key = f"{spec.key()}-{hashlib.sha256(f'{identity}|{storage}'.encode()).hexdigest()[:16]}"
     assert len(ckpt_paths) == spec.epochs + 1
     resume = Path(resume_dir)
     state_file = resume / "state.json"
-    if state_file.exists() and read_json(state_file).get("key") != key:
-        shutil.rmtree(resume)  # a different run lived here: never resume from it
+    if state_file.exists() and not _resumable(resume, read_json(state_file), key, spec.epochs, storage):
+        shutil.rmtree(resume)  # a different run (or an unusable state) lived here: never resume from it
     resume.mkdir(parents=True, exist_ok=True)
     state = read_json(state_file) if state_file.exists() else {"key": key, "epoch": -1, "steps": [], "epochs": []}
+    _drop_stale(resume, state["epoch"], spec.epochs, storage)
     meta = dict(metadata or {})
     model.to("cuda" if torch.cuda.is_available() else "cpu")  # a GPU job trains on its GPU
     dev = device_of(model)
@@ -151,7 +164,7 @@ def train(model, train_data, dev_data, spec: TrainSpec, ckpt_paths: list[str], r
     if state["epoch"] >= 0:
         model.load_state_dict(load_tensors(resume / f"epoch{state['epoch']}.safetensors"))  # copies onto dev
         if state["epoch"] > 0:
-            _load_optim(model, opt, load_tensors(resume / "optim.safetensors"))
+            _load_optim(model, opt, load_tensors(resume / f"optim{state['epoch']}.safetensors"))
     for epoch in range(state["epoch"] + 1, spec.epochs + 1):
         losses = []
         if epoch > 0:
@@ -167,7 +180,7 @@ def train(model, train_data, dev_data, spec: TrainSpec, ckpt_paths: list[str], r
                 with torch.autocast(dev.type, dtype=LOW.get(dtype, torch.bfloat16), enabled=dtype in LOW), \
                         matmul_mode(dtype):
                     logits = model(**batch_inputs(model, ids, types, mask)).logits
-                loss = F.cross_entropy(logits.float(), labels)
+                loss = task_loss(logits.float(), labels)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(model.parameters(), spec.max_grad_norm)
@@ -178,15 +191,56 @@ def train(model, train_data, dev_data, spec: TrainSpec, ckpt_paths: list[str], r
                 bar.set_postfix(loss=f"{losses[-1]:.4f}")
         ev = evaluate(model, dev_data, spec.eval_batch_tokens)
         state["epochs"].append({"epoch": epoch, "train_loss": sum(losses) / len(losses) if losses else float("nan"),
-                                "dev_loss": ev["loss"], "dev_acc": ev["acc"]})
-        save_tensors(resume / f"epoch{epoch}.safetensors", model.state_dict(), {**meta, "epoch": epoch})
-        if epoch > 0:
-            save_tensors(resume / "optim.safetensors", _optim_tensors(model, opt))
+                                "dev_loss": ev["loss"], **{f"dev_{k}": v for k, v in ev.items() if k != "loss"}})
+        weights = model.state_dict()
+        save_tensors(resume / f"epoch{epoch}.safetensors", weights, {**meta, "epoch": epoch})
+        if 0 < epoch < spec.epochs:  # the moments are needed only to continue: none after the last epoch
+            save_tensors(resume / f"optim{epoch}.safetensors", _optim_tensors(model, opt))
+            if storage == "fp16_delta":
+                base = Path(delta_base) if delta_base is not None else resume / "epoch0.safetensors"
+                published = Path(ckpt_paths[-1]).parent
+                ref = Path(ckpt_paths[0]) if delta_base is None else base  # the published copy of theta0
+                ck.save_delta(ck.delta_path(resume, epoch), {k: v.cpu() for k, v in weights.items()}, base, ref,
+                              published, {**meta, "epoch": epoch})
         state["epoch"] = epoch
         write_json(state_file, state)
+        _drop_stale(resume, epoch, spec.epochs, storage)
     for epoch, path in enumerate(ckpt_paths):
-        _publish(resume / f"epoch{epoch}.safetensors", Path(path))
+        if path is None:
+            continue
+        if storage == "fp16_delta" and 0 < epoch < spec.epochs:
+            _publish(ck.delta_path(resume, epoch), ck.delta_path(Path(path).parent, _epoch_number(path)))
+        else:
+            _publish(resume / f"epoch{epoch}.safetensors", Path(path))
+    shutil.rmtree(resume)  # published: nothing left to resume, and the optimiser state goes with it
     return state["steps"], state["epochs"]
+
+
+def _epoch_number(path) -> int:
+    return int(Path(path).name.split(".")[0][len("epoch"):])
+
+
+def _resumable(resume: Path, state: dict, key: str, epochs: int, storage: str) -> bool:
+    """The state belongs to this run and every file it needs to continue is there."""
+    e = state.get("epoch", -1)
+    need = [resume / f"epoch{x}.safetensors" for x in {0, max(e, 0)}] if e >= 0 else []
+    if 0 < e < epochs:
+        need.append(resume / f"optim{e}.safetensors")
+    need += [ck.delta_path(resume, x) if storage == "fp16_delta" else resume / f"epoch{x}.safetensors"
+             for x in range(1, min(e + 1, epochs))]
+    return state.get("key") == key and all(p.is_file() for p in need)
+
+
+def _drop_stale(resume: Path, epoch: int, epochs: int, storage: str) -> None:
+    """After epoch ``epoch`` is committed: older optimiser states, and (fp16_delta) older fp32 intermediates."""
+    for p in resume.glob("optim*.safetensors"):
+        if p.name != f"optim{epoch}.safetensors":
+            p.unlink()
+    if storage == "fp16_delta":
+        for p in resume.glob("epoch*.safetensors"):
+            e = p.name[len("epoch"):-len(".safetensors")]
+            if e.isdigit() and 0 < int(e) < epoch:
+                p.unlink()
 
 
 def _publish(src: Path, dst: Path) -> None:

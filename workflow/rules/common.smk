@@ -1,10 +1,12 @@
+import os
 import re
 import sys
 from pathlib import Path
 
 from bertscape import BertscapeError
 from bertscape import config as cfg
-from bertscape.data import TASKS as TASK_SPECS
+from bertscape import identity
+from bertscape.data import CUSTOM_KEYS, is_custom, task_spec
 from bertscape.modeling import EMBEDDED_PREFIX, hub_cache_path
 
 # config.yaml is the paper's experiment; `--configfile X` replaces it whole (no merging of task lists).
@@ -19,15 +21,27 @@ except BertscapeError as e:
     sys.stderr.write(f"bertscape: {e}\n")
     sys.exit(2)
 
-R = config["results"].rstrip("/")
+R = config["results"]  # normalised by cfg.validate (no "./", no trailing "/")
 TASKS = list(config["tasks"])
+SPECS = {t: task_spec(t, config["tasks"]) for t in TASKS}  # built-in GLUE or custom (validated above)
 INITS = list(cfg.INITS)
 LONG = config["train"]["long_run"]["task"]
 LAYER_TASKS = config["layers"]["tasks"]
 ROLLBACK_TASKS = config["layers"]["rollback_tasks"] or TASKS
 GROUPS = list(config["layers"]["groups"] or {"low": 0, "mid": 0, "high": 0})
 SHARDS = config["grid"]["shards"]
-SRC = Path(workflow.basedir) / "src" / "bertscape"
+# the workflow's own location (this file is workflow/rules/common.smk), also when it is used as a module
+ROOT = Path(workflow.current_basedir.get_path_or_uri(secret_free=True)).parents[1]
+SRC = ROOT / "src" / "bertscape"
+
+
+def rel(path):
+    """Inputs are recorded by path (Snakemake's input-set trigger). Below the working directory they are
+    relative, so they stay the same when the project is copied or mounted elsewhere; outside it (the
+    workflow used as a module from an installed copy) absolute, so they stay the same when only the
+    project moves."""
+    r = os.path.relpath(path)
+    return os.path.abspath(path) if r.split(os.sep)[0] == os.pardir else r
 
 
 wildcard_constraints:
@@ -40,11 +54,45 @@ wildcard_constraints:
 
 def lib(*modules):
     """The library modules a rule's script runs: declared as inputs so editing them reruns exactly those rules."""
-    return [str(SRC / m) for m in ("__init__.py", "runner.py", "provenance.py", "io.py", *modules)]
+    return [rel(SRC / m) for m in ("__init__.py", "runner.py", "provenance.py", "io.py", *modules)]
 
 
-def model_files():
-    """Inputs that identify the model: the fetched hub snapshot, or the weights of a local/embedded model."""
+# External inputs enter the DAG by content: jobs that read the model take MODEL_ID (sha256 of every
+# weight, vocabulary and config file) as input, not the files themselves, so a reinstall that only
+# touches them reruns nothing. The main Snakemake process rewrites an identity file at parse time,
+# and only when a hash changed; job processes (SLURM) only read it. README: "What triggers a rerun".
+MODEL_ID = f"{R}/sources/model.json"
+
+
+def data_id(task):
+    """The identity of the files a task's rows are read from (GLUE directory or a custom task's files)."""
+    return f"{R}/sources/data/{task}.json"
+
+
+def data_source_files(task):
+    """{name: path} of the files a task's rows are read from; empty for synthetic data and hub datasets."""
+    t = config["tasks"][task]
+    if is_custom(config["tasks"], task):
+        from bertscape.data.custom import FILE_SOURCES, split_file
+
+        return {f"{task}/{split_file(t, s).name}": split_file(t, s) for s in ("train", "dev")} \
+            if t["source"] in FILE_SOURCES else {}
+    if config["data"]["source"] != "glue_dir":
+        return {}
+    from bertscape.data.glue import glue_file
+
+    files = [glue_file(config["data"]["glue_dir"], task, s, config["data"]["mnli_dev"]) for s in ("train", "dev")]
+    return {f"{task}/{f.name}": f for f in files}
+
+
+def cfg_depth(model_dir):
+    import json
+
+    c = json.loads((Path(model_dir) / "config.json").read_text())
+    return c.get("num_hidden_layers") or c.get("n_layers")
+
+
+def _model_dir():
     name = config["model"]["name"]
     if name.startswith((EMBEDDED_PREFIX, "/", ".")) or Path(name).is_dir():  # local: must exist now
         from bertscape.modeling import resolve_model_dir
@@ -55,15 +103,22 @@ def model_files():
         except BertscapeError as e:
             sys.stderr.write(f"bertscape: {e}\n")
             sys.exit(2)
-        return [str(p) for p in sorted(d.glob("*.json")) + sorted(d.glob("*.safetensors")) + sorted(d.glob("*.txt"))]
-    return [str(hub_cache_path(config["resources_dir"], name, config["model"]["revision"]) / "config.json")]
+        return d, False
+    snapshot = hub_cache_path(config["resources_dir"], name, config["model"]["revision"])
+    return (snapshot if (snapshot / "config.json").is_file() else None), True
 
 
-def cfg_depth(model_dir):
-    import json
-
-    c = json.loads((Path(model_dir) / "config.json").read_text())
-    return c.get("num_hidden_layers") or c.get("n_layers")
+MODEL_DIR, MODEL_HUB = _model_dir()  # hub: rule model_identity writes MODEL_ID after the fetch
+if workflow.is_main_process:
+    try:
+        if MODEL_DIR is not None:
+            identity.refresh_model(MODEL_ID, MODEL_DIR)
+        for t in TASKS:
+            if files := data_source_files(t):
+                identity.refresh(data_id(t), files)
+    except OSError as e:
+        sys.stderr.write(f"bertscape: cannot hash an external input ({e})\n")
+        sys.exit(2)
 
 
 def ckpt_dir(task, init):

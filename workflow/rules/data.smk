@@ -1,40 +1,43 @@
-# Stage 1 -- data: every source (synthetic, GLUE directory, hub) writes the same prepared
+# Stage 1 -- data: every source (synthetic, GLUE directory, hub, a custom task's files) writes the same prepared
 # JSON-lines splits; tokenisation happens once per split and is cached as safetensors.
 # Fetching from the hub runs on the login node (localrule): compute nodes have no internet.
 
-localrules: prepare_data, fetch_model
+localrules: prepare_data, fetch_model, model_identity
 
 
-def data_params():
+def data_params(task):
+    """What decides the prepared rows. No paths: a GLUE directory or a custom task's files enter by content
+    (source_files), and the script finds them, like the hub dataset cache, through the config."""
     d = config["data"]
     keep = {"source": d["source"], "max_train": d["max_train"], "max_dev": d["max_dev"], "seed": config["seed"]}
+    t = config["tasks"][task]
+    if is_custom(config["tasks"], task):  # a custom task brings its own source: only its own entry matters
+        keep["custom"] = {k: t[k] for k in CUSTOM_KEYS if t.get(k) is not None and k != "path"}
+        return keep
+    if task == "MNLI" and d["source"] != "synthetic":
+        keep["mnli_dev"] = d["mnli_dev"]
     if d["source"] == "synthetic":
         keep.update(synthetic_train=d["synthetic_train"], synthetic_dev=d["synthetic_dev"])
-    elif d["source"] == "glue_dir":
-        keep["glue_dir"] = str(Path(d["glue_dir"]).resolve())
-    else:
-        keep.update(hub_dataset=d["hub_dataset"], hub_revision=d["hub_revision"],
-                    cache_dir=f"{config['resources_dir']}/datasets")
+    elif d["source"] == "hub":
+        keep.update(hub_dataset=d["hub_dataset"], hub_revision=d["hub_revision"])
     return keep
 
 
-def glue_files(wildcards):
-    if config["data"]["source"] != "glue_dir":
-        return []
-    from bertscape.data.glue import glue_file
-
-    return [str(glue_file(config["data"]["glue_dir"], wildcards.task, s)) for s in ("train", "dev")]
+def source_files(wildcards):
+    """The identity of the files a task's rows are read from (common.smk: by content, not by path or mtime,
+    so moving or re-downloading identical files reruns nothing)."""
+    return [data_id(wildcards.task)] if data_source_files(wildcards.task) else []
 
 
 rule prepare_data:
     input:
-        glue=glue_files,
-        code=lib("data/__init__.py", "data/synthetic.py", "data/glue.py", "data/prepare.py"),
+        rows=source_files,
+        code=lib("data/__init__.py", "data/synthetic.py", "data/glue.py", "data/custom.py", "data/prepare.py"),
     output:
         train=f"{R}/data/{{task}}/train.jsonl",
         dev=f"{R}/data/{{task}}/dev.jsonl",
     params:
-        data=lambda wc: data_params(),
+        data=lambda wc: data_params(wc.task),
     log:
         log("prepare_data/{task}"),
     threads: 1
@@ -54,15 +57,28 @@ rule fetch_model:
         "../scripts/fetch_model.py"
 
 
+if MODEL_HUB:  # a local or packaged model's identity is written at parse time (common.smk)
+
+    rule model_identity:
+        input:
+            # as fetch_model's output names it (resources_dir as configured, often a shared absolute cache)
+            str(hub_cache_path(config["resources_dir"], config["model"]["name"], config["model"]["revision"]) / "config.json"),
+        output:
+            MODEL_ID,
+        log:
+            log("model_identity/model"),
+        script:
+            "../scripts/model_identity.py"
+
+
 rule tokenize:
     input:
         rows=f"{R}/data/{{task}}/{{split}}.jsonl",
-        model=model_files(),
+        model=MODEL_ID,
         code=lib("data/__init__.py", "data/tokenize.py"),
     output:
         tokens(task="{task}", split="{split}"),
     params:
-        model=config["model"]["name"],
         max_length=config["model"]["max_length"],
     log:
         log("tokenize/{task}-{split}"),

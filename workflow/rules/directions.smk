@@ -1,15 +1,16 @@
 # Stage 4 -- directions (§3.1-3.2): delta1 = theta1 - theta0 on the target task, delta2 =
 # theta2 - theta0 from the same kind of run on another task, rescaled to ||delta1||.
-# Encoder parameters only; the task head stays at theta1's learned values.
+# Encoder parameters only; the task head stays at theta1's learned values. Only their norms, cosine
+# and the scale of delta2 are stored: every job that needs the tensors recomputes them from the two
+# runs' fp32 checkpoints (the same code, so bit-identical), which keeps 2 model sizes per run off disk.
 
 
 rule directions:
     input:
         run=lambda wc: ckpt_dir(wc.task, wc.init),
         other=lambda wc: ckpt_dir(config["tasks"][wc.task]["other_task"], wc.init),
-        code=lib("directions.py", "modeling.py"),
+        code=lib("directions.py", "modeling.py", "checkpoints.py"),
     output:
-        deltas=f"{R}/directions/{{task}}/{{init}}.safetensors",
         stats=f"{R}/directions/{{task}}/{{init}}.json",
     params:
         epochs=lambda wc: cfg.epochs(config, wc.task, wc.init),

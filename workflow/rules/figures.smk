@@ -45,7 +45,7 @@ rule figure:
 rule table1:
     input:
         data=[f"{R}/layers/{t}/rollback.tsv" for t in ROLLBACK_TASKS],
-        code=lib("plots.py", "figures.py"),
+        code=lib("plots.py", "figures.py", "summary.py", "data/__init__.py"),
     output:
         md=f"{R}/figures/table1_rollback.md",
         tsv=f"{R}/figures/table1_rollback.tsv",
@@ -53,6 +53,7 @@ rule table1:
               for f in [f"{R}/figures/table1_rollback.{x}" for x in config["figures"]["formats"]]],
     params:
         style=config["figures"],
+        report={t: list(SPECS[t].report) for t in ROLLBACK_TASKS},
     log:
         log("table1/table1"),
     script:

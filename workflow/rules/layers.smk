@@ -1,6 +1,6 @@
 # Stage 8 -- layer groups (§7): surfaces f(a, b) = J(theta1 + a delta1^G + b delta2^G) around
 # the fine-tuned point for each group G (Figure 7; f(-1, 0) is the rolled-back model), and the
-# rollback table (Table 1): dev accuracy of theta1 with one group reset to theta0.
+# rollback table (Table 1): dev score (the task's metric) of theta1 with one group reset to theta0.
 
 localrules: layer_gather
 
@@ -8,7 +8,7 @@ localrules: layer_gather
 rule layer_shard:
     input:
         unpack(landscape_inputs),
-        code=lib("surfaces.py", "landscape.py", "h5io.py", "directions.py", "config.py", "precision.py", "accuracy.py"),
+        code=lib("surfaces.py", "landscape.py", "h5io.py", "directions.py", "config.py", "checkpoints.py", "metrics.py", "precision.py", "accuracy.py"),
     output:
         f"{R}/layers/{{task}}/{{group}}/shard{{k}}.h5",
     params:
@@ -46,8 +46,8 @@ rule rollback:
     input:
         ckpts=lambda wc: ckpt_dir(wc.task, "finetune"),
         dev=lambda wc: tokens(wc.task, "dev"),
-        model=model_files(),
-        code=lib("rollback.py", "landscape.py", "config.py", "surfaces.py", "precision.py"),
+        model=MODEL_ID,
+        code=lib("rollback.py", "landscape.py", "metrics.py", "config.py", "surfaces.py", "precision.py"),
     output:
         f"{R}/layers/{{task}}/rollback.tsv",
     params:

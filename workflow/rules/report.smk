@@ -1,4 +1,5 @@
-# Stage 10 -- report: the paper's claims as numbers with criteria (claims.tsv/.json/.html), the
+# Stage 10 -- report: the paper's claims as numbers with criteria (claims.tsv/.json/.html) and their
+# preconditions P1-P4 (preconditions.tsv; a failed one makes the claims that need it n/a), the
 # top Hessian eigenvalue at theta1 (sharpness), a one-page summary, and the pieces of the HTML
 # report that `snakemake --report` assembles (figures with captions, the claims page).
 
@@ -11,8 +12,8 @@ rule sharpness:
     input:
         ckpts=lambda wc: ckpt_dir(wc.task, wc.init),
         train=lambda wc: tokens(wc.task, "train"),
-        model=model_files(),
-        code=lib("sharpness.py", "landscape.py", "modeling.py", "surfaces.py", "precision.py"),
+        model=MODEL_ID,
+        code=lib("sharpness.py", "landscape.py", "metrics.py", "modeling.py", "surfaces.py", "precision.py"),
     output:
         f"{R}/claims/sharpness/{{task}}/{{init}}.json",
     params:
@@ -45,6 +46,8 @@ def claims_inputs(wildcards):
         "layers": [f"{R}/layers/{t}/{g}.h5" for t in LAYER_TASKS for g in GROUPS],
         "hessian": [f"{R}/claims/sharpness/{t}/{i}.json" for t, i in both] if HESSIAN["enabled"] else [],
     }
+    # C2's chance loss of a regression task is the variance of its training targets
+    inp["targets"] = [f"{R}/data/{t}/train.jsonl" for t in TASKS if SPECS[t].regression]
     if LONG:
         inp["long_epochs"] = f"{R}/train/{LONG}/long/epochs.tsv"
     return inp
@@ -53,17 +56,22 @@ def claims_inputs(wildcards):
 rule claims:
     input:
         unpack(claims_inputs),
-        code=lib("claims.py", "report.py", "h5io.py", "audit.py"),
+        code=lib("claims.py", "preconditions.py", "report.py", "h5io.py", "audit.py", "data/__init__.py"),
     output:
         tsv=f"{R}/claims/claims.tsv",
+        preconditions=f"{R}/claims/preconditions.tsv",
         json=f"{R}/claims/claims.json",
         table1=f"{R}/claims/table1_vs_paper.tsv",
         html=report(f"{R}/claims/claims.html", caption="../report/claims.rst", category="2. Claims"),
     params:
         tasks=TASKS,
         long=LONG,
-        n_labels={t: len(TASK_SPECS[t].labels) for t in TASKS},
+        n_labels={t: SPECS[t].num_labels for t in TASKS if not SPECS[t].regression},
+        metrics={t: SPECS[t].metric for t in TASKS},
         claims={k: v for k, v in config["claims"].items() if k != "hessian"},
+        hessian_tol=HESSIAN["tol"],
+        data_source=config["data"]["source"],  # names the training-set size key in a precondition's fix
+        task_configs={t: config["tasks"][t] for t in TASKS},
     log:
         log("claims/claims"),
     script:
@@ -76,7 +84,9 @@ rule summary:
         directions=[f"{R}/directions/{t}/{i}.json" for t in TASKS for i in INITS],
         epochs=[f"{R}/train/{t}/{i}/epochs.tsv" for t in TASKS for i in INITS],
         claims=f"{R}/claims/claims.json",
-        code=lib("summary.py"),
+        code=lib("summary.py", "preconditions.py", "data/__init__.py"),
+    params:
+        report={t: list(SPECS[t].report) for t in TASKS},
     output:
         f"{R}/summary.md",
     log:

@@ -8,15 +8,15 @@ localrules: surface_gather
 
 def landscape_inputs(wildcards):
     init = wildcards.get("init", "finetune")
-    return {"directions": f"{R}/directions/{wildcards.task}/{init}.safetensors",
-            "ckpts": ckpt_dir(wildcards.task, init), "train": tokens(wildcards.task, "train"),
-            "dev": tokens(wildcards.task, "dev"), "model": model_files()}
+    return {"directions": f"{R}/directions/{wildcards.task}/{init}.json", "ckpts": ckpt_dir(wildcards.task, init),
+            "other": ckpt_dir(config["tasks"][wildcards.task]["other_task"], init), "train": tokens(wildcards.task, "train"),
+            "dev": tokens(wildcards.task, "dev"), "model": MODEL_ID}
 
 
 rule curve:
     input:
         unpack(landscape_inputs),
-        code=lib("surfaces.py", "landscape.py", "h5io.py", "directions.py", "precision.py", "accuracy.py"),
+        code=lib("surfaces.py", "landscape.py", "h5io.py", "directions.py", "checkpoints.py", "metrics.py", "precision.py", "accuracy.py"),
     output:
         f"{R}/curves/{{task}}/{{init}}.h5",
     params:
@@ -39,7 +39,7 @@ rule curve:
 rule surface_shard:
     input:
         unpack(landscape_inputs),
-        code=lib("surfaces.py", "landscape.py", "h5io.py", "directions.py", "precision.py", "accuracy.py"),
+        code=lib("surfaces.py", "landscape.py", "h5io.py", "directions.py", "checkpoints.py", "metrics.py", "precision.py", "accuracy.py"),
     output:
         f"{R}/surfaces/{{task}}/{{init}}/shard{{k}}.h5",
     params:

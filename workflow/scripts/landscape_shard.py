@@ -3,7 +3,9 @@ from pathlib import Path
 
 import numpy as np
 
+from bertscape import BertscapeError
 from bertscape.accuracy import check
+from bertscape.checkpoints import directions
 from bertscape.config import layer_groups
 from bertscape.data import task_spec
 from bertscape.h5io import write_grid
@@ -19,27 +21,33 @@ def main(job):
     k, n = (int(wc.k), p.shards) if "k" in wc.keys() else (0, 1)
     model_dir = resolve_model_dir(c["model"]["name"], c["resources_dir"], c["model"]["revision"])
     train, dev = load_tensors(job.input.train), load_tensors(job.input.dev)
-    mconf = load_config(model_dir, len(task_spec(wc.task).labels))
+    spec = task_spec(wc.task, c["tasks"])
+    mconf = load_config(model_dir, spec.num_labels)
     batches = eval_batches(train, dev if p.dev else None, p.eval, p.seed)
     ckpts = Path(job.input.ckpts)
     layers = layer_groups(c, mconf.num_hidden_layers)[wc.group] if kind == "layer_surface" else None
+    stats = read_json(job.input.directions)
+    d1, d2, again = directions(ckpts, p.epochs, job.input.other, stats["epoch_theta2"])
+    if again["norm_delta1"] != stats["norm_delta1"] or again["norm_delta2_raw"] != stats["norm_delta2_raw"]:
+        raise BertscapeError(f"{job.input.directions}: was computed from other checkpoints than {ckpts}, {job.input.other}")
     engine, info = build_engine(kind, mconf, ckpts / "epoch0.safetensors", ckpts / f"epoch{p.epochs}.safetensors",
-                                job.input.directions, batches, layers, dtype=p.eval["dtype"])
+                                (d1, d2), batches, layers, dtype=p.eval["dtype"])
+    del d1, d2
     alpha = np.linspace(*p.axis[:2], int(p.axis[2]))
     beta = None if kind == "curve" else alpha.copy()
     out = Path(job.output[0])
     key = run_key(dict(p.items()), k, n, *[(str(f), Path(f).stat().st_mtime_ns) for f in
-                                           (job.input.directions, job.input.train, job.input.dev, ckpts)])
+                                           (job.input.directions, job.input.train, job.input.dev, ckpts, job.input.other)])
     partial = out.with_name(f".{out.name}.partial.json")
     values = evaluate_shard(engine, kind, alpha, beta, k, n, partial, key)
     coords = {name: (a, b) for name, a, b in points(kind, alpha, beta)}  # the accuracy contract (README: Precision)
     precision = check(engine, values, coords, p.eval["precision_nodes"], p.seed * 1009 + k, p.eval["precision_budget"], out)
-    stats = read_json(Path(job.input.directions).with_suffix(".json"))
     stats.pop("provenance", None)
     attrs = {"task": wc.task, "init": wc.get("init", "finetune"), "group": wc.get("group", ""), "shard": [k, n],
              "seed": p.seed, "n_train_subset": sum(len(b.labels) for b in batches if b.set_name == "train"),
              "n_dev": sum(len(b.labels) for b in batches if b.set_name == "dev"), "grid": list(p.axis),
-             "useful_flops_per_point": engine.useful_flops(), "provenance": job.provenance(), **stats, **info, **precision}
+             "useful_flops_per_point": engine.useful_flops(), "loss": spec.loss, "dev_error_is": spec.error,
+             "provenance": job.provenance(), **stats, **info, **precision}
     grid = shard_grid(kind, values, alpha, beta, attrs)
     if kind == "curve":
         grid.kind, grid.attrs["target_kind"] = "curve", "curve"

@@ -1,15 +1,26 @@
 """Rule prepare_data: one task's train/dev rows from the configured source, in the prepared format."""
 from bertscape.data.prepare import prepare
-from bertscape.io import write_jsonl
+from bertscape.io import read_json, write_jsonl
 from bertscape.runner import run
 
 
 def main(job):
-    train, dev = prepare(job.wildcards.task, job.params.data)
+    data = dict(job.params.data)
+    sources = {"data": data}
+    task, config = job.wildcards.task, job.smk.config
+    if job.input.rows:  # the files are identified by content (input rows), located by the config
+        sources["files"] = read_json(job.input.rows[0])["files"]
+    if data.get("custom"):
+        data["custom"] = {**data["custom"], **({"path": config["tasks"][task]["path"]}
+                                                if config["tasks"][task].get("path") else {})}
+    elif data["source"] == "glue_dir":
+        data["glue_dir"] = config["data"]["glue_dir"]
+    data["cache_dir"] = f"{config['resources_dir']}/datasets"  # hub datasets (GLUE or a custom task)
+    train, dev = prepare(task, data)
     for rows, path in ((train, job.output.train), (dev, job.output.dev)):
         write_jsonl(path, rows)
-        job.sidecar(path, sources={"data": job.params.data})
-    job.log.info("%s: %d train, %d dev examples", job.wildcards.task, len(train), len(dev))
+        job.sidecar(path, sources=sources)
+    job.log.info("%s: %d train, %d dev examples", task, len(train), len(dev))
 
 
 run(snakemake, main)  # noqa: F821

@@ -1,4 +1,4 @@
-"""Rule rollback: Table 1 row for one task (dev accuracy with each layer group reset to theta0)."""
+"""Rule rollback: Table 1 row for one task (dev score in the task's metric with each layer group reset to theta0)."""
 from pathlib import Path
 
 from bertscape.config import layer_groups
@@ -14,9 +14,10 @@ def main(job):
     model_dir = resolve_model_dir(c["model"]["name"], c["resources_dir"], c["model"]["revision"])
     groups = layer_groups(c, load_config(model_dir, 2).num_hidden_layers)
     ckpts = Path(job.input.ckpts)
+    spec = task_spec(job.wildcards.task, c["tasks"])
     rows = rollback_rows(model_dir, ckpts / "epoch0.safetensors", ckpts / f"epoch{job.params.epochs}.safetensors",
                          load_tensors(job.input.dev), groups, job.params.batch_tokens,
-                         len(task_spec(job.wildcards.task).labels))
+                         spec.num_labels, spec.metric)
     write_tsv(job.output[0], [{"task": job.wildcards.task, **r} for r in rows])
     job.sidecar(job.output[0])
 

@@ -5,10 +5,10 @@ from bertscape.runner import run
 
 
 def main(job):
-    c = job.smk.config
-    model_dir = resolve_model_dir(job.params.model, c["resources_dir"], c["model"]["revision"])
+    c = job.smk.config  # the model enters the DAG by content (input model); found through the config
+    model_dir = resolve_model_dir(c["model"]["name"], c["resources_dir"], c["model"]["revision"])
     state = scratch_encoder_state(model_dir, job.params.seed)
-    sources = {"model": model_identity(job.params.model, model_dir, c["model"]["revision"])}
+    sources = {"model": model_identity(c["model"]["name"], model_dir, c["model"]["revision"])}
     save_tensors(job.output[0], state, {"provenance": job.provenance(sources=sources), "seed": job.params.seed})
 
 

@@ -18,7 +18,7 @@ def main(job):
     train = load_tensors(job.input.train)  # the training-loss surfaces' seeded subset
     batches = eval_batches(train, None, p.eval, p.seed)
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    model = load_for_hessian(model_dir, theta1, len(task_spec(job.wildcards.task).labels)).to(device)
+    model = load_for_hessian(model_dir, theta1, task_spec(job.wildcards.task, c["tasks"]).num_labels).to(device)
     r = top_eigenvalue(model, batches, p.hessian["iterations"], p.hessian["tol"], p.seed)
     job.log.info("%s %s: lambda_max %.5g after %d iterations", job.wildcards.task, job.wildcards.init,
                  r["lambda_max"], r["iterations"])

@@ -1,4 +1,4 @@
-"""Rule table1: the layer-rollback accuracy table (Markdown, TSV, PNG/PDF)."""
+"""Rule table1: the layer-rollback table, each task in its own metric (Markdown, TSV, PNG/PDF)."""
 from bertscape.figures import table1_rows
 from bertscape.io import write_text, write_tsv
 from bertscape.plots import save_figure, table1
@@ -6,11 +6,12 @@ from bertscape.runner import run
 
 
 def main(job):
-    rows = table1_rows(list(job.input.data))
+    rows = table1_rows(list(job.input.data), job.params.report)
     md, fig = table1(rows)
     write_text(job.output.md, md)
     groups = [g for g in rows[0]["layers"]]
-    write_tsv(job.output.tsv, [{k: r[k] for k in ["task", "finetuned", *groups]} for r in rows], ["task", "finetuned", *groups])
+    keys = ["task", "metric", "finetuned", *groups]
+    write_tsv(job.output.tsv, [{k: r[k] for k in keys} for r in rows], keys)
     save_figure(fig, list(job.output.figs), job.provenance())
 
 

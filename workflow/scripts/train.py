@@ -13,7 +13,7 @@ def main(job):
     c, task, init = job.smk.config, job.wildcards.task, job.wildcards.init
     model_dir = resolve_model_dir(c["model"]["name"], c["resources_dir"], c["model"]["revision"])
     scratch = load_tensors(job.input.init) if init == "scratch" else None
-    model = build_model(model_dir, len(task_spec(task).labels), "scratch" if init == "scratch" else "finetune",
+    model = build_model(model_dir, task_spec(task, c["tasks"]).num_labels, "scratch" if init == "scratch" else "finetune",
                         job.params.seed, scratch)
     first = job.params.first_epoch
     if init == "long":  # start from the last checkpoint of the regular fine-tuning run
@@ -23,17 +23,21 @@ def main(job):
     ident = {k: sha256_path(job.input[k]) for k in ("train", "dev", "init", "start") if k in job.input.keys()}
     out = Path(job.output.ckpts)
     paths = [str(out / f"epoch{first + e}.safetensors") for e in range(spec.epochs + 1)]
+    base = None
+    if init == "long":  # its start is the fine-tuning run's last checkpoint: not stored twice; deltas from that run's theta0
+        paths[0], base = None, Path(job.input.start) / "epoch0.safetensors"
     sources = {"model": model_identity(c["model"]["name"], model_dir, c["model"]["revision"])}
     meta = {"task": task, "init": init, "provenance": job.provenance(sources=sources)}
-    steps, epochs = train(model, data["train"], data["dev"], spec, paths, job.params.resume, meta, identity=str(ident))
+    steps, epochs = train(model, data["train"], data["dev"], spec, paths, str(out.parent / ".resume"), meta,
+                          identity=str(ident), storage=job.params.storage, delta_base=base)
     for r in steps + epochs:
         r["epoch"] += first
     for r in steps:
         r["epoch_pos"] += first
     write_tsv(job.output.steps, steps, ["epoch", "step", "epoch_pos", "loss", "lr"])
-    write_tsv(job.output.epochs, epochs, ["epoch", "train_loss", "dev_loss", "dev_acc"])
+    write_tsv(job.output.epochs, epochs, list(epochs[0]))  # epoch, train/dev loss, dev_<GLUE metric>...
     job.sidecar(job.output.epochs, sources=sources)
-    job.log.info("final dev acc %.4f", epochs[-1]["dev_acc"])
+    job.log.info("final dev %s", ", ".join(f"{k[4:]} {v:.4f}" for k, v in epochs[-1].items() if k.startswith("dev_")))
 
 
 run(snakemake, main)  # noqa: F821

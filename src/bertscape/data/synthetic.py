@@ -36,7 +36,7 @@ import random
 import re
 
 from .. import BertscapeError
-from . import TASKS, make_row, task_spec
+from . import SYNTHETIC_TASKS, TASKS, make_row, task_spec
 
 SPLITS = ("train", "dev")
 
@@ -501,6 +501,8 @@ def generate(task: str, n_train: int, n_dev: int, seed: int) -> tuple[list[dict]
     occur in train (see :func:`content_words`).
     """
     task_spec(task)
+    if task not in SYNTHETIC_TASKS:
+        raise BertscapeError(f"synthetic data exists only for {', '.join(SYNTHETIC_TASKS)} (not {task})")
     if int(n_train) < 1 or int(n_dev) < 1:
         raise BertscapeError(f"synthetic {task}: n_train and n_dev must be positive "
                              f"(got {n_train}, {n_dev})")

@@ -19,7 +19,9 @@ def tokenize_rows(rows: list[dict], tokenizer, max_length: int) -> dict[str, tor
         "input_ids": enc["input_ids"].to(torch.int32),
         "token_type_ids": enc["token_type_ids"].to(torch.int8),
         "lengths": enc["attention_mask"].sum(1).to(torch.int32),
-        "labels": torch.tensor([r["label"] for r in rows], dtype=torch.int64),
+        # class ids, or float targets for regression (the loss is chosen by this dtype)
+        "labels": torch.tensor([r["label"] for r in rows],
+                               dtype=torch.float32 if isinstance(rows[0]["label"], float) else torch.int64),
     }
 
 

@@ -1,0 +1,142 @@
+"""Epoch checkpoints on disk: theta0 and the final theta in fp32, intermediate epochs as fp16 deltas.
+
+A run's ``checkpoints/`` folder holds ``epoch{E}.safetensors`` (fp32 weights) for its first and
+last epoch, and for every epoch in between either the same (``train.intermediate_checkpoints:
+fp32``) or ``epoch{E}.delta.safetensors`` (``fp16_delta``, the default): delta = theta_E - base
+in fp32, each tensor scaled by a power of two so its largest entry sits just below 2^15, rounded
+to fp16 (half the bytes; the scaling is exact, the rounding is the only error). The base is
+theta0 of the run, or for the long run theta0 of the fine-tuning run it continues, i.e. always
+the origin of the trajectory that reads the file. The metadata records the base (path relative
+to the delta file, sha256), each tensor's exponent, and each tensor's squared rounding error
+||delta - decoded||^2 (fp64, measured when the file was written), from which the trajectory
+bounds its own error (see :func:`error_norm`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+
+import torch
+
+from . import BertscapeError
+from .io import load_tensors, save_tensors, tensors_metadata
+
+State = dict[str, torch.Tensor]
+FORMATS = ("fp16_delta", "fp32")
+DELTA_FORMAT = "fp16_delta/v1"
+
+
+def full_path(folder: str | os.PathLike, epoch: int) -> Path:
+    return Path(folder) / f"epoch{epoch}.safetensors"
+
+
+def delta_path(folder: str | os.PathLike, epoch: int) -> Path:
+    return Path(folder) / f"epoch{epoch}.delta.safetensors"
+
+
+def _exponent(x: torch.Tensor) -> int:
+    """k such that max|x| * 2^k < 2^15 (fp16's largest finite value is 65504); 0 for an all-zero tensor."""
+    m = float(x.abs().max()) if x.numel() else 0.0
+    if m == 0.0 or not math.isfinite(m):
+        return 0
+    return max(-126, min(126, 15 - math.frexp(m)[1]))
+
+
+def encode_delta(theta: State, base: State) -> tuple[State, dict, dict]:
+    """(fp16 tensors, exponents, squared rounding errors) of theta - base; non-float tensors are kept as they are."""
+    out, exps, err2 = {}, {}, {}
+    for k, v in theta.items():
+        if not v.is_floating_point():
+            out[k] = v
+            continue
+        d = v.float() - base[k].float()
+        e = _exponent(d)
+        q = torch.ldexp(d, torch.tensor(e, dtype=torch.int32)).half()
+        out[k], exps[k] = q, e
+        err2[k] = float(((d - _decode(q, e)).double() ** 2).sum())
+    return out, exps, err2
+
+
+def _decode(q: torch.Tensor, e: int) -> torch.Tensor:
+    return torch.ldexp(q.float(), torch.tensor(-e, dtype=torch.int32))
+
+
+def save_delta(path: str | os.PathLike, theta: State, base_path: str | os.PathLike, base_ref: str | os.PathLike,
+               relative_to: str | os.PathLike, metadata: dict | None = None) -> None:
+    """Write theta as a delta from the fp32 checkpoint ``base_path``. ``base_ref`` is where that base will be
+    found (the same bytes: e.g. its published copy), recorded relative to ``relative_to``, the folder the delta
+    file will be published in."""
+    from .provenance import sha256_file
+
+    tensors, exps, err2 = encode_delta(theta, load_tensors(base_path))
+    ref = os.path.relpath(Path(base_ref).absolute(), Path(relative_to).absolute())
+    meta = {**(metadata or {}), "format": DELTA_FORMAT, "base": ref, "base_sha256": sha256_file(base_path),
+            "exponents": exps, "err2": err2}
+    save_tensors(path, tensors, meta)
+
+
+def read_delta(path: str | os.PathLike, base_path: str | os.PathLike | None = None) -> tuple[State, dict]:
+    """(delta theta_E - base in fp32, metadata with decoded JSON); checks the base is the recorded one."""
+    from .provenance import sha256_file
+
+    meta = {k: json.loads(v) if k in ("exponents", "err2") else v for k, v in tensors_metadata(path).items()}
+    if meta.get("format") != DELTA_FORMAT:
+        raise BertscapeError(f"{path}: not a delta checkpoint (format {meta.get('format')!r})")
+    base_path = Path(path).parent / meta["base"] if base_path is None else Path(base_path)
+    if not base_path.is_file() or sha256_file(base_path) != meta["base_sha256"]:
+        raise BertscapeError(f"{path}: is a delta from {meta['base']} (sha256 {meta['base_sha256'][:12]}), "
+                             f"which {base_path} is not")
+    q = load_tensors(path)
+    exps = meta["exponents"]
+    return {k: _decode(v, exps[k]) if k in exps else v.clone() for k, v in q.items()}, meta
+
+
+def exists(folder: str | os.PathLike, epoch: int) -> bool:
+    return full_path(folder, epoch).is_file() or delta_path(folder, epoch).is_file()
+
+
+def displacement(folder: str | os.PathLike, epoch: int, origin_path: str | os.PathLike, origin: State,
+                 keys: list[str]) -> tuple[State, float]:
+    """theta_E - origin over ``keys`` (fp32) and the squared error of that difference due to storage (0 for fp32).
+
+    An fp32 checkpoint gives theta_E - origin exactly as :func:`bertscape.directions.difference` does; a delta
+    checkpoint must have ``origin_path`` as its base, and its decoded delta is used as is."""
+    from .directions import difference
+
+    full = full_path(folder, epoch)
+    if full.is_file():
+        return difference(load_tensors(full), origin, keys), 0.0
+    path = delta_path(folder, epoch)
+    if not path.is_file():
+        raise BertscapeError(f"{folder}: no checkpoint for epoch {epoch} (neither {full.name} nor {path.name})")
+    delta, meta = read_delta(path, origin_path)
+    missing = [k for k in keys if k not in delta]
+    if missing:
+        raise BertscapeError(f"{path}: has no parameter {missing[0]}")
+    return {k: delta[k] for k in keys}, float(sum(meta["err2"][k] for k in keys))
+
+
+def error_norm(err2: float, norm_delta1: float) -> float:
+    """Bound on |error| of d_alpha and of d_beta (eqs 3-5) from a stored delta's rounding error e.
+
+    d_alpha = <delta_i, delta1>/||delta1||^2 moves by <e, delta1>/||delta1||^2 <= ||e||/||delta1||
+    (Cauchy-Schwarz); d_beta = dist(delta_i, span(delta1))/||delta1|| is 1-Lipschitz in delta_i, so it
+    moves by at most ||e||/||delta1|| too."""
+    return math.sqrt(err2) / norm_delta1
+
+
+def directions(run_dir: str | os.PathLike, epoch1: int, other_dir: str | os.PathLike, epoch2: int):
+    """(delta1, delta2 rescaled to ||delta1||, stats) from the runs' fp32 checkpoints, computed where they are used
+    (eqs 1-2; :func:`bertscape.directions.make_directions`) instead of being stored: delta2 is the other run's
+    delta1 times stats' ``scale_delta2`` = ||delta1|| / ||delta2||."""
+    from .directions import make_directions
+    from .modeling import encoder_prefix
+
+    theta0, theta1 = load_tensors(full_path(run_dir, 0)), load_tensors(full_path(run_dir, epoch1))
+    theta0_other, theta2 = load_tensors(full_path(other_dir, 0)), load_tensors(full_path(other_dir, epoch2))
+    d1, d2, stats = make_directions(theta0, theta1, theta0_other, theta2, encoder_prefix(theta0))
+    return d1, d2, {**stats, "scale_delta2": stats["norm_delta1"] / stats["norm_delta2_raw"], "epoch_theta1": epoch1,
+                    "epoch_theta2": epoch2}

@@ -1,0 +1,113 @@
+"""Checkpoint storage: fp16 deltas with a recorded error, directions recomputed where used (bit-identical)."""
+import math
+
+import numpy as np
+import pytest
+import torch
+from conftest import random_data
+
+from bertscape import BertscapeError
+from bertscape import checkpoints as ck
+from bertscape.directions import difference, encoder_keys, join, make_directions, norm
+from bertscape.io import load_tensors, save_tensors
+from bertscape.landscape import make_batches
+from bertscape.modeling import build_model, load_config, state_dict
+from bertscape.surfaces import build_engine, evaluate_shard
+from bertscape.train import TrainSpec, train
+from bertscape.trajectory import project
+
+
+def test_delta_round_trip_error_is_what_the_file_records(tmp_path):
+    g = torch.Generator().manual_seed(0)
+    base = {"bert.w": torch.randn(300, 7, generator=g), "bert.z": torch.zeros(4), "head.b": torch.randn(3, generator=g),
+            "bert.ids": torch.arange(5)}
+    theta = {k: (v + 1e-3 * torch.randn(v.shape, generator=g) if v.is_floating_point() else v) for k, v in base.items()}
+    theta["bert.z"] = torch.zeros(4)  # an unchanged tensor stays exactly unchanged
+    save_tensors(tmp_path / "epoch0.safetensors", base)
+    ck.save_delta(tmp_path / "epoch1.delta.safetensors", theta, tmp_path / "epoch0.safetensors",
+                  tmp_path / "epoch0.safetensors", tmp_path)
+    assert load_tensors(tmp_path / "epoch1.delta.safetensors")["bert.w"].dtype == torch.float16
+    delta, meta = ck.read_delta(tmp_path / "epoch1.delta.safetensors")
+    assert meta["base"] == "epoch0.safetensors" and torch.equal(delta["bert.ids"], base["bert.ids"])
+    for k in ("bert.w", "head.b"):
+        exact = theta[k] - base[k]
+        assert float(((exact - delta[k]).double() ** 2).sum()) == pytest.approx(meta["err2"][k], rel=1e-9)
+        assert (exact - delta[k]).abs().max() <= exact.abs().max() * 2.0**-11  # fp16 rounding, nothing else
+    assert torch.equal(delta["bert.z"], torch.zeros(4)) and meta["err2"]["bert.z"] == 0.0
+    save_tensors(tmp_path / "epoch0.safetensors", theta)  # the base changed under the delta: refused
+    with pytest.raises(BertscapeError, match="is a delta from epoch0.safetensors"):
+        ck.read_delta(tmp_path / "epoch1.delta.safetensors")
+
+
+def fit(model_dir, out, storage, epochs=4):
+    spec = TrainSpec(epochs=epochs, batch_size=8, lr=1e-3, seed=3, eval_batch_tokens=256)
+    model = build_model(model_dir, 2, "finetune", spec.seed)
+    paths = [str(out / f"epoch{e}.safetensors") for e in range(epochs + 1)]
+    train(model, random_data(40, 120, 16, 2, 0), random_data(10, 120, 16, 2, 1), spec, paths, out.parent / f".resume-{out.name}",
+          progress=False, storage=storage)
+    return out
+
+
+def test_fp16_delta_run_stores_what_the_analysis_needs_and_bounds_the_trajectory_error(tiny_bert_dir, tmp_path):
+    full, small = fit(tiny_bert_dir, tmp_path / "fp32", "fp32"), fit(tiny_bert_dir, tmp_path / "delta", "fp16_delta")
+    assert sorted(p.name for p in small.iterdir() if not p.name.startswith(".")) == [
+        "epoch0.safetensors", "epoch1.delta.safetensors", "epoch2.delta.safetensors", "epoch3.delta.safetensors",
+        "epoch4.safetensors"]
+    assert not list(tmp_path.glob(".resume-*"))  # optimiser state and resume folder gone once published
+    for e in (0, 4):  # theta0 and theta1: fp32 and the same weights as an all-fp32 run
+        a, b = load_tensors(ck.full_path(full, e)), load_tensors(ck.full_path(small, e))
+        assert all(torch.equal(a[k], b[k]) for k in a)
+    theta0 = load_tensors(ck.full_path(full, 0))
+    keys = encoder_keys(theta0, "bert.")
+    delta1 = difference(load_tensors(ck.full_path(full, 4)), theta0, keys)
+    worst = 0.0
+    for e in range(5):
+        exact, err_exact = ck.displacement(full, e, ck.full_path(full, 0), theta0, keys)
+        assert err_exact == 0.0 and all(torch.equal(exact[k], difference(load_tensors(ck.full_path(full, e)), theta0, keys)[k])
+                                        for k in keys)
+        stored, err2 = ck.displacement(small, e, ck.full_path(small, 0), theta0, keys)
+        bound = ck.error_norm(err2, norm(delta1))
+        ref, got = project(exact, delta1), project(stored, delta1)
+        for c in ("d_alpha", "d_beta"):
+            assert abs(ref[c] - got[c]) <= bound * (1 + 1e-6) + 1e-12  # the recorded bound holds
+        assert (bound == 0) == (e in (0, 4))
+        worst = max(worst, bound)
+    assert 0 < worst <= 1e-3, worst
+
+
+@pytest.fixture(scope="module")
+def two_runs(tiny_bert_dir, tmp_path_factory):
+    """Checkpoint folders of a run and of the other task's run (same theta0 encoder), as training writes them."""
+    d = tmp_path_factory.mktemp("runs")
+    theta0 = state_dict(build_model(tiny_bert_dir, 3, "finetune", 0))
+    g = torch.Generator().manual_seed(1)
+    theta1 = {k: v + 0.05 * torch.randn(v.shape, generator=g) for k, v in theta0.items()}
+    theta2 = {k: v + 0.03 * torch.randn(v.shape, generator=g) for k, v in theta0.items()}
+    for name, last in (("run", theta1), ("other", theta2)):
+        save_tensors(d / name / "epoch0.safetensors", theta0)
+        save_tensors(d / name / "epoch2.safetensors", last)
+    return d
+
+
+def test_surface_from_recomputed_directions_is_bit_identical_to_stored_directions(two_runs, tiny_bert_dir):
+    d = two_runs
+    # before: the directions rule stored delta1, delta2 in a file and the surface jobs read it
+    t0, t1 = load_tensors(d / "run" / "epoch0.safetensors"), load_tensors(d / "run" / "epoch2.safetensors")
+    d1, d2, stats = make_directions(t0, t1, load_tensors(d / "other" / "epoch0.safetensors"),
+                                    load_tensors(d / "other" / "epoch2.safetensors"), "bert.")
+    save_tensors(d / "dirs.safetensors", join(d1, d2))
+    # now: recomputed from the checkpoints where they are used
+    n1, n2, again = ck.directions(d / "run", 2, d / "other", 2)
+    assert again["scale_delta2"] == stats["norm_delta1"] / stats["norm_delta2_raw"]
+    assert all(torch.equal(n1[k], d1[k]) and torch.equal(n2[k], d2[k]) for k in d1)
+    train, dev = random_data(30, 120, 16, 3, 0), random_data(12, 120, 16, 3, 1)
+    batches = make_batches(train, torch.arange(16), "train", 160) + make_batches(dev, torch.arange(12), "dev", 160)
+    config, axis = load_config(tiny_bert_dir, 3), np.linspace(-1, 2, 4)
+    grids = []
+    for kind, dirs in (("surface", d / "dirs.safetensors"), ("surface", (n1, n2)),
+                       ("layer_surface", d / "dirs.safetensors"), ("layer_surface", (n1, n2))):
+        eng, _ = build_engine(kind, config, d / "run" / "epoch0.safetensors", d / "run" / "epoch2.safetensors", dirs,
+                              batches, [1, 2] if kind == "layer_surface" else None)
+        grids.append(evaluate_shard(eng, kind, axis, axis, 0, 1, d / f"p{len(grids)}.json", "k", progress=False))
+    assert grids[0] == grids[1] and grids[2] == grids[3]  # every metric at every point, exactly
+    assert all(math.isfinite(v["train_loss"]) for v in grids[1].values())

@@ -1,0 +1,141 @@
+"""Preconditions P1-P4 on synthetic curves, surfaces and power-iteration records whose answers are known."""
+import math
+
+import numpy as np
+import pytest
+
+from bertscape import claims as C
+from bertscape import preconditions as P
+from bertscape.data import task_spec
+from test_claims import curve, surface
+
+CL = {"learned_fraction": 0.5, "optimum_tol": 0.25, "optimum_loss_tol": 0.01, "tau_loss": 0.1}
+CONVERGED = {"lambda_max": 3.0, "iterations": 9, "rel_change": 1e-4}
+
+
+def bowl(center, floor=0.05, lo=-4.0, hi=4.0, k=0.3):
+    """A basin with its minimum at alpha = center, curvature 2k along alpha and 2 along beta."""
+    return (surface(lambda a, b: floor + k * (a - center) ** 2 + b ** 2, lo, hi, 81),
+            curve(lambda a: floor + k * (a - center) ** 2, lo, hi, 33))
+
+
+def checks_for(ft, sc, hessian=None, tasks=("MRPC",)):
+    curves = {(t, i): g[1] for t in tasks for i, g in (("finetune", ft), ("scratch", sc))}
+    surfaces = {(t, i): g[0] for t in tasks for i, g in (("finetune", ft), ("scratch", sc))}
+    hessian = hessian if hessian is not None else {(t, i): CONVERGED for t in tasks for i in ("finetune", "scratch")}
+    return P.check_all(curves, surfaces, hessian, list(tasks), {t: P.chance_loss(task_spec(t)) for t in tasks}, CL, 1e-3,
+                        "synthetic")
+
+
+def by(checks, p, init):
+    return next(c for c in checks if c["precondition"] == p and c["init"] == init)
+
+
+def test_chance_loss_is_the_uniform_cross_entropy():
+    assert P.chance_loss(task_spec("MNLI")) == pytest.approx(math.log(3))
+    assert P.chance_loss(task_spec("SST-2")) == pytest.approx(math.log(2))
+    assert P.chance_loss(task_spec("STS-B"), 2.49) == 2.49  # regression: Var(train targets), given by the caller
+    with pytest.raises(ValueError):
+        P.chance_loss(task_spec("STS-B"))
+
+
+def test_curve_minimum_is_located_between_nodes_and_flagged_at_the_edge():
+    a, f, edge = P.curve_minimum(curve(lambda a: (a - 1.3) ** 2, -2, 2, 9))  # nodes every 0.5: 1.0 and 1.5
+    assert a == pytest.approx(1.3) and not edge
+    a, _, edge = P.curve_minimum(curve(lambda a: 1 - 0.2 * a, -2, 2, 9))  # still falling at the last node
+    assert a == 2.0 and edge
+
+
+def test_all_preconditions_hold_for_two_bowls_around_theta1():
+    checks = checks_for(bowl(1.0), bowl(1.1))
+    assert all(c["holds"] for c in checks) and P.warning(checks) == ""
+
+
+def test_p1_fails_for_a_plateau_at_chance_and_names_the_scratch_keys():
+    plateau = (surface(lambda a, b: 0 * a + math.log(2), n=81), curve(lambda a: 0 * a + math.log(2), n=33))
+    checks = checks_for(bowl(1.0), plateau)
+    p1 = by(checks, "P1", "scratch")
+    assert p1["holds"] is False and "tasks.MRPC.epochs_scratch" in p1["fix"] and "tasks.MRPC.scratch_lr" in p1["fix"]
+    assert "data.synthetic_train" in p1["fix"] and "1.00 x chance" in p1["message"]
+    assert by(checks, "P3", "scratch")["holds"] is False and "fix P1 first" in by(checks, "P3", "scratch")["fix"]
+    assert by(checks, "P1", "finetune")["holds"]
+
+
+def test_p2_fails_when_the_curve_keeps_falling_past_theta1():
+    checks = checks_for(bowl(1.67), bowl(1.0))
+    p2 = by(checks, "P2", "finetune")
+    assert p2["holds"] is False and p2["measured"]["alpha_min"] == pytest.approx(1.67, abs=0.01)
+    assert p2["message"].startswith("P2: curve minimum at alpha = 1.67 (theta1 at 1.0), 0.13")  # lowest node 1.75
+    assert "tasks.MRPC.epochs_finetune" in p2["fix"] and "tasks.MRPC.lr" in p2["fix"]
+    assert by(checks, "P2", "scratch")["holds"]
+    overshot = by(checks_for(bowl(0.5), bowl(1.0)), "P2", "finetune")
+    assert overshot["holds"] is False and overshot["fix"].startswith("lower tasks.MRPC.lr")
+
+
+def test_p2_holds_on_the_flat_floor_of_a_fitted_loss_even_if_the_minimum_lies_further():
+    floor = lambda a: np.interp(a, [-4, 0, 1, 1.5, 1.75, 4], [0.8, 0.7, 0.0035, 0.0005, 0.56, 0.8])  # measured shape
+    p2 = by(checks_for((surface(lambda a, b: floor(a) + b ** 2, n=81), curve(floor, n=33)), bowl(1.0)), "P2", "finetune")
+    assert p2["measured"]["alpha_min"] > 1.25 and p2["holds"] is True
+
+
+def test_p3_fails_when_the_basin_reaches_the_edge_of_a_narrow_grid():
+    checks = checks_for(bowl(1.0, lo=-1.0, hi=1.2), bowl(1.0))
+    p3 = by(checks, "P3", "finetune")
+    assert p3["holds"] is False and "grid.min/grid.max" in p3["fix"] and "fix P1" not in p3["fix"]
+
+
+def test_p4_fails_for_an_unconverged_power_iteration_and_is_na_when_disabled():
+    hessian = {("MRPC", "finetune"): CONVERGED, ("MRPC", "scratch"): {"lambda_max": 2.0, "iterations": 5, "rel_change": 0.12}}
+    p4 = by(checks_for(bowl(1.0), bowl(1.0), hessian), "P4", "scratch")
+    assert p4["holds"] is False and p4["fix"] == "raise claims.hessian.iterations" and "12.0%" in p4["message"]
+    assert by(checks_for(bowl(1.0), bowl(1.0), {}), "P4", "finetune")["holds"] is None
+
+
+def test_gate_turns_dependent_claim_rows_na_with_the_failed_precondition_and_key():
+    ft, sc = bowl(1.67), bowl(1.0)
+    checks = checks_for(ft, sc)
+    rows = C.c1_wider_optima({("MRPC", "finetune"): ft[0], ("MRPC", "scratch"): sc[0]},
+                             {("MRPC", "finetune"): ft[1], ("MRPC", "scratch"): sc[1]}, ["MRPC"], 0.1)
+    rows += C.c6_orthogonal({("MRPC", "finetune"): {"other_task": "RTE", "cos_delta1_delta2": 0.01}}, 0.2)
+    assert all(r["holds"] is not None for r in rows)  # decided before gating
+    gated = P.gate(rows, checks)
+    c1 = [r for r in gated if r["claim"] == "C1"]
+    assert c1 and all(r["holds"] is None and r["reason"].startswith("P2: curve minimum at alpha = 1.67") for r in c1)
+    assert all("tasks.MRPC.epochs_finetune" in r["reason"] for r in c1)
+    c6 = next(r for r in gated if r["claim"] == "C6")
+    assert c6["holds"] is True and c6["reason"] == ""
+    flat = C.flat_rows(gated)
+    assert flat[0]["holds"] == "n/a" and flat[0]["reason"] == c1[0]["reason"]
+
+
+def test_warning_and_tables_list_every_failure():
+    checks = checks_for(bowl(1.67), bowl(1.0), tasks=("MRPC", "MNLI"))
+    w = P.warning(checks)
+    assert w.startswith("WARNING: 2 of 16") and "MRPC finetune: P2" in w and "MNLI finetune: P2" in w
+    t = P.table(checks, "MNLI")
+    assert [r[0] for r in t] == ["P1", "P2", "P3", "P4"] and t[1][2].startswith("FAILS: curve minimum")
+    assert t[1][3] == "ok"
+    flat = P.flat_rows(checks)
+    assert set(flat[0]) == set(P.COLUMNS) and flat[1]["holds"] == "no" and flat[0]["holds"] == "yes"
+
+
+def test_claims_page_and_summary_show_a_preconditions_table_per_task():
+    from bertscape.report import claims_html
+    from bertscape.summary import preconditions_md
+
+    checks = checks_for(bowl(1.67), bowl(1.0), tasks=("MRPC", "MNLI"))
+    page = claims_html([], [], {}, checks)
+    assert "<h2>Preconditions</h2>" in page and "<h3>MNLI</h3>" in page and "FAILS: curve minimum at alpha = 1.67" in page
+    md = "\n".join(preconditions_md(checks))
+    assert "### MRPC" in md and "| P2 | at an optimum | FAILS: curve minimum" in md and "WARNING: 2 of 16" in md
+    assert "All preconditions hold." in "\n".join(preconditions_md(checks_for(bowl(1.0), bowl(1.0))))
+
+
+def test_an_na_row_that_needs_no_precondition_still_says_why():
+    plateau = (surface(lambda a, b: 0 * a + math.log(2), n=81), curve(lambda a: 0 * a + math.log(2), n=33))
+    checks = checks_for(plateau, plateau)
+    row = {"claim": "C2", "measure": "epochs_to_loss", "task": "MRPC", "values": {}, "criterion": "", "holds": None}
+    r = P.gate([row], checks)[0]
+    assert r["reason"].count("P1: train loss at theta1") == 2 and "tasks.MRPC.epochs_finetune" in r["reason"]
+    r = P.gate([dict(row, claim="C4", measure="spearman_loss_error")], checks_for(bowl(1.0), bowl(1.0)))[0]
+    assert r["holds"] is None and "claims.window" in r["reason"]
