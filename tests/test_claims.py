@@ -109,3 +109,17 @@ def test_sharpness_verdict_only_when_both_power_iterations_converged():
     assert rows[0]["holds"] is True
     rows = C.sharpness({("T", "finetune"): h(3.0, 0.2), ("T", "scratch"): h(30.0, 0.0001)}, ["T"])
     assert rows[0]["holds"] is None
+
+
+def test_claims_page_shows_each_grids_precision():
+    from bertscape.report import claims_html
+
+    bf = surface(lambda a, b: a * a + b * b, n=5)
+    bf.attrs.update(precision="bf16", precision_nodes=["anchor:end", "g1_2"], precision_budget=0.005,
+                    precision_max_rel_train_loss=0.0012, precision_max_abs_dev_error=0.0)
+    old = surface(lambda a, b: a * a, n=5)
+    rows = C.precision_rows({"surface/MRPC/finetune": bf, "surface/RTE/finetune": old})
+    assert rows[0]["precision"] == "bf16" and rows[0]["checked_nodes"] == 2 and rows[0]["within_budget"] is True
+    assert rows[1]["within_budget"] is None  # a grid from before the contract says so, it is not called fine
+    page = claims_html([], [], {}, precision=rows)
+    assert "Precision" in page and "1.20e-03" in page and "surface/MRPC/finetune" in page

@@ -63,6 +63,19 @@ def test_surface_points_equal_transformers(setup):
     assert eng.evaluate(0.7, -1.3) == eng.evaluate(0.7, -1.3)  # recomputed from base: no drift
 
 
+def test_bf16_generic_engine_agrees_with_fp32_within_budget(setup):
+    """RoBERTa / DistilBERT under bf16 autocast vs fp32 at sample points: relative loss deviation <= 0.5 %."""
+    s = setup
+    args = ("surface", s["config"], s["dir"] / "theta0.safetensors", s["dir"] / "theta1.safetensors",
+            s["dir"] / "dirs.safetensors", s["batches"])
+    fp32, bf16 = build_engine(*args)[0], build_engine(*args, dtype="bf16")[0]
+    assert bf16.dtype == "bf16"
+    for a, b in [(0.0, 0.0), (1.0, 0.0), (0.7, -1.3), (-2.0, 1.5)]:
+        x, y = fp32.evaluate(a, b)["dev_loss"], bf16.evaluate(a, b)["dev_loss"]
+        assert x != y and abs(x - y) <= 0.005 * abs(x)
+        assert bf16.evaluate(a, b, dtype="fp32")["dev_loss"] == x
+
+
 def test_layer_groups_from_depth_and_rollback_point(setup):
     s = setup
     groups = layer_groups({"layers": {"groups": None}}, s["config"].num_hidden_layers)

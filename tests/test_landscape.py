@@ -191,20 +191,37 @@ def test_cross_entropy_is_mean_over_examples(setup):
     assert eng.evaluate(0.0)["dev_loss"] == pytest.approx(float(F.cross_entropy(logits, labels)), rel=1e-6)
 
 
-def test_fp32_is_the_default_and_bf16_autocast_stays_close(setup):
-    """The documented autocast check: bf16 matmuls vs fp32 at sample points (CPU here, same code on GPU)."""
+def test_fp32_is_the_default_and_bf16_engine_stays_within_budget(setup):
+    """The bf16 engine (weights summed in fp32, rounded once to bf16; bf16 matmuls, fp32 layer norms and loss)
+    against the fp32 engine at sample points, including far from the anchors (CPU here, same code on GPU)."""
     s = setup
     args = (s["config"], s["dir"] / "theta0.safetensors", s["dir"] / "theta1.safetensors", s["dir"] / "dirs.safetensors",
             s["batches"])
     fp32, _ = build_engine("surface", *args)
-    assert fp32.autocast is None and fp32.device.type in ("cpu", "cuda")
+    assert fp32.dtype == "fp32" and not fp32.low_buf and fp32.device.type in ("cpu", "cuda")
     bf16, _ = build_engine("surface", *args, dtype="bf16")
-    for a, b in [(0.0, 0.0), (1.0, 0.0), (-2.0, 1.5)]:
+    assert {v.dtype for v in bf16.low_buf.values()} == {torch.bfloat16}
+    for a, b in [(0.0, 0.0), (1.0, 0.0), (-2.0, 1.5), (0.7, -1.3)]:
         x, y = fp32.evaluate(a, b), bf16.evaluate(a, b)
-        assert y["train_loss"] != x["train_loss"]  # autocast really changed the arithmetic
-        assert abs(y["train_loss"] - x["train_loss"]) <= 0.02 * abs(x["train_loss"])
+        assert y["train_loss"] != x["train_loss"]  # bf16 really changed the arithmetic
+        assert abs(y["train_loss"] - x["train_loss"]) <= 0.005 * abs(x["train_loss"])  # eval.precision_budget
+        assert abs(y["dev_loss"] - x["dev_loss"]) <= 0.005 * abs(x["dev_loss"])
+        assert bf16.evaluate(a, b, dtype="fp32") == x  # the fp32 reference through the bf16 engine is the fp32 engine
     with pytest.raises(Exception, match="eval.dtype"):
         build_engine("surface", *args, dtype="int8")
+
+
+@pytest.mark.parametrize("group", [[1, 1], [2, 2]])
+def test_bf16_layer_surface_within_budget(setup, group):
+    """Layer surfaces: cached fp32 layers below the group, bf16 varied layers and bf16 copies of fixed ones above."""
+    s = setup
+    args = ("layer_surface", s["config"], s["dir"] / "theta0.safetensors", s["dir"] / "theta1.safetensors",
+            s["dir"] / "dirs.safetensors", s["batches"], group)
+    fp32, bf16 = build_engine(*args)[0], build_engine(*args, dtype="bf16")[0]
+    assert bf16.base_low or group == [2, 2]
+    for a, b in [(0.0, 0.0), (-1.0, 0.0), (1.5, -2.0)]:
+        x, y = fp32.evaluate(a, b)["train_loss"], bf16.evaluate(a, b)["train_loss"]
+        assert x != y and abs(x - y) <= 0.005 * abs(x)
 
 
 def test_engine_keeps_private_copies_not_views_of_the_loaded_files(setup):

@@ -14,7 +14,8 @@ from bertscape.io import load_tensors
 from bertscape.modeling import build_model, scratch_encoder_state
 from bertscape.train import TrainSpec, lr_at, train
 
-SPEC = TrainSpec(epochs=3, batch_size=8, lr=1e-3, seed=3, eval_batch_tokens=256)
+# the fast path: fused AdamW, length-bucketed batches, bf16 autocast (all resume tests below run it)
+SPEC = TrainSpec(epochs=3, batch_size=8, lr=1e-3, seed=3, eval_batch_tokens=256, dtype="bf16", batching="bucketed")
 
 
 def run(model_dir, out, spec=SPEC, identity="x", storage="fp32"):
@@ -114,7 +115,7 @@ T.run(pathlib.Path({str(tiny_bert_dir)!r}), pathlib.Path({str(tmp_path / "cut")!
 
 def test_resume_state_of_another_run_is_never_used(tiny_bert_dir, tmp_path):
     run(tiny_bert_dir, tmp_path, identity="data-v1")
-    other = TrainSpec(epochs=3, batch_size=8, lr=5e-4, seed=3, eval_batch_tokens=256)
+    other = TrainSpec(epochs=3, batch_size=8, lr=5e-4, seed=3, eval_batch_tokens=256, dtype="bf16", batching="bucketed")
     p_other, _, _ = run(tiny_bert_dir, tmp_path, spec=other, identity="data-v1")
     p_ref, _, _ = run(tiny_bert_dir, tmp_path / "clean", spec=other, identity="data-v1")
     assert torch.equal(load_tensors(p_other[-1])["classifier.weight"], load_tensors(p_ref[-1])["classifier.weight"])
@@ -136,3 +137,25 @@ def test_linear_warmup_then_decay():
     lrs = [lr_at(s, 100, spec) for s in range(100)]
     assert lrs[0] == pytest.approx(0.1) and lrs[9] == pytest.approx(1.0) and lrs[99] == pytest.approx(1 / 90)
     assert all(x >= y for x, y in zip(lrs[9:], lrs[10:]))
+
+
+def test_bucketed_batches_cover_every_example_once_with_less_padding():
+    data = random_data(300, 120, 40, 2, 0)
+    spec = {"epochs": 1, "batch_size": 8, "lr": 1e-3, "seed": 3}
+    rand, buck = TrainSpec(**spec, batching="random"), TrainSpec(**spec, batching="bucketed")
+    for e in (1, 2):
+        a, b = tr.epoch_order(data, rand, e), tr.epoch_order(data, buck, e)
+        assert len(a) == len(b) == 38 and sorted(torch.cat(b).tolist()) == list(range(300))
+        assert tr.epoch_order(data, buck, e)[0].tolist() == b[0].tolist()  # seeded
+        padded = lambda order, r: sum(len(i) * min(40, -(-int(data["lengths"][i].max()) // r) * r) for i in order)
+        assert padded(b, tr.ROUND) < 0.75 * padded(a, 1)
+    assert tr.epoch_order(data, buck, 1)[0].tolist() != tr.epoch_order(data, buck, 2)[0].tolist()
+
+
+def test_bf16_training_follows_the_fp32_losses(tiny_bert_dir, tmp_path):
+    """bf16 autocast changes the arithmetic, not the run: per-step losses stay close to fp32's."""
+    fp = TrainSpec(**{**SPEC.__dict__, "dtype": "fp32"})
+    _, s32, _ = run(tiny_bert_dir, tmp_path / "fp32", spec=fp)
+    _, s16, _ = run(tiny_bert_dir, tmp_path / "bf16")
+    l32, l16 = [x["loss"] for x in s32], [x["loss"] for x in s16]
+    assert l32 != l16 and max(abs(x - y) / x for x, y in zip(l32, l16)) < 0.05

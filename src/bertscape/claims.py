@@ -365,3 +365,19 @@ def tally(rows: list[dict]) -> dict[str, dict[str, int]]:
         c = out.setdefault(r["claim"], {"yes": 0, "no": 0, "n/a": 0})
         c[holds_word(r["holds"])] += 1
     return out
+
+
+def precision_rows(grids: dict[str, Grid]) -> list[dict]:
+    """The accuracy contract of every grid behind the claims: its arithmetic and its measured deviation from
+    fp32 at the checked nodes (HDF5 attrs precision_*; README: Precision)."""
+    rows = []
+    for name, g in sorted(grids.items()):
+        a = g.attrs
+        rel = a.get("precision_max_rel_train_loss", a.get("precision_max_rel_dev_loss"))
+        rows.append({"grid": name, "precision": a.get("precision", "fp32 (not recorded)"),
+                     "checked_nodes": len(a.get("precision_nodes", [])), "max_rel_train_loss": rel,
+                     "max_rel_dev_loss": a.get("precision_max_rel_dev_loss"),
+                     "max_abs_dev_error": a.get("precision_max_abs_dev_error"), "budget": a.get("precision_budget"),
+                     "within_budget": None if rel is None or a.get("precision_budget") is None
+                     else bool(rel <= a["precision_budget"])})
+    return rows

@@ -268,4 +268,5 @@ def train_params(config: dict, task: str, init: str) -> dict:
     lr = t["lr"] if init != "scratch" or t["scratch_lr"] is None else t["scratch_lr"]
     return {"epochs": epochs(config, task, init) if init != "long" else tr["long_run"]["extra_epochs"],
             "batch_size": t["batch_size"], "lr": lr, "weight_decay": tr["weight_decay"],
-            "warmup_ratio": tr["warmup_ratio"], "max_grad_norm": tr["max_grad_norm"], "seed": config["seed"]}
+            "warmup_ratio": tr["warmup_ratio"], "max_grad_norm": tr["max_grad_norm"], "seed": config["seed"],
+            "dtype": tr["dtype"], "batching": tr["batching"]}

@@ -9,7 +9,9 @@ Layout (one file per curve / surface / layer surface / shard)::
     /anchors/name          str     (K,)      e.g. start, end, rollback
     /anchors/alpha, /anchors/beta            float64 (K,)
     /anchors/<metric>      float64 (K,)
-    attrs: kind, task, init, group, index_order, metrics, nonfinite_<metric>, ... (JSON for non-scalars)
+    attrs: kind, task, init, group, index_order, metrics, nonfinite_<metric>, precision, precision_reference,
+           precision_budget, precision_nodes, precision_worst_node, precision_max_abs_<metric>,
+           precision_max_rel_<metric> (accuracy.py), ... (JSON for non-scalars)
 
 Metrics: ``train_loss``, ``train_acc`` (on the seeded training subset), ``dev_loss``, ``dev_acc``,
 ``dev_error`` (= 1 - accuracy on the dev set). Regression tasks (attrs ``loss`` = "MSE",
@@ -28,6 +30,7 @@ import h5py
 import numpy as np
 
 from . import BertscapeError
+from .accuracy import merge
 from .io import atomic_path
 
 KINDS = ("curve", "surface", "layer_surface", "shard")
@@ -152,7 +155,8 @@ def gather(paths: list[str], out: str | os.PathLike, provenance: dict | None = N
     if (done != 1).any():
         raise BertscapeError(f"{out}: {(done == 0).sum()} grid points missing, {(done > 1).sum()} duplicated in shards")
     attrs = {k: v for k, v in first.attrs.items() if k not in ("target_kind", "shard", "provenance", "index_order")
-             and not k.startswith("nonfinite_")}
+             and not k.startswith(("nonfinite_", "precision"))}
+    attrs.update(merge([s.attrs for s in shards]))  # the accuracy contract: worst deviation over all shards
     attrs["shards"] = len(paths)
     if provenance is not None:
         attrs["provenance"] = provenance

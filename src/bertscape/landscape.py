@@ -26,10 +26,11 @@ import torch.nn.functional as F
 
 from . import BertscapeError
 from .metrics import as_labels, dev_error, is_regression, score
+from .precision import LOW, matmul_mode, resolve
 
 State = dict[str, torch.Tensor]
-AUTOCAST = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 # activations in place: the (tokens x intermediate) buffer is the largest transient of a layer
+_MATMUL = ("qkv", "ao.", "ff1", "ff2")  # weight-name prefixes of the matmuls (what low precision rounds)
 _ACTS = {"gelu": torch.ops.aten.gelu_, "relu": torch.Tensor.relu_,
          "gelu_new": lambda x: torch.ops.aten.gelu_(x, approximate="tanh"),
          "gelu_pytorch_tanh": lambda x: torch.ops.aten.gelu_(x, approximate="tanh")}
@@ -95,8 +96,9 @@ def _own(v: torch.Tensor, device: torch.device) -> torch.Tensor:
 
 
 def _residual(f: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """x + f, in f's buffer when that loses nothing (under autocast f is bf16/fp16 and x fp32)."""
-    return f.add_(x) if f.dtype == x.dtype else x + f
+    """x + f, in f's buffer when that loses nothing; a bf16/fp16 f is widened first (the same sum, and 1.6x
+    faster on CPU than the mixed-dtype x + f)."""
+    return f.add_(x) if f.dtype == x.dtype else f.float().add_(x)
 
 
 def _layer_of(key: str, n_layers: int) -> int:
@@ -144,10 +146,8 @@ class BertLandscape:
         self.eps, self.act = config.layer_norm_eps, _ACTS[config.hidden_act]
         if set(d1) - set(base) or (d2 is not None and set(d2) != set(d1)):
             raise BertscapeError("directions must cover the same parameters, all present in the base point")
-        if dtype not in AUTOCAST:
-            raise BertscapeError(f"config key eval.dtype: {dtype!r} is not one of {list(AUTOCAST)}")
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-        self.autocast = AUTOCAST[dtype]  # weights stay fp32; matmuls run in bf16/fp16 under autocast
+        self.dtype = resolve(dtype, self.device)  # auto -> bf16 or fp32 for this device
         dev = self.device
         # compact vocabulary: only the ids that occur in the data
         vocab = torch.unique(torch.cat([b.ids.flatten() for b in batches]))
@@ -168,7 +168,14 @@ class BertLandscape:
         if layer_keys:  # one reusable layer-sized buffer, shared by all varied layers
             i0 = _layer_of(layer_keys[0], self.L)
             self.layer_buf = {k.split(".", 1)[1]: torch.empty_like(self.d1[k]) for k in layer_keys if k.startswith(f"{i0}.")}
-        self.start = min(_layer_of(k, self.L) for k in self.d1)
+        # low precision: the matmul weights of a point, rounded once from the fp32 sum into these buffers
+        low = LOW.get(self.dtype)
+        self.low_buf = {} if low is None or not layer_keys else \
+            {k: torch.empty_like(v, dtype=low) for k, v in self.layer_buf.items() if k[:3] in _MATMUL}
+        self.base_low = {} if low is None else {  # layers recomputed at every point but not varied
+            k: v.to(low) for k, v in self.base.items() if k[:1].isdigit() and k not in self.d1
+            and _layer_of(k, self.L) >= max(self.start_of(self.d1), 0) and k.split(".", 1)[1][:3] in _MATMUL}
+        self.start = self.start_of(self.d1)
         self.cached = None
         if self.start >= 0:  # inputs to the lowest varied layer never change across the grid
             with torch.inference_mode():
@@ -177,6 +184,9 @@ class BertLandscape:
                     W = self._layer_params(i, 0.0, 0.0, use_base=True)
                     hs = [self._layer(W, h, pk, b.mask) for h, pk, b in zip(hs, self.packs, self.batches)]
             self.cached = hs
+
+    def start_of(self, d1: State) -> int:
+        return min(_layer_of(k, self.L) for k in d1)
 
     # -- weights -----------------------------------------------------------------
     def _mat(self, key: str, a: float, b: float, out: torch.Tensor) -> torch.Tensor:
@@ -188,11 +198,16 @@ class BertLandscape:
     def _params(self, keys, a, b) -> State:
         return {k: (self._mat(k, a, b, self.buf[k]) if k in self.d1 else self.base[k]) for k in keys}
 
-    def _layer_params(self, i: int, a: float, b: float, use_base: bool = False) -> State:
+    def _layer_params(self, i: int, a: float, b: float, use_base: bool = False, low: bool = False) -> State:
+        """Layer i's weights at (a, b): summed in fp32; with ``low`` the matmul weights and biases are then
+        rounded once into bf16/fp16 (layer-norm parameters stay fp32)."""
         out = {}
         for k in ("qkv.w", "qkv.b", "ao.w", "ao.b", "ln1.w", "ln1.b", "ff1.w", "ff1.b", "ff2.w", "ff2.b", "ln2.w", "ln2.b"):
             full = f"{i}.{k}"
-            out[k] = self._mat(full, a, b, self.layer_buf[k]) if (full in self.d1 and not use_base) else self.base[full]
+            varied = full in self.d1 and not use_base
+            out[k] = self._mat(full, a, b, self.layer_buf[k]) if varied else self.base[full]
+            if low and k[:3] in _MATMUL:
+                out[k] = self.low_buf[k].copy_(out[k]) if varied else self.base_low[full]
         return out
 
     # -- forward -----------------------------------------------------------------
@@ -201,9 +216,12 @@ class BertLandscape:
         return F.layer_norm(x, (self.H,), P["emb.ln.w"], P["emb.ln.b"], self.eps)
 
     def _layer(self, W: State, x: torch.Tensor, pk: Pack, mask) -> torch.Tensor:
-        """One encoder layer on packed tokens x (N, H); only attention sees the padded (B, T) block."""
+        """One encoder layer on packed tokens x (N, H); only attention sees the padded (B, T) block.
+        The residual stream x and the layer norms stay fp32; with low-precision weights W the matmul inputs
+        are rounded to W's dtype and the matmuls, attention and activation run in it (fp32 accumulation)."""
         (B, T), H = pk.shape, self.H
-        qkv = F.linear(x, W["qkv.w"], W["qkv.b"])
+        low = W["qkv.w"].dtype
+        qkv = F.linear(x.to(low), W["qkv.w"], W["qkv.b"])
         if pk.index is not None:  # pad rows are zeros: masked keys, queries whose outputs are dropped
             qkv = qkv.new_zeros(B * T, 3 * H).index_copy_(0, pk.index, qkv)
         qkv = qkv.view(B, T, 3, self.nh, H // self.nh).permute(2, 0, 3, 1, 4)
@@ -211,26 +229,30 @@ class BertLandscape:
         if pk.index is not None:
             att = att.index_select(0, pk.index)
         x = F.layer_norm(_residual(F.linear(att, W["ao.w"], W["ao.b"]), x), (H,), W["ln1.w"], W["ln1.b"], self.eps)
-        f = F.linear(self.act(F.linear(x, W["ff1.w"], W["ff1.b"])), W["ff2.w"], W["ff2.b"])
+        f = F.linear(self.act(F.linear(x.to(low), W["ff1.w"], W["ff1.b"])), W["ff2.w"], W["ff2.b"])
         return F.layer_norm(_residual(f, x), (H,), W["ln2.w"], W["ln2.b"], self.eps)
 
-    def logits(self, a: float, b: float = 0.0) -> list[torch.Tensor]:
-        ac = torch.autocast(self.device.type, dtype=self.autocast) if self.autocast else _null()
-        with torch.inference_mode(), ac:
+    def logits(self, a: float, b: float = 0.0, dtype: str | None = None) -> list[torch.Tensor]:
+        """Logits at (a, b) in the engine's precision, or in ``dtype`` (e.g. fp32 for the accuracy check)."""
+        dtype = self.dtype if dtype is None else dtype
+        low = dtype in LOW
+        if low and dtype != self.dtype:
+            raise BertscapeError(f"engine built for {self.dtype} cannot evaluate in {dtype}")
+        with torch.inference_mode(), matmul_mode(dtype):
             if self.start < 0:
                 P = self._params(["emb.word", "emb.pos", "emb.type", "emb.ln.w", "emb.ln.b"], a, b)
                 hs = [h.copy_(self._embed(P, pk)) for h, pk in zip(self.hs, self.packs)]
             else:
                 hs = self.cached
             for i in range(max(self.start, 0), self.L):
-                W = self._layer_params(i, a, b)
+                W = self._layer_params(i, a, b, low=low)
                 hs = [o.copy_(self._layer(W, h, pk, bt.mask)) for o, h, pk, bt in zip(self.hs, hs, self.packs, self.batches)]
             P = self._params(["pool.w", "pool.b", "cls.w", "cls.b"], a, b)
             return [F.linear(torch.tanh(F.linear(h[pk.cls], P["pool.w"], P["pool.b"])), P["cls.w"], P["cls.b"])
                     for h, pk in zip(hs, self.packs)]
 
-    def evaluate(self, a: float, b: float = 0.0) -> dict[str, float]:
-        return metrics(self.logits(a, b), self.batches)
+    def evaluate(self, a: float, b: float = 0.0, dtype: str | None = None) -> dict[str, float]:
+        return metrics(self.logits(a, b, dtype), self.batches)
 
     def useful_flops(self) -> float:
         """FLOPs of the real tokens through the layers recomputed at each point (matmuls + attention)."""
@@ -285,11 +307,9 @@ class HFLandscape:
 
         if set(d1) - set(base) or (d2 is not None and set(d2) != set(d1)):
             raise BertscapeError("directions must cover the same parameters, all present in the base point")
-        if dtype not in AUTOCAST:
-            raise BertscapeError(f"config key eval.dtype: {dtype!r} is not one of {list(AUTOCAST)}")
         _quiet_transformers()
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-        self.autocast = AUTOCAST[dtype]
+        self.dtype = resolve(dtype, self.device)  # bf16/fp16: the model's own forward under autocast
         self.model = AutoModelForSequenceClassification.from_config(config).to(self.device).eval()
         self.model.load_state_dict({k: v.float() for k, v in base.items()})
         params = dict(self.model.named_parameters())
@@ -302,9 +322,10 @@ class HFLandscape:
         self.inputs = [batch_inputs(self.model, b.ids, b.types, b.mask) for b in self.batches]
         self.config = config
 
-    def logits(self, a: float, b: float = 0.0) -> list[torch.Tensor]:
-        ac = torch.autocast(self.device.type, dtype=self.autocast) if self.autocast else _null()
-        with torch.inference_mode():
+    def logits(self, a: float, b: float = 0.0, dtype: str | None = None) -> list[torch.Tensor]:
+        dtype = self.dtype if dtype is None else dtype
+        ac = torch.autocast(self.device.type, dtype=LOW[dtype]) if dtype in LOW else _null()
+        with torch.inference_mode(), matmul_mode(dtype):
             for k, p in self.targets.items():  # theta = base + a d1 + b d2, recomputed from base every time
                 torch.add(self.base[k], self.d1[k], alpha=a, out=p)
                 if self.d2 is not None:
@@ -312,8 +333,8 @@ class HFLandscape:
             with ac:
                 return [self.model(**kw).logits for kw in self.inputs]
 
-    def evaluate(self, a: float, b: float = 0.0) -> dict[str, float]:
-        return metrics(self.logits(a, b), self.batches)
+    def evaluate(self, a: float, b: float = 0.0, dtype: str | None = None) -> dict[str, float]:
+        return metrics(self.logits(a, b, dtype), self.batches)
 
     def useful_flops(self) -> float:
         """Matmul + attention FLOPs of the real tokens through every layer (nothing is cached here)."""

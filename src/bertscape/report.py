@@ -54,7 +54,8 @@ def preconditions_html(checks: list[dict]) -> str:
     return "".join(parts)
 
 
-def claims_html(rows: list[dict], table1: list[dict], provenance: dict, checks: list[dict] | None = None) -> str:
+def claims_html(rows: list[dict], table1: list[dict], provenance: dict, checks: list[dict] | None = None,
+                precision: list[dict] | None = None) -> str:
     e = html.escape
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>bertscape claims</title><style>{STYLE}</style>"
              "</head><body><h1>The paper's claims, measured</h1>"]
@@ -76,6 +77,15 @@ def claims_html(rows: list[dict], table1: list[dict], provenance: dict, checks: 
         cols = list(dict.fromkeys(k for r in table1 for k in r))
         parts.append(_table(cols, [[_num(k, r.get(k)) for k in cols] for r in table1]))
         parts.append("<p>The paper prints MNLI's high-layer change as −53.88; its own accuracies give −53.69.</p>")
+    if precision:
+        parts.append("<h2>Precision: each grid's deviation from fp32</h2><p>Grids evaluated in reduced precision "
+                     "re-evaluate their anchors and a seeded handful of nodes in fp32; a grid over its budget "
+                     "(relative train-loss deviation) is never written.</p>")
+        cols = ["grid", "precision", "checked_nodes", "max_rel_train_loss", "max_rel_dev_loss", "max_abs_dev_error",
+                "budget", "within_budget"]
+        fmt = lambda v: "" if v is None else (f"{v:.2e}" if isinstance(v, float) else e(str(v)))
+        parts.append(_table(cols, [[fmt(r.get(c)) for c in cols] for r in precision],
+                            [{True: "yes", False: "no"}.get(r["within_budget"], "na") for r in precision]))
     parts.append("<h2>Provenance</h2>")
     for key in ("code", "environment"):
         parts.append(f"<h3>{key}</h3>" + _table(["key", "value"], [[e(k), e(str(v))] for k, v in provenance.get(key, {}).items()]))

@@ -30,6 +30,10 @@ from .io import load_tensors, read_json, save_tensors, write_json
 from .landscape import make_batches
 from .metrics import as_labels, score, task_loss
 from .modeling import batch_inputs
+from .precision import LOW, matmul_mode, resolve
+
+POOL = 50   # bucketed batching: batches are cut from pools of POOL x batch_size examples sorted by length
+ROUND = 8   # ... padded to a multiple of ROUND tokens (few distinct shapes: oneDNN reuses its bf16 kernels)
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,8 @@ class TrainSpec:
     max_grad_norm: float = 1.0
     seed: int = 0
     eval_batch_tokens: int = 4096
+    dtype: str = "fp32"         # train.dtype: fp32 | bf16 (autocast) | tf32 | auto (resolved on the training node)
+    batching: str = "random"    # train.batching: random (padded to each batch's longest) | bucketed
 
     def key(self) -> str:
         return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:16]
@@ -59,8 +65,9 @@ def _optimizer(model, spec: TrainSpec):
     decay, no_decay = [], []
     for n, p in model.named_parameters():
         (no_decay if n.endswith("bias") or "LayerNorm" in n or "layer_norm" in n else decay).append(p)
+    # fused: one kernel per step for all parameters (7x faster than the default on CPU, same update rule)
     return torch.optim.AdamW([{"params": decay, "weight_decay": spec.weight_decay},
-                              {"params": no_decay, "weight_decay": 0.0}], lr=spec.lr)
+                              {"params": no_decay, "weight_decay": 0.0}], lr=spec.lr, fused=True)
 
 
 def _optim_tensors(model, opt) -> dict[str, torch.Tensor]:
@@ -75,7 +82,7 @@ def _optim_tensors(model, opt) -> dict[str, torch.Tensor]:
 def _load_optim(model, opt, tensors: dict[str, torch.Tensor]) -> None:
     for n, p in model.named_parameters():
         if f"exp_avg.{n}" in tensors:
-            opt.state[p] = {k: tensors[f"{k}.{n}"].clone().to(p.device if k != "step" else "cpu")
+            opt.state[p] = {k: tensors[f"{k}.{n}"].clone().to(p.device)  # fused AdamW keeps step on the device
                             for k in ("step", "exp_avg", "exp_avg_sq")}
 
 
@@ -96,12 +103,29 @@ def evaluate(model, data: dict[str, torch.Tensor], batch_tokens: int) -> dict[st
     return score(logits, labels)
 
 
+def epoch_order(data, spec: TrainSpec, epoch: int) -> list[torch.Tensor]:
+    """The example indices of each step of an epoch, seeded by (seed, epoch). ``bucketed``: the shuffled
+    examples are cut into pools of POOL batches, each pool sorted by length and cut into batches, and the
+    batches shuffled (same batch size and step count as ``random``, far less padding)."""
+    n, bs = len(data["labels"]), spec.batch_size
+    g = torch.Generator().manual_seed(spec.seed * 100_003 + epoch)
+    perm = torch.randperm(n, generator=g)
+    if spec.batching == "random":
+        return [perm[s:s + bs] for s in range(0, n, bs)]
+    batches = []
+    for p in range(0, n, POOL * bs):
+        pool = perm[p:p + POOL * bs]
+        pool = pool[torch.argsort(data["lengths"][pool], stable=True)]
+        batches += [pool[s:s + bs] for s in range(0, len(pool), bs)]
+    return [batches[i] for i in torch.randperm(len(batches), generator=g).tolist()]
+
+
 def _epoch_batches(data, spec: TrainSpec, epoch: int):
-    n = len(data["labels"])
-    perm = torch.randperm(n, generator=torch.Generator().manual_seed(spec.seed * 100_003 + epoch))
-    for s in range(0, n, spec.batch_size):
-        idx = perm[s:s + spec.batch_size]
+    width = data["input_ids"].shape[1]
+    for idx in epoch_order(data, spec, epoch):
         T = int(data["lengths"][idx].max())
+        if spec.batching == "bucketed":
+            T = min(width, -(-T // ROUND) * ROUND)
         ids = data["input_ids"][idx, :T].long()
         yield ids, data["token_type_ids"][idx, :T].long(), (torch.arange(T)[None] < data["lengths"][idx, None]).long(), \
             as_labels(data["labels"][idx])
@@ -135,6 +159,8 @@ def train(model, train_data, dev_data, spec: TrainSpec, ckpt_paths: list[str | N
     steps_per_epoch = math.ceil(len(train_data["labels"]) / spec.batch_size)
     total = steps_per_epoch * spec.epochs
     opt = _optimizer(model, spec)
+    dtype = resolve(spec.dtype, dev, "train.dtype")
+    meta.setdefault("train_dtype", dtype)
     if state["epoch"] >= 0:
         model.load_state_dict(load_tensors(resume / f"epoch{state['epoch']}.safetensors"))  # copies onto dev
         if state["epoch"] > 0:
@@ -151,7 +177,10 @@ def train(model, train_data, dev_data, spec: TrainSpec, ckpt_paths: list[str | N
                 for g in opt.param_groups:
                     g["lr"] = lr_at(step, total, spec)
                 ids, types, mask, labels = ids.to(dev), types.to(dev), mask.to(dev), labels.to(dev)
-                loss = task_loss(model(**batch_inputs(model, ids, types, mask)).logits, labels)
+                with torch.autocast(dev.type, dtype=LOW.get(dtype, torch.bfloat16), enabled=dtype in LOW), \
+                        matmul_mode(dtype):
+                    logits = model(**batch_inputs(model, ids, types, mask)).logits
+                loss = task_loss(logits.float(), labels)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(model.parameters(), spec.max_grad_norm)

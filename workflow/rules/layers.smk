@@ -10,7 +10,17 @@ localrules:
 rule layer_shard:
     input:
         unpack(landscape_inputs),
-        code=lib("surfaces.py", "landscape.py", "h5io.py", "directions.py", "config.py", "checkpoints.py", "metrics.py"),
+        code=lib(
+            "surfaces.py",
+            "landscape.py",
+            "h5io.py",
+            "directions.py",
+            "config.py",
+            "checkpoints.py",
+            "metrics.py",
+            "precision.py",
+            "accuracy.py",
+        ),
     output:
         f"{R}/layers/{{task}}/{{group}}/shard{{k}}.h5",
     log:
@@ -37,7 +47,7 @@ rule layer_shard:
 rule layer_gather:
     input:
         shards=lambda wc: [f"{R}/layers/{wc.task}/{wc.group}/shard{k}.h5" for k in range(SHARDS)],
-        code=lib("h5io.py"),
+        code=lib("h5io.py", "accuracy.py"),
     output:
         f"{R}/layers/{{task}}/{{group}}.h5",
     log:
@@ -53,7 +63,7 @@ rule rollback:
         ckpts=lambda wc: ckpt_dir(wc.task, "finetune"),
         dev=lambda wc: tokens(wc.task, "dev"),
         model=MODEL_ID,
-        code=lib("rollback.py", "landscape.py", "metrics.py", "config.py", "surfaces.py"),
+        code=lib("rollback.py", "landscape.py", "metrics.py", "config.py", "surfaces.py", "precision.py"),
     output:
         f"{R}/layers/{{task}}/rollback.tsv",
     log:

@@ -17,7 +17,7 @@ rule sharpness:
         ckpts=lambda wc: ckpt_dir(wc.task, wc.init),
         train=lambda wc: tokens(wc.task, "train"),
         model=MODEL_ID,
-        code=lib("sharpness.py", "landscape.py", "metrics.py", "modeling.py", "surfaces.py"),
+        code=lib("sharpness.py", "landscape.py", "metrics.py", "modeling.py", "surfaces.py", "precision.py"),
     output:
         f"{R}/claims/sharpness/{{task}}/{{init}}.json",
     log:

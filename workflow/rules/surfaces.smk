@@ -11,7 +11,16 @@ localrules:
 rule curve:
     input:
         unpack(landscape_inputs),
-        code=lib("surfaces.py", "landscape.py", "h5io.py", "directions.py", "checkpoints.py", "metrics.py"),
+        code=lib(
+            "surfaces.py",
+            "landscape.py",
+            "h5io.py",
+            "directions.py",
+            "checkpoints.py",
+            "metrics.py",
+            "precision.py",
+            "accuracy.py",
+        ),
     output:
         f"{R}/curves/{{task}}/{{init}}.h5",
     log:
@@ -36,7 +45,16 @@ rule curve:
 rule surface_shard:
     input:
         unpack(landscape_inputs),
-        code=lib("surfaces.py", "landscape.py", "h5io.py", "directions.py", "checkpoints.py", "metrics.py"),
+        code=lib(
+            "surfaces.py",
+            "landscape.py",
+            "h5io.py",
+            "directions.py",
+            "checkpoints.py",
+            "metrics.py",
+            "precision.py",
+            "accuracy.py",
+        ),
     output:
         f"{R}/surfaces/{{task}}/{{init}}/shard{{k}}.h5",
     log:
@@ -62,7 +80,7 @@ rule surface_shard:
 rule surface_gather:
     input:
         shards=lambda wc: [f"{R}/surfaces/{wc.task}/{wc.init}/shard{k}.h5" for k in range(SHARDS)],
-        code=lib("h5io.py"),
+        code=lib("h5io.py", "accuracy.py"),
     output:
         f"{R}/surfaces/{{task}}/{{init}}.h5",
     log:

@@ -26,7 +26,7 @@ rule scratch_init:
 rule train:
     input:
         unpack(train_inputs),
-        code=lib("modeling.py", "train.py", "landscape.py", "checkpoints.py", "metrics.py"),
+        code=lib("modeling.py", "train.py", "landscape.py", "checkpoints.py", "metrics.py", "precision.py"),
     output:
         ckpts=directory(f"{R}/train/{{task}}/{{init}}/checkpoints"),
         steps=f"{R}/train/{{task}}/{{init}}/steps.tsv",

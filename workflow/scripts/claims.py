@@ -46,13 +46,16 @@ def main(job):
     rows += C.c6_orthogonal({k: read_json(v) for k, v in keyed(i.directions).items()}, cl["max_abs_cos"])
     rows = P.gate(rows, checks)
     table1 = C.table1_vs_paper(rollback, groups)
+    precision = C.precision_rows({f"{kind}/{'/'.join(k)}": g for kind, d in (("surface", surf), ("curve", curves),
+                                                                             ("layer", layers)) for k, g in d.items()})
     prov = job.provenance(sources=sources(list(i.surfaces)))
     write_tsv(job.output.tsv, C.flat_rows(rows), ["claim", "measure", "task", "holds", "criterion", "values", "reason"])
     write_tsv(job.output.preconditions, P.flat_rows(checks), P.COLUMNS)
     write_json(job.output.json, {"claims": rows, "tally": C.tally(rows), "preconditions": checks,
-                                 "table1_vs_paper": table1, "provenance": prov})
+                                 "table1_vs_paper": table1, "precision": precision,
+                                 "provenance": prov})
     write_tsv(job.output.table1, table1)
-    write_text(job.output.html, claims_html(rows, table1, prov, checks))
+    write_text(job.output.html, claims_html(rows, table1, prov, checks, precision))
     if P.warning(checks):
         job.log.warning("%s", P.warning(checks))
 

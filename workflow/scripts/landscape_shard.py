@@ -4,6 +4,7 @@ from pathlib import Path
 import numpy as np
 
 from bertscape import BertscapeError
+from bertscape.accuracy import check
 from bertscape.checkpoints import directions
 from bertscape.config import layer_groups
 from bertscape.data import task_spec
@@ -11,7 +12,7 @@ from bertscape.h5io import write_grid
 from bertscape.io import load_tensors, read_json
 from bertscape.modeling import load_config, resolve_model_dir
 from bertscape.runner import run
-from bertscape.surfaces import build_engine, eval_batches, evaluate_shard, run_key, shard_grid
+from bertscape.surfaces import build_engine, eval_batches, evaluate_shard, points, run_key, shard_grid
 
 
 def main(job):
@@ -39,12 +40,14 @@ def main(job):
                                            (job.input.directions, job.input.train, job.input.dev, ckpts, job.input.other)])
     partial = out.with_name(f".{out.name}.partial.json")
     values = evaluate_shard(engine, kind, alpha, beta, k, n, partial, key)
+    coords = {name: (a, b) for name, a, b in points(kind, alpha, beta)}  # the accuracy contract (README: Precision)
+    precision = check(engine, values, coords, p.eval["precision_nodes"], p.seed * 1009 + k, p.eval["precision_budget"], out)
     stats.pop("provenance", None)
     attrs = {"task": wc.task, "init": wc.get("init", "finetune"), "group": wc.get("group", ""), "shard": [k, n],
              "seed": p.seed, "n_train_subset": sum(len(b.labels) for b in batches if b.set_name == "train"),
              "n_dev": sum(len(b.labels) for b in batches if b.set_name == "dev"), "grid": list(p.axis),
              "useful_flops_per_point": engine.useful_flops(), "loss": spec.loss, "dev_error_is": spec.error,
-             "provenance": job.provenance(), **stats, **info}
+             "provenance": job.provenance(), **stats, **info, **precision}
     grid = shard_grid(kind, values, alpha, beta, attrs)
     if kind == "curve":
         grid.kind, grid.attrs["target_kind"] = "curve", "curve"
