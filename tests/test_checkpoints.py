@@ -14,7 +14,7 @@ from bertscape.landscape import make_batches
 from bertscape.modeling import build_model, load_config, state_dict
 from bertscape.surfaces import build_engine, evaluate_shard
 from bertscape.train import TrainSpec, train
-from bertscape.trajectory import project
+from bertscape.trajectory import project, project_products
 
 
 def test_delta_round_trip_error_is_what_the_file_records(tmp_path):
@@ -39,13 +39,62 @@ def test_delta_round_trip_error_is_what_the_file_records(tmp_path):
         ck.read_delta(tmp_path / "epoch1.delta.safetensors")
 
 
-def fit(model_dir, out, storage, epochs=4):
+def fit(model_dir, out, storage, epochs=4, **kw):
     spec = TrainSpec(epochs=epochs, batch_size=8, lr=1e-3, seed=3, eval_batch_tokens=256)
     model = build_model(model_dir, 2, "finetune", spec.seed)
     paths = [str(out / f"epoch{e}.safetensors") for e in range(epochs + 1)]
     train(model, random_data(40, 120, 16, 2, 0), random_data(10, 120, 16, 2, 1), spec, paths, out.parent / f".resume-{out.name}",
-          progress=False, storage=storage)
+          progress=False, storage=storage, **kw)
     return out
+
+
+def test_shared_base_file_holds_only_what_differs_and_loads_bit_for_bit(tmp_path):
+    g = torch.Generator().manual_seed(0)
+    base = {"bert.w": torch.randn(300, 7, generator=g), "bert.ids": torch.arange(5), "bert.b": torch.randn(7, generator=g)}
+    save_tensors(tmp_path / "init.safetensors", base)
+    theta = {**base, "bert.b": base["bert.b"].clone(), "classifier.weight": torch.randn(2, 7, generator=g)}
+    theta["bert.b"][3] = torch.nextafter(theta["bert.b"][3], torch.tensor(9.0))  # one ulp of one entry: stored
+    (tmp_path / "run").mkdir()
+    ck.save_shared(tmp_path / "run" / "epoch0.safetensors", theta, tmp_path / "init.safetensors",
+                   tmp_path / "init.safetensors", tmp_path / "run")
+    assert sorted(load_tensors(tmp_path / "run" / "epoch0.safetensors")) == ["bert.b", "classifier.weight"]
+    back = ck.load(tmp_path / "run" / "epoch0.safetensors")
+    assert sorted(back) == sorted(theta) and all(torch.equal(back[k], theta[k]) for k in theta)
+    save_tensors(tmp_path / "init.safetensors", {**base, "bert.w": base["bert.w"] * 2})  # the base changed: refused
+    with pytest.raises(BertscapeError, match="shares its encoder with ../init.safetensors"):
+        ck.load(tmp_path / "run" / "epoch0.safetensors")
+
+
+@pytest.mark.parametrize("storage", ["fp32", "fp16_delta"])
+def test_a_lean_run_publishes_theta0_head_and_last_epoch_and_measures_the_trajectory(tiny_bert_dir, tmp_path, storage):
+    """keep_intermediate=False: only theta0 (its head, the encoder shared with the init file) and theta1 are
+    published; the displacement rows give the trajectory of the whole run (eqs 3-5), exactly for fp32 storage and
+    within the recorded bound for fp16 deltas."""
+    full = fit(tiny_bert_dir, tmp_path / "full", "fp32")
+    model = build_model(tiny_bert_dir, 2, "finetune", 0)
+    init = tmp_path / "init.safetensors"
+    save_tensors(init, {k: v for k, v in state_dict(model).items() if k.startswith("bert.")})
+    rows = []
+    lean = fit(tiny_bert_dir, tmp_path / "lean", storage, keep_intermediate=False, theta0_base=init, displacements=rows)
+    assert sorted(p.name for p in lean.iterdir()) == ["epoch0.safetensors", "epoch4.safetensors"]
+    assert not list(tmp_path.glob(".resume-*"))
+    assert sorted(load_tensors(lean / "epoch0.safetensors")) == ["classifier.bias", "classifier.weight"]
+    for e in (0, 4):  # the same weights as the run that keeps everything
+        a, b = load_tensors(ck.full_path(full, e)), ck.load(ck.full_path(lean, e))
+        assert sorted(a) == sorted(b) and all(torch.equal(a[k], b[k]) for k in a)
+    theta0 = load_tensors(ck.full_path(full, 0))
+    keys = encoder_keys(theta0, "bert.")
+    delta1 = difference(load_tensors(ck.full_path(full, 4)), theta0, keys)
+    assert [r["epoch"] for r in rows] == [0, 1, 2, 3, 4]
+    for r in rows:
+        ref = project(difference(load_tensors(ck.full_path(full, r["epoch"])), theta0, keys), delta1)
+        got = project_products(r["dot_delta1"], r["norm2"], r["norm2_delta1"])
+        bound = ck.error_norm(r["err2"], norm(delta1))
+        if storage == "fp32" or r["epoch"] in (0, 4):
+            same = all(got[c] == ref[c] or math.isnan(got[c]) and math.isnan(ref[c]) for c in ref)  # (cos at 0: nan)
+            assert same and r["err2"] == 0.0  # bit for bit what the checkpoints give
+        else:
+            assert 0 < bound <= 1e-3 and all(abs(ref[c] - got[c]) <= bound * (1 + 1e-6) for c in ("d_alpha", "d_beta"))
 
 
 def test_fp16_delta_run_stores_what_the_analysis_needs_and_bounds_the_trajectory_error(tiny_bert_dir, tmp_path):

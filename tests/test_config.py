@@ -106,14 +106,19 @@ def test_disk_estimate_by_hand():
     c = validate(copy.deepcopy(TINY))  # MNLI, MRPC x (finetune, scratch) x 2 epochs, but MNLI scratch 1; long +1
     P = n_params(6, 384, 1536)
     rows = {x.rule: x for x in disk(c)}
-    # a 2-epoch run: theta0 + theta2 in fp32, epoch 1 as an fp16 delta; 1 epoch: theta0 + theta1; the long run:
-    # its last epoch only
-    assert rows["train"].bytes == 3 * (2 * 4 * P + 2 * P) + 2 * 4 * P + 4 * P
-    assert rows["train"].transient == 2 * 4 * P + 2 * 8 * P and rows["directions"].bytes < 1e4
+    head, enc = 4 * 2 * 385, 4 * (P - 2 * 385)  # a 2-label classifier; each init's shared encoder, once
+    # every run: theta0's head + the last epoch in fp32 (epochs in between only while it trains); the long run:
+    # its last epoch
+    assert rows["train"].bytes == 4 * (head + 4 * P) + 4 * P
+    assert rows["scratch_init"].bytes == rows["finetune_init"].bytes == enc
+    # while the 2-epoch runs train: theta0, 2 epochs' weights and AdamW moments, epoch 1 as an fp16 delta
+    assert rows["train"].transient == 2 * 4 * P + 2 * 8 * P + 2 * P and rows["directions"].bytes < 1e4
+    c["train"]["keep_intermediate"] = True  # everything: theta0 whole (the deltas' base), epoch 1 as a delta
+    assert {x.rule: x for x in disk(c)}["train"].bytes == 3 * (2 * 4 * P + 2 * P) + 2 * 4 * P + 4 * P
     c["train"]["intermediate_checkpoints"] = "fp32"
-    assert {x.rule: x for x in disk(c)}["train"].bytes == 3 * 3 * 4 * P + 2 * 4 * P + 4 * P
-    # before: every epoch fp32, AdamW (2 moments) kept, delta1 + delta2 per task x init
-    assert checkpoint_bytes_before(c) == 3 * (3 * 4 * P + 8 * P) + 2 * (2 * 4 * P + 8 * P) + 4 * 2 * 4 * P
+    assert {x.rule: x for x in disk(c)}["train"].bytes == 3 * (head + 2 * 4 * P) + head + 4 * P + 4 * P
+    # before: every epoch fp32, AdamW (2 moments) kept, delta1 + delta2 per task x init, the scratch init
+    assert checkpoint_bytes_before(c) == 3 * (3 * 4 * P + 8 * P) + 2 * (2 * 4 * P + 8 * P) + 4 * 2 * 4 * P + enc
 
 
 def test_cli_validate_and_estimate(capsys, tmp_path):

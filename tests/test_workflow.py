@@ -26,7 +26,7 @@ def test_paper_config_plans_the_full_dag():
     r = smk("-n", "--quiet", "rules")
     assert r.returncode == 0, r.stderr[-3000:]
     out = r.stdout + r.stderr
-    for rule in ("fetch_model", "prepare_data", "tokenize", "scratch_init", "train", "directions", "curve", "surface_shard",
+    for rule in ("fetch_model", "prepare_data", "tokenize", "scratch_init", "finetune_init", "train", "directions", "curve", "surface_shard",
                  "surface_gather", "trajectory", "layer_shard", "layer_gather", "rollback", "figure", "table1", "summary"):
         assert rule in out
     # 4 tasks x (finetune, scratch) + the MRPC 5+20 run; 41 shards per surface
@@ -158,6 +158,14 @@ def test_tiny_end_to_end_run(tiny_run):
     assert len(list((out / "views" / "vtk").rglob("*.vtk"))) == 4 + 3
     traj = (out / "trajectories" / "MRPC" / "long.tsv").read_text().splitlines()
     assert len(traj) == 1 + 4  # epochs 0..3: 2 fine-tuning + 1 more
+    # disk: theta0 (its head; the encoder is the init's, once) and the last epoch of every run, no resume state
+    kept = sorted(str(p.relative_to(out / "train")) for p in (out / "train").rglob("*")
+                  if p.name.endswith(".safetensors") or p.name == ".resume")  # (.resume: a run's resume state)
+    assert kept == [f"{t}/{i}/checkpoints/epoch{e}.safetensors" for t, i, e in (
+        ("MNLI", "finetune", 0), ("MNLI", "finetune", 2), ("MNLI", "scratch", 0), ("MNLI", "scratch", 1),
+        ("MRPC", "finetune", 0), ("MRPC", "finetune", 2), ("MRPC", "long", 3), ("MRPC", "scratch", 0),
+        ("MRPC", "scratch", 2))]
+    assert (out / "train" / "MRPC" / "scratch" / "checkpoints" / "epoch0.safetensors").stat().st_size < 1e5
 
 
 @pytest.mark.slow
@@ -284,7 +292,7 @@ def test_a_changed_model_byte_reruns_every_job_that_reads_the_model(tiny_project
             f.seek(-1, os.SEEK_END)
             f.write(old)
         os.utime(weights, ns=(st.st_atime_ns, st.st_mtime_ns))
-    readers = {"tokenize", "scratch_init", "train", "curve", "surface_shard", "layer_shard", "rollback", "sharpness"}
+    readers = {"tokenize", "scratch_init", "finetune_init", "train", "curve", "surface_shard", "layer_shard", "rollback", "sharpness"}
     assert readers <= set(jobs) and all(jobs[r] == everything[r] for r in readers)
     assert jobs == {k: v for k, v in everything.items() if k != "prepare_data"}  # the rest of the DAG reads their outputs
     assert proj.planned() == {}  # restored bytes: the identity is back to what every job recorded

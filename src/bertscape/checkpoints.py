@@ -1,15 +1,22 @@
-"""Epoch checkpoints on disk: theta0 and the final theta in fp32, intermediate epochs as fp16 deltas.
+"""Epoch checkpoints on disk: theta0 and the final theta in fp32, intermediate epochs as fp16 deltas or not at all.
 
-A run's ``checkpoints/`` folder holds ``epoch{E}.safetensors`` (fp32 weights) for its first and
-last epoch, and for every epoch in between either the same (``train.intermediate_checkpoints:
-fp32``) or ``epoch{E}.delta.safetensors`` (``fp16_delta``, the default): delta = theta_E - base
-in fp32, each tensor scaled by a power of two so its largest entry sits just below 2^15, rounded
-to fp16 (half the bytes; the scaling is exact, the rounding is the only error). The base is
-theta0 of the run, or for the long run theta0 of the fine-tuning run it continues, i.e. always
-the origin of the trajectory that reads the file. The metadata records the base (path relative
-to the delta file, sha256), each tensor's exponent, and each tensor's squared rounding error
-||delta - decoded||^2 (fp64, measured when the file was written), from which the trajectory
-bounds its own error (see :func:`error_norm`).
+A run's ``checkpoints/`` folder holds ``epoch{E}.safetensors`` for its first and last epoch (fp32).
+theta0's file holds only what differs from the init's shared encoder (``init/finetune.safetensors``
+or ``init/scratch.safetensors``): the seeded task head, in the *shared-base* format
+(:func:`save_shared`; :func:`load` returns the whole fp32 state, bit for bit). Every reader goes
+through :func:`load`.
+
+Epochs in between exist while the run trains (in its resume folder) either as fp32 weights
+(``train.intermediate_checkpoints: fp32``) or as ``epoch{E}.delta.safetensors`` (``fp16_delta``, the
+default): delta = theta_E - base in fp32, each tensor scaled by a power of two so its largest entry
+sits just below 2^15, rounded to fp16 (the scaling is exact, the rounding is the only error). The
+base is theta0 of the run, or for the long run theta0 of the fine-tuning run it continues, i.e.
+always the origin of the trajectory. The metadata records the base (path relative to the delta
+file, sha256), each tensor's exponent, and each tensor's squared rounding error ||delta -
+decoded||^2 (fp64, measured when the file was written), from which the trajectory bounds its own
+error (see :func:`error_norm`). Before the run publishes, it reduces them to the numbers eqs 3-5
+need (:func:`displacement_rows`: <theta_E - theta0, delta1>, ||theta_E - theta0||^2 and the
+rounding error, per epoch); they are published only with ``train.keep_intermediate: true``.
 """
 
 from __future__ import annotations
@@ -27,6 +34,8 @@ from .io import load_tensors, save_tensors, tensors_metadata
 State = dict[str, torch.Tensor]
 FORMATS = ("fp16_delta", "fp32")
 DELTA_FORMAT = "fp16_delta/v1"
+SHARED_FORMAT = "shared_base/v1"
+DISPLACEMENT_COLUMNS = ["epoch", "dot_delta1", "norm2", "norm2_delta1", "err2"]
 
 
 def full_path(folder: str | os.PathLike, epoch: int) -> Path:
@@ -71,7 +80,7 @@ def save_delta(path: str | os.PathLike, theta: State, base_path: str | os.PathLi
     file will be published in."""
     from .provenance import sha256_file
 
-    tensors, exps, err2 = encode_delta(theta, load_tensors(base_path))
+    tensors, exps, err2 = encode_delta(theta, load(base_path))
     ref = os.path.relpath(Path(base_ref).absolute(), Path(relative_to).absolute())
     meta = {**(metadata or {}), "format": DELTA_FORMAT, "base": ref, "base_sha256": sha256_file(base_path),
             "exponents": exps, "err2": err2}
@@ -108,7 +117,7 @@ def displacement(folder: str | os.PathLike, epoch: int, origin_path: str | os.Pa
 
     full = full_path(folder, epoch)
     if full.is_file():
-        return difference(load_tensors(full), origin, keys), 0.0
+        return difference(load(full), origin, keys), 0.0
     path = delta_path(folder, epoch)
     if not path.is_file():
         raise BertscapeError(f"{folder}: no checkpoint for epoch {epoch} (neither {full.name} nor {path.name})")
@@ -135,8 +144,83 @@ def directions(run_dir: str | os.PathLike, epoch1: int, other_dir: str | os.Path
     from .directions import make_directions
     from .modeling import encoder_prefix
 
-    theta0, theta1 = load_tensors(full_path(run_dir, 0)), load_tensors(full_path(run_dir, epoch1))
-    theta0_other, theta2 = load_tensors(full_path(other_dir, 0)), load_tensors(full_path(other_dir, epoch2))
+    theta0, theta1 = load(full_path(run_dir, 0)), load(full_path(run_dir, epoch1))
+    theta0_other, theta2 = load(full_path(other_dir, 0)), load(full_path(other_dir, epoch2))
     d1, d2, stats = make_directions(theta0, theta1, theta0_other, theta2, encoder_prefix(theta0))
     return d1, d2, {**stats, "scale_delta2": stats["norm_delta1"] / stats["norm_delta2_raw"], "epoch_theta1": epoch1,
                     "epoch_theta2": epoch2}
+
+
+def save_shared(path: str | os.PathLike, theta: State, base_path: str | os.PathLike, base_ref: str | os.PathLike,
+                relative_to: str | os.PathLike, metadata: dict | None = None) -> None:
+    """Write theta as the tensors that differ (in any bit) from the fp32 file ``base_path``, plus a reference to it.
+
+    ``base_ref``: where that base will be found (the same bytes), recorded relative to ``relative_to``, the folder
+    the file will be published in. :func:`load` gives theta back exactly."""
+    from .provenance import sha256_file
+
+    base = load_tensors(base_path)
+    own = {k: v for k, v in theta.items() if k not in base or base[k].dtype != v.dtype or base[k].shape != v.shape
+           or not torch.equal(base[k], v.cpu())}
+    shared = sorted(k for k in theta if k not in own)
+    ref = os.path.relpath(Path(base_ref).absolute(), Path(relative_to).absolute())
+    meta = {**(metadata or {}), "format": SHARED_FORMAT, "base": ref, "base_sha256": sha256_file(base_path),
+            "shared": shared}
+    save_tensors(path, {k: v.cpu() for k, v in own.items()}, meta)
+
+
+def load(path: str | os.PathLike) -> State:
+    """The full fp32 state of a checkpoint file, whether it is plain or in the shared-base format (base checked)."""
+    from .provenance import sha256_file
+
+    meta = tensors_metadata(path)
+    if meta.get("format") != SHARED_FORMAT:
+        return load_tensors(path)
+    base_path = Path(path).parent / meta["base"]
+    if not base_path.is_file() or sha256_file(base_path) != meta["base_sha256"]:
+        raise BertscapeError(f"{path}: shares its encoder with {meta['base']} (sha256 {meta['base_sha256'][:12]}), "
+                             f"which {base_path} is not")
+    base, shared = load_tensors(base_path), json.loads(meta["shared"])
+    missing = [k for k in shared if k not in base]
+    if missing:
+        raise BertscapeError(f"{path}: its base {base_path} has no parameter {missing[0]}")
+    return {**{k: base[k] for k in shared}, **load_tensors(path)}
+
+
+def _encoder_keys(state: State) -> list[str]:
+    from .modeling import encoder_prefix
+
+    prefix = encoder_prefix(state)
+    return sorted(k for k, v in state.items() if k.startswith(prefix) and v.is_floating_point())
+
+
+def _dot(a: State, b: State, keys: list[str]) -> float:
+    return float(sum(torch.dot(a[k].flatten().double(), b[k].flatten().double()) for k in keys))
+
+
+def displacement_rows(folder: str | os.PathLike, epochs: list[int], origin_path: str | os.PathLike, end: State,
+                      end_epoch: int, delta1_end: State | None = None) -> list[dict]:
+    """What eqs 3-5 need of each epoch E of a run, over encoder parameters: <theta_E - theta0, delta1>,
+    ||theta_E - theta0||^2, ||delta1||^2 and err2, the squared storage error of theta_E - theta0 (0 where exact).
+
+    ``folder`` holds the epochs before ``end_epoch`` (fp32 or fp16 deltas from ``origin_path`` = theta0); ``end``
+    is the weights after ``end_epoch`` (exact, in memory). delta1 = end - theta0, or ``delta1_end`` - theta0 when
+    given (the long run: its trajectory keeps the delta1 of the fine-tuning run it continues)."""
+    theta0 = load(origin_path)
+    keys = _encoder_keys(theta0)
+    ref = end if delta1_end is None else delta1_end
+    delta1 = {k: ref[k].float().cpu() - theta0[k].float() for k in keys}
+    n1 = _dot(delta1, delta1, keys)
+    rows = []
+    for e in epochs:
+        if e == end_epoch:
+            d, err2 = {k: end[k].float().cpu() - theta0[k].float() for k in keys}, 0.0
+        elif full_path(folder, e).is_file():
+            theta = load(full_path(folder, e))
+            d, err2 = {k: theta[k].float() - theta0[k].float() for k in keys}, 0.0
+        else:  # an fp16 delta from theta0 (read_delta checks it is from this theta0)
+            delta, meta = read_delta(delta_path(folder, e), origin_path)
+            d, err2 = {k: delta[k] for k in keys}, float(sum(meta["err2"][k] for k in keys))
+        rows.append({"epoch": e, "dot_delta1": _dot(d, delta1, keys), "norm2": _dot(d, d, keys), "norm2_delta1": n1,
+                     "err2": err2})
+    return rows

@@ -95,12 +95,17 @@ def n_params(layers: int, hidden: int, inter: int, vocab: int = 30522, positions
 
 
 def disk(config: dict, arch: tuple[int, int, int] | None = None) -> list[Disk]:
-    """Bytes per rule for a config: checkpoints by the layout of bertscape.checkpoints (theta0 and the last epoch
-    fp32, intermediate epochs fp16 deltas or fp32 per ``train.intermediate_checkpoints``), no stored directions,
-    AdamW state only while a run trains; data, grids and small files approximately."""
+    """Bytes per rule for a config: checkpoints by the layout of bertscape.checkpoints (each init's encoder once,
+    theta0 of a run as its head, the last epoch fp32; intermediate epochs, fp16 deltas or fp32 per
+    ``train.intermediate_checkpoints``, only while the run trains unless ``train.keep_intermediate``), no stored
+    directions, AdamW state only while a run trains; data, grids and small files approximately."""
     L, H, I = arch or ARCH[config["model"]["name"]]
     P = n_params(L, H, I, VOCAB.get(config["model"]["name"], 30522))
-    mid = 2 * P if config["train"]["intermediate_checkpoints"] == "fp16_delta" else 4 * P
+    head = 4 * 2 * (H + 1)  # the classifier of a 2-label task (fp32); theta0's file holds only that
+    fp16 = config["train"]["intermediate_checkpoints"] == "fp16_delta"
+    mid = 2 * P if fp16 else 4 * P
+    keep = config["train"]["keep_intermediate"]
+    first = 4 * P if keep and fp16 else head  # published deltas keep theta0 a whole file (their base)
     ml, g, d = config["model"]["max_length"], config["grid"], config["data"]
     out: dict[str, Disk] = {}
 
@@ -108,7 +113,8 @@ def disk(config: dict, arch: tuple[int, int, int] | None = None) -> list[Disk]:
         x = out.setdefault(rule, Disk(rule, 0, 0.0))
         x.files, x.bytes, x.transient = x.files + n, x.bytes + b, max(x.transient, transient)
 
-    resume = 2 * 4 * P + 2 * 8 * P  # the last two epochs' fp32 weights and AdamW moments, until the commit
+    def resume(e):  # theta0 and the last two epochs' fp32 weights and AdamW moments, the epochs in between
+        return 4 * P + 4 * P + 2 * 8 * P + (0 if keep else (e - 1) * mid)  # (the last epoch: counted as kept)
     grid = lambda pts: 16e3 + pts * 8 * 8  # provenance/attrs + float64 metrics and the done mask
     for task in config["tasks"]:
         n_train, n_dev, t = GLUE[task]
@@ -118,36 +124,39 @@ def disk(config: dict, arch: tuple[int, int, int] | None = None) -> list[Disk]:
         add("prepare_data", 2, (n_train + n_dev) * (60 + 6 * t))
         add("tokenize", 2, (n_train + n_dev) * (5 * ml + 12))
         for init in ("finetune", "scratch"):
-            add("train", epochs(config, task, init) + 3, 2 * 4 * P + (epochs(config, task, init) - 1) * mid, resume)
+            e = epochs(config, task, init)
+            add("train", (e + 4 if keep else 5), first + 4 * P + (e - 1) * mid * keep, resume(e))
             add("directions", 1, 2e3)
             add("curve", 1, grid(g["curve_points"] + 2))
             add("surface_shard", g["shards"], g["shards"] * grid(0) + grid(g["points"] ** 2 + 2))
             add("surface_gather", 1, grid(g["points"] ** 2 + 2))
         if task == config["train"]["long_run"]["task"]:
             extra = config["train"]["long_run"]["extra_epochs"]
-            add("train", extra + 2, 4 * P + (extra - 1) * mid, resume)
+            add("train", (extra + 3 if keep else 4), 4 * P + (extra - 1) * mid * keep, resume(extra))
         if task in config["layers"]["tasks"]:
             add("layer_shard", 3 * g["shards"], 3 * (g["shards"] * grid(0) + grid(g["points"] ** 2 + 2)))
             add("layer_gather", 3, 3 * grid(g["points"] ** 2 + 2))
     add("scratch_init", 1, 4 * (P - 2 * (H + 1)))
+    add("finetune_init", 1, 4 * (P - 2 * (H + 1)))
     add("other", 0, 5e6)  # trajectories, rollback, claims, figures, logs, benchmarks: a few MB
     return list(out.values())
 
 
 def checkpoint_bytes_before(config: dict, arch: tuple[int, int, int] | None = None) -> float:
-    """The train + directions bytes of the layout before issue 18: every epoch fp32, AdamW state kept in every run's
-    resume folder, delta1 and delta2 stored in fp32 for every task x init (for comparison)."""
+    """The train + directions + init bytes of the layout before issue 18: every epoch fp32, AdamW state kept in every
+    run's resume folder, delta1 and delta2 stored in fp32 for every task x init (for comparison)."""
     L, H, I = arch or ARCH[config["model"]["name"]]
     P = n_params(L, H, I, VOCAB.get(config["model"]["name"], 30522))
     runs = [epochs(config, t, i) for t in config["tasks"] for i in ("finetune", "scratch")]
     if config["train"]["long_run"]["task"]:
         runs.append(config["train"]["long_run"]["extra_epochs"])
-    return sum(4 * P * (e + 1) + 8 * P for e in runs) + 2 * 4 * P * 2 * len(config["tasks"])
+    scratch_init = 4 * (P - 2 * (H + 1))
+    return sum(4 * P * (e + 1) + 8 * P for e in runs) + 2 * 4 * P * 2 * len(config["tasks"]) + scratch_init
 
 
 def render_disk(rows: list[Disk], before: float | None = None) -> str:
     kept = sum(x.bytes for x in rows)
-    peak = max(rows, key=lambda x: x.transient)
+    peak = max(rows, key=lambda x: x.transient)  # (train: the run with the most epochs)
     lines = [f"{'rule':<15}{'files':>7}{'MB on disk':>12}{'MB peak/job':>13}"]
     lines += [f"{x.rule:<15}{x.files:>7}{x.bytes / 1e6:>12.1f}{x.transient / 1e6:>13.1f}" for x in rows]
     lines.append(f"{'total':<15}{sum(x.files for x in rows):>7}{kept / 1e6:>12.1f}")
@@ -155,6 +164,6 @@ def render_disk(rows: list[Disk], before: float | None = None) -> str:
                  f"one {peak.rule} job at a time (+{peak.transient / 1e9:.2f} GB for each more {peak.rule} job running at "
                  "once: its resume state)")
     if before is not None:
-        mine = sum(x.bytes for x in rows if x.rule in ("train", "directions"))
-        lines.append(f"checkpoints + directions: {mine / 1e9:.2f} GB (the layout before issue 18: {before / 1e9:.2f} GB)")
+        mine = sum(x.bytes for x in rows if x.rule in ("train", "directions", "scratch_init", "finetune_init"))
+        lines.append(f"checkpoints + directions: {mine / 1e9:.2f} GB (the layout before issue 18, with the init: {before / 1e9:.2f} GB)")
     return "\n".join(lines)

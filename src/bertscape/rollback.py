@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .io import load_tensors
+from .checkpoints import load
 from .modeling import build_model
 from .surfaces import layer_keys
 from .train import evaluate
@@ -17,7 +17,7 @@ def _row(group, lo, hi, r: dict, metric: str, full: float | None) -> dict:
 def rollback_rows(model_dir, theta0_path, theta1_path, dev, groups: dict[str, list[int]], batch_tokens: int,
                   num_labels: int, metric: str = "acc") -> list[dict]:
     """``metric``: the task's headline metric (acc, f1, mcc, pearson, spearman); ``score`` and ``delta`` use it."""
-    theta0, theta1 = load_tensors(theta0_path), load_tensors(theta1_path)
+    theta0, theta1 = load(theta0_path), load(theta1_path)
     model = build_model(model_dir, num_labels, "finetune", 0)
     model.load_state_dict(theta1)
     full = evaluate(model, dev, batch_tokens)

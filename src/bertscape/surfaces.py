@@ -20,6 +20,7 @@ from safetensors import safe_open
 from tqdm import tqdm
 
 from . import BertscapeError
+from . import checkpoints as ck
 from .directions import State, norm, split
 from .modeling import encoder_prefix
 from .h5io import Grid
@@ -74,7 +75,7 @@ def build_engine(kind: str, config, theta0_path, theta1_path, directions, batche
         d2 = {k: v * (n1 / n2) for k, v in raw2.items()}  # delta2^G rescaled to ||delta1^G||
         info.update(norm_delta1_group=n1, norm_delta2_group_raw=n2, layers=list(layers))
     else:
-        base = load_tensors(theta0_path)
+        base = ck.load(theta0_path)  # (its encoder may be the init's shared file)
         base.update(read_head(theta1_path, encoder_prefix(d1)))  # the head stays at theta1's learned values
         if kind == "curve":
             d2 = None

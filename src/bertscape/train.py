@@ -7,9 +7,11 @@ and ends with the same weights as an uninterrupted run on CPU.
 
 Resume folder: ``state.json`` (the commit point), ``epoch0.safetensors``, the fp32 weights and
 ``optim{E}.safetensors`` (AdamW moments) of the last finished epoch E only, and the stored form
-of every finished intermediate epoch (see :mod:`bertscape.checkpoints`). Once the last epoch's
-checkpoint is published the folder is removed: the optimiser state exists only while the run
-can still resume.
+of every finished intermediate epoch (see :mod:`bertscape.checkpoints`). When training ends, the
+intermediate epochs are reduced to what the trajectory needs (``displacements``), theta0 and the
+last epoch are published (theta0 as its head plus a reference to the init's shared encoder when
+``theta0_base`` is given), the intermediate epochs too when ``keep_intermediate``, and the folder
+is removed: the optimiser state exists only while the run can still resume.
 """
 
 from __future__ import annotations
@@ -133,12 +135,19 @@ def _epoch_batches(data, spec: TrainSpec, epoch: int):
 
 def train(model, train_data, dev_data, spec: TrainSpec, ckpt_paths: list[str | None], resume_dir: str | os.PathLike,
           metadata: dict | None = None, progress: bool = True, identity: str = "", storage: str = "fp32",
-          delta_base: str | os.PathLike | None = None) -> tuple[list[dict], list[dict]]:
+          delta_base: str | os.PathLike | None = None, keep_intermediate: bool = True,
+          theta0_base: str | os.PathLike | None = None,
+          displacements: list | None = None) -> tuple[list[dict], list[dict]]:
     """Train for spec.epochs; ckpt_paths[e] receives the weights after epoch e (e = 0 is theta0; None: not published).
 
     ``storage`` (see :mod:`bertscape.checkpoints`): ``fp32`` publishes every epoch in fp32; ``fp16_delta``
     publishes the epochs strictly between the first and the last as fp16 deltas from ``delta_base``
     (default: this run's theta0) next to ckpt_paths[e], named ``epoch{E}.delta.safetensors``.
+    ``keep_intermediate=False`` publishes only the first and last epoch. ``theta0_base``: the init's shared
+    encoder file (fp32), from which epoch 0 is published in the shared-base format
+    (:func:`bertscape.checkpoints.save_shared`). ``displacements``: a list that receives, before anything is
+    published, :func:`bertscape.checkpoints.displacement_rows` of every epoch after the first (the long run,
+    ``delta_base`` given: delta1 is its start minus ``delta_base``, the trajectory's own delta1).
     ``identity`` names the inputs (e.g. their hashes): resume state is reused only when both it
     and the spec match. Returns (per-step records, per-epoch records).
     """
@@ -205,11 +214,22 @@ def train(model, train_data, dev_data, spec: TrainSpec, ckpt_paths: list[str | N
         state["epoch"] = epoch
         write_json(state_file, state)
         _drop_stale(resume, epoch, spec.epochs, storage)
+    last = resume / f"epoch{spec.epochs}.safetensors"
+    if displacements is not None:
+        long = delta_base is not None  # its epoch 0 (the start) is the last row of the run it continues
+        origin = Path(delta_base) if long else resume / "epoch0.safetensors"
+        displacements[:] = ck.displacement_rows(resume, list(range(int(long), spec.epochs + 1)), origin,
+                                                load_tensors(last), spec.epochs,
+                                                ck.load(resume / "epoch0.safetensors") if long else None)
     for epoch, path in enumerate(ckpt_paths):
-        if path is None:
+        if path is None or (0 < epoch < spec.epochs and not keep_intermediate):
             continue
         if storage == "fp16_delta" and 0 < epoch < spec.epochs:
             _publish(ck.delta_path(resume, epoch), ck.delta_path(Path(path).parent, _epoch_number(path)))
+        elif epoch == 0 and theta0_base is not None and not (keep_intermediate and storage == "fp16_delta"):
+            # (published deltas name the published theta0's bytes as their base: then it stays a plain file)
+            ck.save_shared(path, load_tensors(resume / "epoch0.safetensors"), theta0_base, theta0_base,
+                           Path(path).parent, {**meta, "epoch": 0})
         else:
             _publish(resume / f"epoch{epoch}.safetensors", Path(path))
     shutil.rmtree(resume)  # published: nothing left to resume, and the optimiser state goes with it

@@ -256,6 +256,7 @@ def landscape_inputs(wildcards):
     return {
         "directions": f"{R}/directions/{wildcards.task}/{init}.json",
         "ckpts": ckpt_dir(wildcards.task, init),
+        "init": f"{R}/init/{init}.safetensors",  # theta0's encoder (checkpoints: shared-base format)
         "other": ckpt_dir(config["tasks"][wildcards.task]["other_task"], init),
         "train": tokens(wildcards.task, "train"),
         "dev": tokens(wildcards.task, "dev"),
@@ -268,8 +269,8 @@ def landscape_inputs(wildcards):
 
 def train_inputs(wildcards):
     inp = {"train": tokens(wildcards.task, "train"), "dev": tokens(wildcards.task, "dev"), "model": MODEL_ID}
-    if wildcards.init == "scratch":
-        inp["init"] = f"{R}/init/scratch.safetensors"
+    if wildcards.init in ("finetune", "scratch"):  # theta0's encoder, shared by every run of the init
+        inp["init"] = f"{R}/init/{wildcards.init}.safetensors"
     if wildcards.init == "long":  # §5.3: continue the fine-tuned run for more epochs
         inp["start"] = ckpt_dir(wildcards.task, "finetune")
     return inp
@@ -280,9 +281,9 @@ def train_inputs(wildcards):
 
 def trajectory_inputs(wildcards):
     base = "finetune" if wildcards.init == "long" else wildcards.init
-    inp = {"theta0": ckpt_dir(wildcards.task, base)}  # delta1 = theta1 - theta0 of that run, recomputed
+    inp = {"run": f"{R}/train/{wildcards.task}/{base}/displacements.tsv"}  # what the train job measured
     if wildcards.init == "long":
-        inp["long"] = ckpt_dir(wildcards.task, "long")
+        inp["long"] = f"{R}/train/{wildcards.task}/long/displacements.tsv"
     return inp
 
 

@@ -62,8 +62,17 @@ rule rollback:
     input:
         ckpts=lambda wc: ckpt_dir(wc.task, "finetune"),
         dev=lambda wc: tokens(wc.task, "dev"),
+        init=f"{R}/init/finetune.safetensors",
         model=MODEL_ID,
-        code=lib("rollback.py", "landscape.py", "metrics.py", "config.py", "surfaces.py", "precision.py"),
+        code=lib(
+            "rollback.py",
+            "landscape.py",
+            "metrics.py",
+            "config.py",
+            "surfaces.py",
+            "precision.py",
+            "checkpoints.py",
+        ),
     output:
         f"{R}/layers/{{task}}/rollback.tsv",
     log:

@@ -1,7 +1,9 @@
 # Stage 2-3 -- init and train. One random encoder initialisation is shared by every scratch
-# run (theta0 is the same point for all scratch tasks); each run keeps a checkpoint per epoch
-# (epoch 0 = theta0) and logs the training loss per step and per epoch (Figure 2): theta0 and the
-# last epoch in fp32, the epochs in between as fp16 deltas from theta0 (bertscape.checkpoints).
+# run (theta0 is the same point for all scratch tasks), and the pre-trained encoder is written once
+# for every fine-tuning run; each run publishes theta0 (its head + a reference to that shared
+# encoder) and its last epoch in fp32, logs the training loss per step and per epoch (Figure 2),
+# and reduces every epoch to what the trajectory needs (displacements.tsv, bertscape.checkpoints);
+# train.keep_intermediate: true also publishes the epochs in between.
 
 
 rule scratch_init:
@@ -23,6 +25,23 @@ rule scratch_init:
         "../scripts/scratch_init.py"
 
 
+rule finetune_init:
+    input:
+        model=MODEL_ID,
+        code=lib("modeling.py"),
+    output:
+        f"{R}/init/finetune.safetensors",
+    log:
+        log("finetune_init/init"),
+    conda:
+        "../../envs/torch.yaml"
+    threads: config["threads"]["light"]
+    resources:
+        **config["resources"]["light"],
+    script:
+        "../scripts/finetune_init.py"
+
+
 rule train:
     input:
         unpack(train_inputs),
@@ -31,6 +50,7 @@ rule train:
         ckpts=directory(f"{R}/train/{{task}}/{{init}}/checkpoints"),
         steps=f"{R}/train/{{task}}/{{init}}/steps.tsv",
         epochs=f"{R}/train/{{task}}/{{init}}/epochs.tsv",
+        displacements=f"{R}/train/{{task}}/{{init}}/displacements.tsv",
     log:
         log("train/{task}-{init}"),
     benchmark:
@@ -44,6 +64,7 @@ rule train:
         spec=lambda wc: cfg.train_params(config, wc.task, wc.init),
         first_epoch=lambda wc: config["tasks"][wc.task]["epochs_finetune"] if wc.init == "long" else 0,
         storage=config["train"]["intermediate_checkpoints"],
+        keep=config["train"]["keep_intermediate"],
         seed=config["seed"],
     script:
         "../scripts/train.py"

@@ -1,13 +1,14 @@
-# Stage 7 -- optimisation trajectories (§3.3, eqs 3-5): every epoch checkpoint projected onto
-# (delta1, delta2) coordinates (Figures 3 and 4). The long run (§5.3) is projected with the
-# delta1 of its first, regular fine-tuning phase. Column err_bound: the largest possible error of
-# d_alpha and d_beta due to fp16-delta checkpoint storage (0 for fp32 checkpoints).
+# Stage 7 -- optimisation trajectories (§3.3, eqs 3-5): every epoch projected onto (delta1, delta2)
+# coordinates (Figures 3 and 4), from the inner products the train job measured
+# (train/*/*/displacements.tsv). The long run (§5.3) is projected with the delta1 of its first,
+# regular fine-tuning phase. Column err_bound: the largest possible error of d_alpha and d_beta due to
+# fp16-delta storage of the epochs in between while the run trained (0 where fp32).
 
 
 rule trajectory:
     input:
         unpack(trajectory_inputs),
-        code=lib("trajectory.py", "directions.py", "checkpoints.py", "modeling.py"),
+        code=lib("trajectory.py"),
     output:
         f"{R}/trajectories/{{task}}/{{init}}.tsv",
     log:
@@ -17,8 +18,5 @@ rule trajectory:
     threads: config["threads"]["light"]
     resources:
         **config["resources"]["light"],
-    params:
-        epochs=lambda wc: cfg.epochs(config, wc.task, "finetune" if wc.init == "long" else wc.init),
-        long_epochs=lambda wc: cfg.epochs(config, wc.task, "long") if wc.init == "long" else None,
     script:
         "../scripts/trajectory.py"

@@ -1,6 +1,7 @@
 """Rule train: fine-tune / train from scratch / continue (long run), a checkpoint per epoch."""
 from pathlib import Path
 
+from bertscape.checkpoints import DISPLACEMENT_COLUMNS, full_path
 from bertscape.data import task_spec
 from bertscape.io import load_tensors, write_tsv
 from bertscape.modeling import build_model, model_identity, resolve_model_dir
@@ -12,12 +13,12 @@ from bertscape.train import TrainSpec, train
 def main(job):
     c, task, init = job.smk.config, job.wildcards.task, job.wildcards.init
     model_dir = resolve_model_dir(c["model"]["name"], c["resources_dir"], c["model"]["revision"])
-    scratch = load_tensors(job.input.init) if init == "scratch" else None
+    scratch = load_tensors(job.input.init) if init == "scratch" else None  # (finetune: theta0's shared encoder)
     model = build_model(model_dir, task_spec(task, c["tasks"]).num_labels, "scratch" if init == "scratch" else "finetune",
                         job.params.seed, scratch)
     first = job.params.first_epoch
     if init == "long":  # start from the last checkpoint of the regular fine-tuning run
-        model.load_state_dict(load_tensors(Path(job.input.start) / f"epoch{first}.safetensors"))
+        model.load_state_dict(load_tensors(full_path(job.input.start, first)))
     spec = TrainSpec(**job.params.spec, eval_batch_tokens=c["eval"]["batch_tokens"])
     data = {s: load_tensors(job.input[s]) for s in ("train", "dev")}
     ident = {k: sha256_path(job.input[k]) for k in ("train", "dev", "init", "start") if k in job.input.keys()}
@@ -25,17 +26,20 @@ def main(job):
     paths = [str(out / f"epoch{first + e}.safetensors") for e in range(spec.epochs + 1)]
     base = None
     if init == "long":  # its start is the fine-tuning run's last checkpoint: not stored twice; deltas from that run's theta0
-        paths[0], base = None, Path(job.input.start) / "epoch0.safetensors"
+        paths[0], base = None, full_path(job.input.start, 0)
     sources = {"model": model_identity(c["model"]["name"], model_dir, c["model"]["revision"])}
     meta = {"task": task, "init": init, "provenance": job.provenance(sources=sources)}
+    moved = []  # each epoch reduced to what eqs 3-5 need, measured before anything is published
     steps, epochs = train(model, data["train"], data["dev"], spec, paths, str(out.parent / ".resume"), meta,
-                          identity=str(ident), storage=job.params.storage, delta_base=base)
-    for r in steps + epochs:
+                          identity=str(ident), storage=job.params.storage, delta_base=base,
+                          keep_intermediate=job.params.keep, theta0_base=job.input.get("init"), displacements=moved)
+    for r in steps + epochs + moved:
         r["epoch"] += first
     for r in steps:
         r["epoch_pos"] += first
     write_tsv(job.output.steps, steps, ["epoch", "step", "epoch_pos", "loss", "lr"])
     write_tsv(job.output.epochs, epochs, list(epochs[0]))  # epoch, train/dev loss, dev_<GLUE metric>...
+    write_tsv(job.output.displacements, moved, DISPLACEMENT_COLUMNS)
     job.sidecar(job.output.epochs, sources=sources)
     job.log.info("final dev %s", ", ".join(f"{k[4:]} {v:.4f}" for k, v in epochs[-1].items() if k.startswith("dev_")))
 

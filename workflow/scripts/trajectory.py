@@ -1,30 +1,26 @@
-"""Rule trajectory: project every epoch checkpoint onto the surface coordinates (eqs 3-5), with the bound on
-each point's error due to checkpoint storage (0 for fp32 checkpoints; bertscape.checkpoints.error_norm)."""
-from pathlib import Path
+"""Rule trajectory: every epoch projected onto the surface coordinates (eqs 3-5) from the inner products the train
+job measured, with the bound on each point's error due to storage of the epochs in between while the run trained
+(0 for fp32; bertscape.checkpoints.error_norm)."""
+import math
 
-from bertscape.checkpoints import displacement, error_norm, full_path
-from bertscape.directions import difference, encoder_keys, norm
-from bertscape.io import load_tensors, write_tsv
-from bertscape.modeling import encoder_prefix
+from bertscape import BertscapeError
+from bertscape.io import read_tsv, write_tsv
 from bertscape.runner import run
-from bertscape.trajectory import project
+from bertscape.trajectory import project_products
 
 
 def main(job):
-    p = job.params
-    base = Path(job.input.theta0)
-    theta0 = load_tensors(full_path(base, 0))
-    keys = encoder_keys(theta0, encoder_prefix(theta0))
-    delta1 = difference(load_tensors(full_path(base, p.epochs)), theta0, keys)  # as the directions rule has it
-    ckpts = [(base, e) for e in range(p.epochs + 1)]
-    if p.long_epochs:
-        ckpts += [(Path(job.input.long), e) for e in range(p.epochs + 1, p.long_epochs + 1)]
-    rows, n1 = [], norm(delta1)
-    for folder, epoch in ckpts:
-        delta_i, err2 = displacement(folder, epoch, full_path(base, 0), theta0, keys)
-        rows.append({"epoch": epoch, **project(delta_i, delta1), "err_bound": error_norm(err2, n1)})
-    write_tsv(job.output[0], rows, ["epoch", "d_alpha", "d_beta", "cos", "norm_ratio", "clamped", "err_bound"])
-    job.log.info("largest error bound from checkpoint storage: %.3g", max(r["err_bound"] for r in rows))
+    rows = read_tsv(job.input.run)
+    n1sq = rows[-1]["norm2_delta1"]
+    if "long" in job.input.keys():  # the long run, projected with the delta1 of the run it continues
+        more = read_tsv(job.input.long)
+        if more[0]["norm2_delta1"] != n1sq:
+            raise BertscapeError(f"{job.input.long}: continues a run whose delta1 is not the one of {job.input.run}")
+        rows += more
+    out = [{"epoch": int(r["epoch"]), **project_products(r["dot_delta1"], r["norm2"], n1sq),
+            "err_bound": math.sqrt(r["err2"]) / math.sqrt(n1sq)} for r in rows]
+    write_tsv(job.output[0], out, ["epoch", "d_alpha", "d_beta", "cos", "norm_ratio", "clamped", "err_bound"])
+    job.log.info("largest error bound from checkpoint storage: %.3g", max(r["err_bound"] for r in out))
     job.sidecar(job.output[0])
 
 
