@@ -15,6 +15,9 @@ sample) in fp32 and in each variant. Variants:
   ff2); ``top:K`` rounds only in the top K layers
   (``engine:bf16,top:K``: the real bf16 kernels in the top K layers, fp32 below). ``w,x,y,att,act`` is the bf16 engine's arithmetic emulated.
 
+``--matmul-bench`` also times one layer's matmuls as fp32, bf16, hi/lo weights (2 bf16 matmuls) and bf16x3
+(3 matmuls, or 1 with K concatenated; still rounding the output to bf16, so a lower bound on their cost).
+
 Prints per variant: max / median relative train-loss deviation from fp32 over the nodes, the worst node, and
 points/s (all measured in this one process; ratios to the fp32 engine are what to compare).
 """
@@ -132,6 +135,50 @@ def grid_engine(c: dict, task: str, init: str, kind: str, dtype: str, cls=None):
     return eng
 
 
+def matmul_bench(n: int = 520, h: int = 384, inter: int = 1536, reps: int = 15) -> None:
+    """One layer's four matmuls (qkv, ao, ff1, ff2 at n tokens) as fp32, bf16, hi/lo schemes; interleaved, medians."""
+    import statistics
+    shapes = [(h, 3 * h), (h, h), (h, inter), (inter, h)]
+    X = [torch.randn(n, k) for k, _ in shapes]
+    W = [torch.randn(m, k) * 0.05 for k, m in shapes]
+    Bs = [torch.randn(m) for _, m in shapes]
+    hi = [w.to(BF) for w in W]
+    lo = [(w - v.float()).to(BF) for w, v in zip(W, hi)]
+    cat = [torch.cat([a, a, b], 1) for a, b in zip(hi, lo)]
+    hib = [b.to(BF) for b in Bs]
+
+    def split(x):
+        xh = x.to(BF)
+        return xh, (x - xh.float()).to(BF)
+
+    def x3(x, a, b, bias):
+        xh, xl = split(x)
+        y = F.linear(xh, a).float()
+        y += F.linear(xl, a).float()
+        y += F.linear(xh, b).float()
+        return y.add_(bias)
+
+    fns = {"fp32": lambda: [F.linear(x, w, b) for x, w, b in zip(X, W, Bs)],
+           "bf16 (engine)": lambda: [F.linear(x.to(BF), w, b) for x, w, b in zip(X, hi, hib)],
+           "bf16 hi/lo weights (2 matmuls)": lambda: [F.linear(x.to(BF), a).float().add_(F.linear(x.to(BF), b).float())
+                                                     .add_(c) for x, a, b, c in zip(X, hi, lo, Bs)],
+           "bf16x3 (3 matmuls)": lambda: [x3(x, a, b, c) for x, a, b, c in zip(X, hi, lo, Bs)],
+           "bf16x3 (1 matmul, K concatenated)": lambda: [F.linear(torch.cat([*split(x), split(x)[0]], 1), w).float().add_(c)
+                                                        for x, w, c in zip(X, cat, Bs)]}
+    t = {k: [] for k in fns}
+    for f in fns.values():
+        f()
+    for _ in range(reps):
+        for k, f in fns.items():
+            s = time.perf_counter()
+            f()
+            t[k].append(time.perf_counter() - s)
+    m = {k: statistics.median(v) for k, v in t.items()}
+    print(f"\none layer's matmuls at {n} tokens ({torch.get_num_threads()} threads), median of {reps}:")
+    for k in fns:
+        print(f"  {k:36s} {m[k] * 1e3:7.2f} ms  {m['fp32'] / m[k]:5.2f}x fp32")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--config", required=True)
@@ -145,8 +192,11 @@ def main() -> None:
                     help="curves: evaluate this alpha grid instead of the config's (e.g. 1 2 21: a dense far range)")
     ap.add_argument("--reps", type=int, default=1, help="timing repetitions over the nodes")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--matmul-bench", action="store_true", help="also time hi/lo matmul schemes against fp32 and bf16")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
+    if a.matmul_bench:
+        matmul_bench()
     c = validate(read_yaml(a.config))
     if a.results:
         c["results"] = a.results
