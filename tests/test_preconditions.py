@@ -84,6 +84,22 @@ def test_p3_fails_when_the_basin_reaches_the_edge_of_a_narrow_grid():
     assert p3["holds"] is False and "grid.min/grid.max" in p3["fix"] and "fix P1" not in p3["fix"]
 
 
+def test_a_2d_region_censored_along_beta_leaves_the_1d_width_decidable():
+    """A valley along beta leaves the grid in 2D while the curve's interval along alpha lies inside: P3 fails, the
+    2D area's row is n/a naming it, the 1D width's row is still decided."""
+    valley = (surface(lambda a, b: 0.05 + 0.3 * (a - 1) ** 2 + 0.001 * b ** 2, n=81),
+              curve(lambda a: 0.05 + 0.3 * (a - 1) ** 2, n=33))
+    checks = checks_for(valley, bowl(1.0))
+    p3 = by(checks, "P3", "finetune")
+    assert p3["holds"] is False and p3["measured"]["censored_2d"] and not p3["measured"]["censored_1d"]
+    assert p3["message"].startswith("P3: the 2D region around theta1 reaches the grid's edge")
+    rows = C.c1_wider_optima({("MRPC", "finetune"): valley[0], ("MRPC", "scratch"): bowl(1.0)[0]},
+                             {("MRPC", "finetune"): valley[1], ("MRPC", "scratch"): bowl(1.0)[1]}, ["MRPC"], 0.1)
+    gated = {r["measure"]: r for r in P.gate(rows, checks)}
+    assert gated["basin_area_2d"]["holds"] is None and gated["basin_area_2d"]["reason"].startswith("P3: the 2D region")
+    assert gated["basin_width_1d"]["holds"] is not None and gated["basin_width_1d"]["reason"] == ""
+
+
 def test_p4_fails_for_an_unconverged_power_iteration_and_is_na_when_disabled():
     hessian = {("MRPC", "finetune"): CONVERGED, ("MRPC", "scratch"): {"lambda_max": 2.0, "iterations": 5, "rel_change": 0.12}}
     p4 = by(checks_for(bowl(1.0), bowl(1.0), hessian), "P4", "scratch")

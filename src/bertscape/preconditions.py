@@ -13,7 +13,8 @@ power iteration's record):
   creeping down (0.0035 at theta1, 0.0005 at alpha 1.5 for MRPC fine-tuned to a fit, then a cliff to
   0.56 at 1.75; benchmarks/convergence.py), so the minimum's position alone is arbitrary there;
 * **P3 basin inside the grid**: C1's region around theta1 (2D area and 1D interval where the train
-  loss <= f(end) + ``claims.tau_loss``) does not touch the grid's edge;
+  loss <= f(end) + ``claims.tau_loss``) does not touch the grid's edge (the 2D area's claim row needs
+  the 2D region inside, the 1D width's row the 1D interval);
 * **P4 curvature converged**: the power iteration's last relative change <= ``claims.hessian.tol``.
 
 A failed precondition carries the config key that would fix it; :func:`gate` turns the claim rows
@@ -31,8 +32,10 @@ from .data import TaskSpec
 from .h5io import Grid
 
 NAMES = {"P1": "learned", "P2": "at an optimum", "P3": "basin inside the grid", "P4": "curvature converged"}
-# Which preconditions (of both inits of the row's task) a claim row needs to be decidable.
-NEEDS = {("C1", "basin_area_2d"): ("P1", "P2", "P3"), ("C1", "basin_width_1d"): ("P1", "P2", "P3"),
+# Which preconditions (of both inits of the row's task) a claim row needs to be decidable. "P3/2d", "P3/1d": the
+# part of P3 the measure reads (the 2D area needs the surface's region inside the grid, the 1D width the curve's
+# interval; a region censored in the other one does not make this measure's value censored).
+NEEDS = {("C1", "basin_area_2d"): ("P1", "P2", "P3/2d"), ("C1", "basin_width_1d"): ("P1", "P2", "P3/1d"),
          ("C1", "hessian_top_eigenvalue"): ("P1", "P2", "P4")}
 # Why a row that needs no precondition is n/a: the preconditions that explain it, else its measure's own reason.
 EXPLAINED_BY = {("C2", "epochs_to_loss"): ("P1",)}
@@ -170,7 +173,7 @@ def gate(rows: list[dict], checks: list[dict]) -> list[dict]:
         bad[c["precondition"], c["task"]].append(c)
     out = []
     for r in rows:
-        fails = [c for p in NEEDS.get((r["claim"], r["measure"]), ()) for c in bad.get((p, r["task"]), [])]
+        fails = [c for need in NEEDS.get((r["claim"], r["measure"]), ()) for c in _failing(bad, need, r["task"])]
         r = dict(r)
         if fails:
             r["holds"], r["reason"] = None, "; ".join(reason(c) for c in fails)
@@ -183,6 +186,12 @@ def gate(rows: list[dict], checks: list[dict]) -> list[dict]:
             r["reason"] = ""
         out.append(r)
     return out
+
+
+def _failing(bad: dict, need: str, task: str) -> list[dict]:
+    """The failed checks of precondition ``need`` ("P3/2d": only where that part of P3 failed) for a task."""
+    p, _, part = need.partition("/")
+    return [c for c in bad.get((p, task), []) if not part or c["measured"].get(f"censored_{part}")]
 
 
 def table(checks: list[dict], task: str) -> list[list[str]]:
