@@ -13,7 +13,7 @@ from bertscape.train import TrainSpec, train
 def main(job):
     c, task, init = job.smk.config, job.wildcards.task, job.wildcards.init
     model_dir = resolve_model_dir(c["model"]["name"], c["resources_dir"], c["model"]["revision"])
-    scratch = load_tensors(job.input.init) if init == "scratch" else None  # (finetune: theta0's shared encoder)
+    scratch = load_tensors(job.input.init) if init == "scratch" else None
     model = build_model(model_dir, task_spec(task, c["tasks"]).num_labels, "scratch" if init == "scratch" else "finetune",
                         job.params.seed, scratch)
     first = job.params.first_epoch
@@ -41,6 +41,7 @@ def main(job):
     write_tsv(job.output.epochs, epochs, list(epochs[0]))  # epoch, train/dev loss, dev_<GLUE metric>...
     write_tsv(job.output.displacements, moved, DISPLACEMENT_COLUMNS)
     job.sidecar(job.output.epochs, sources=sources)
+    job.sidecar(job.output.displacements, sources=sources)  # (the trajectory's lineage goes through it)
     job.log.info("final dev %s", ", ".join(f"{k[4:]} {v:.4f}" for k, v in epochs[-1].items() if k.startswith("dev_")))
 
 
