@@ -150,8 +150,8 @@ def local_run(work):
 
 def test_target_runs_as_slurm_jobs(work, slurm_run):
     out = slurm_run.out
-    assert job_stats(out) == {"prepare_data": 2, "tokenize": 4, "train": 2, "directions": 1, "surface_shard": SHARDS,
-                              "surface_gather": 1, "total": 12}
+    assert job_stats(out) == {"prepare_data": 2, "tokenize": 4, "finetune_init": 1, "train": 2, "directions": 1,
+                              "surface_shard": SHARDS, "surface_gather": 1, "total": 13}
     assert re.search(r"SLURM run ID: \S+", out), out[-3000:]
     assert "Falling back to 'sacct'" not in out  # profiles/ci-slurm's squeue status command is in effect
     ids = {}
