@@ -187,17 +187,6 @@ def load(path: str | os.PathLike) -> State:
     return {**{k: base[k] for k in shared}, **load_tensors(path)}
 
 
-def _encoder_keys(state: State) -> list[str]:
-    from .modeling import encoder_prefix
-
-    prefix = encoder_prefix(state)
-    return sorted(k for k, v in state.items() if k.startswith(prefix) and v.is_floating_point())
-
-
-def _dot(a: State, b: State, keys: list[str]) -> float:
-    return float(sum(torch.dot(a[k].flatten().double(), b[k].flatten().double()) for k in keys))
-
-
 def displacement_rows(folder: str | os.PathLike, epochs: list[int], origin_path: str | os.PathLike, end: State,
                       end_epoch: int, delta1_end: State | None = None) -> list[dict]:
     """What eqs 3-5 need of each epoch E of a run, over encoder parameters: <theta_E - theta0, delta1>,
@@ -206,21 +195,16 @@ def displacement_rows(folder: str | os.PathLike, epochs: list[int], origin_path:
     ``folder`` holds the epochs before ``end_epoch`` (fp32 or fp16 deltas from ``origin_path`` = theta0); ``end``
     is the weights after ``end_epoch`` (exact, in memory). delta1 = end - theta0, or ``delta1_end`` - theta0 when
     given (the long run: its trajectory keeps the delta1 of the fine-tuning run it continues)."""
+    from .directions import difference, dot, encoder_keys
+    from .modeling import encoder_prefix
+
     theta0 = load(origin_path)
-    keys = _encoder_keys(theta0)
-    ref = end if delta1_end is None else delta1_end
-    delta1 = {k: ref[k].float().cpu() - theta0[k].float() for k in keys}
-    n1 = _dot(delta1, delta1, keys)
+    keys = encoder_keys(theta0, encoder_prefix(theta0))
+    delta1 = difference(end if delta1_end is None else delta1_end, theta0, keys)
+    n1 = dot(delta1, delta1)
     rows = []
     for e in epochs:
-        if e == end_epoch:
-            d, err2 = {k: end[k].float().cpu() - theta0[k].float() for k in keys}, 0.0
-        elif full_path(folder, e).is_file():
-            theta = load(full_path(folder, e))
-            d, err2 = {k: theta[k].float() - theta0[k].float() for k in keys}, 0.0
-        else:  # an fp16 delta from theta0 (read_delta checks it is from this theta0)
-            delta, meta = read_delta(delta_path(folder, e), origin_path)
-            d, err2 = {k: delta[k] for k in keys}, float(sum(meta["err2"][k] for k in keys))
-        rows.append({"epoch": e, "dot_delta1": _dot(d, delta1, keys), "norm2": _dot(d, d, keys), "norm2_delta1": n1,
-                     "err2": err2})
+        d, err2 = ((difference(end, theta0, keys), 0.0) if e == end_epoch
+                   else displacement(folder, e, origin_path, theta0, keys))
+        rows.append({"epoch": e, "dot_delta1": dot(d, delta1), "norm2": dot(d, d), "norm2_delta1": n1, "err2": err2})
     return rows

@@ -45,7 +45,15 @@ rule finetune_init:
 rule train:
     input:
         unpack(train_inputs),
-        code=lib("modeling.py", "train.py", "landscape.py", "checkpoints.py", "metrics.py", "precision.py"),
+        code=lib(
+            "modeling.py",
+            "train.py",
+            "landscape.py",
+            "checkpoints.py",
+            "directions.py",
+            "metrics.py",
+            "precision.py",
+        ),
     output:
         ckpts=directory(f"{R}/train/{{task}}/{{init}}/checkpoints"),
         steps=f"{R}/train/{{task}}/{{init}}/steps.tsv",
