@@ -14,7 +14,7 @@ base is theta0 of the run, or for the long run theta0 of the fine-tuning run it 
 always the origin of the trajectory. The metadata records the base (path relative to the delta
 file, sha256), each tensor's exponent, and each tensor's squared rounding error ||delta -
 decoded||^2 (fp64, measured when the file was written), from which the trajectory bounds its own
-error (see :func:`error_norm`). Before the run publishes, it reduces them to the numbers eqs 3-5
+error (see :func:`bertscape.trajectory.error_norm`). Before the run publishes, it reduces them to the numbers eqs 3-5
 need (:func:`displacement_rows`: <theta_E - theta0, delta1>, ||theta_E - theta0||^2 and the
 rounding error, per epoch); they are published only with ``train.keep_intermediate: true``.
 """
@@ -126,15 +126,6 @@ def displacement(folder: str | os.PathLike, epoch: int, origin_path: str | os.Pa
     if missing:
         raise BertscapeError(f"{path}: has no parameter {missing[0]}")
     return {k: delta[k] for k in keys}, float(sum(meta["err2"][k] for k in keys))
-
-
-def error_norm(err2: float, norm_delta1: float) -> float:
-    """Bound on |error| of d_alpha and of d_beta (eqs 3-5) from a stored delta's rounding error e.
-
-    d_alpha = <delta_i, delta1>/||delta1||^2 moves by <e, delta1>/||delta1||^2 <= ||e||/||delta1||
-    (Cauchy-Schwarz); d_beta = dist(delta_i, span(delta1))/||delta1|| is 1-Lipschitz in delta_i, so it
-    moves by at most ||e||/||delta1|| too."""
-    return math.sqrt(err2) / norm_delta1
 
 
 def directions(run_dir: str | os.PathLike, epoch1: int, other_dir: str | os.PathLike, epoch2: int):

@@ -29,3 +29,13 @@ def project_products(dot_i1: float, nisq: float, n1sq: float) -> dict[str, float
     v_cos = dot_i1 / math.sqrt(nisq * n1sq) if nisq > 0 else float("nan")
     return {"d_alpha": d_alpha, "d_beta": math.sqrt(max(radicand, 0.0)), "cos": v_cos,
             "norm_ratio": math.sqrt(nisq / n1sq), "clamped": radicand < 0}
+
+
+def error_norm(err2: float, n1sq: float) -> float:
+    """Bound on |error| of d_alpha and of d_beta (eqs 3-5) from a stored delta's squared rounding error
+    ``err2`` = ||e||^2, with ``n1sq`` = ||delta1||^2.
+
+    d_alpha = <delta_i, delta1>/||delta1||^2 moves by <e, delta1>/||delta1||^2 <= ||e||/||delta1||
+    (Cauchy-Schwarz); d_beta = dist(delta_i, span(delta1))/||delta1|| is 1-Lipschitz in delta_i, so it
+    moves by at most ||e||/||delta1|| too."""
+    return math.sqrt(err2 / n1sq)

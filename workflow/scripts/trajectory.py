@@ -1,12 +1,10 @@
 """Rule trajectory: every epoch projected onto the surface coordinates (eqs 3-5) from the inner products the train
 job measured, with the bound on each point's error due to storage of the epochs in between while the run trained
-(0 for fp32; bertscape.checkpoints.error_norm)."""
-import math
-
+(0 for fp32; bertscape.trajectory.error_norm)."""
 from bertscape import BertscapeError
 from bertscape.io import read_tsv, write_tsv
 from bertscape.runner import run
-from bertscape.trajectory import project_products
+from bertscape.trajectory import error_norm, project_products
 
 
 def main(job):
@@ -18,7 +16,7 @@ def main(job):
             raise BertscapeError(f"{job.input.long}: continues a run whose delta1 is not the one of {job.input.run}")
         rows += more
     out = [{"epoch": int(r["epoch"]), **project_products(r["dot_delta1"], r["norm2"], n1sq),
-            "err_bound": math.sqrt(r["err2"]) / math.sqrt(n1sq)} for r in rows]
+            "err_bound": error_norm(r["err2"], n1sq)} for r in rows]
     write_tsv(job.output[0], out, ["epoch", "d_alpha", "d_beta", "cos", "norm_ratio", "clamped", "err_bound"])
     job.log.info("largest error bound from checkpoint storage: %.3g", max(r["err_bound"] for r in out))
     job.sidecar(job.output[0])
