@@ -214,7 +214,8 @@ def figure_inputs(wildcards):
     if f == "fig2_training_curves":
         return [f"{R}/train/{t}/{i}/steps.tsv" for i in INITS for t in TASKS]
     if f == "fig3_trajectories":
-        tasks = [t for t in ("MRPC", "MNLI") if t in TASKS] or TASKS[:2]
+        paper = [t for t in ("MRPC", "MNLI") if t in TASKS]  # the paper's two columns, filled up to two
+        tasks = paper + [t for t in TASKS if t not in paper][: max(0, 2 - len(paper))]
         return surf(tasks) + [f"{R}/trajectories/{t}/{i}.tsv" for i in INITS for t in tasks]
     if f == "fig4_long_run":
         return [f"{R}/surfaces/{LONG}/finetune.h5", f"{R}/trajectories/{LONG}/long.tsv"]
