@@ -174,11 +174,14 @@ def _wider(ft: dict, sc: dict, key: str) -> bool | None:
     return None if ft["censored"] else False
 
 
-def c1_wider_optima(surfaces: dict, curves: dict, tasks: list[str], tau: float) -> list[dict]:
-    """§5.1 / §6.1: fine-tuned optima are wider than scratch optima (2D area and 1D width, training loss)."""
+def c1_wider_optima(surfaces: dict, curves: dict, tasks: list[str], tau: float, regions: dict | None = None) -> list[dict]:
+    """§5.1 / §6.1: fine-tuned optima are wider than scratch optima (2D area and 1D width, training loss).
+    ``regions``: (task, init) -> the 2D region followed past the grid's edge (:func:`bertscape.basins.extend`),
+    used instead of the grid's own :func:`basin` where given."""
     rows = []
+    area = lambda t, i: (regions or {}).get((t, i)) or basin(surfaces[t, i], "train_loss", tau)
     for t in tasks:
-        ft, sc = basin(surfaces[t, "finetune"], "train_loss", tau), basin(surfaces[t, "scratch"], "train_loss", tau)
+        ft, sc = area(t, "finetune"), area(t, "scratch")
         rows.append(_row("C1", "basin_area_2d", t, {"finetune": ft, "scratch": sc},
                          f"area where train loss <= f(end) + {tau:g}: finetune > scratch", _wider(ft, sc, "area")))
         ft, sc = curve_width(curves[t, "finetune"], "train_loss", tau), curve_width(curves[t, "scratch"], "train_loss", tau)

@@ -12,9 +12,11 @@ power iteration's record):
   because a cross-entropy that has fit its training set has no isolated minimum along delta1: it keeps
   creeping down (0.0035 at theta1, 0.0005 at alpha 1.5 for MRPC fine-tuned to a fit, then a cliff to
   0.56 at 1.75; benchmarks/convergence.py), so the minimum's position alone is arbitrary there;
-* **P3 basin inside the grid**: C1's region around theta1 (2D area and 1D interval where the train
-  loss <= f(end) + ``claims.tau_loss``) does not touch the grid's edge (the 2D area's claim row needs
-  the 2D region inside, the 1D width's row the 1D interval);
+* **P3 basin closed**: C1's region around theta1 (2D area and 1D interval where the train loss <=
+  f(end) + ``claims.tau_loss``) is measured whole: the 1D interval does not touch the curve's ends, and
+  the 2D region does not touch the grid's edge or, where it does, closes within ``claims.basin_points``
+  nodes followed past it (:mod:`bertscape.basins`; the 2D area's claim row needs the 2D part, the 1D
+  width's row the 1D part);
 * **P4 curvature converged**: the power iteration's last relative change <= ``claims.hessian.tol``.
 
 A failed precondition carries the config key that would fix it; :func:`gate` turns the claim rows
@@ -31,9 +33,9 @@ from .claims import _fmt, basin, curve_width, holds_word
 from .data import TaskSpec
 from .h5io import Grid
 
-NAMES = {"P1": "learned", "P2": "at an optimum", "P3": "basin inside the grid", "P4": "curvature converged"}
+NAMES = {"P1": "learned", "P2": "at an optimum", "P3": "basin closed", "P4": "curvature converged"}
 # Which preconditions (of both inits of the row's task) a claim row needs to be decidable. "P3/2d", "P3/1d": the
-# part of P3 the measure reads (the 2D area needs the surface's region inside the grid, the 1D width the curve's
+# part of P3 the measure reads (the 2D area needs the surface's region closed, the 1D width the curve's
 # interval; a region censored in the other one does not make this measure's value censored).
 NEEDS = {("C1", "basin_area_2d"): ("P1", "P2", "P3/2d"), ("C1", "basin_width_1d"): ("P1", "P2", "P3/1d"),
          ("C1", "hessian_top_eigenvalue"): ("P1", "P2", "P4")}
@@ -110,18 +112,28 @@ def p2_optimum(curve: Grid, task: str, init: str, tol: float, loss_tol: float, d
                 f"P2: curve minimum at {where} (theta1 at 1.0), {f1 - f:.3g} below f(theta1)")
 
 
-def p3_inside(surface: Grid, curve: Grid, task: str, init: str, tau: float, p1: dict) -> dict:
-    b2, b1 = basin(surface, "train_loss", tau), curve_width(curve, "train_loss", tau)
+def p3_inside(surface: Grid, curve: Grid, task: str, init: str, tau: float, p1: dict, region: dict | None = None) -> dict:
+    """``region``: the 2D region followed past the grid's edge (:func:`bertscape.basins.extend`); then the 2D part
+    holds when that region closed within its budget of extra nodes."""
+    b2, b1 = region or basin(surface, "train_loss", tau), curve_width(curve, "train_loss", tau)
     holds = not (b2["censored"] or b1["censored"])
     lo, hi = float(min(surface.alpha[0], curve.alpha[0])), float(max(surface.alpha[-1], curve.alpha[-1]))
     what = " and ".join(w for w, b in (("2D region", b2), ("1D interval", b1)) if b["censored"])
     plateau = " (theta1 sits on a plateau: fix P1 first)" if p1["holds"] is False else ""
-    return _row("P3", task, init, holds, {"censored_2d": b2["censored"], "censored_1d": b1["censored"],
-                                          "fraction_2d": b2["fraction"], "grid": [lo, hi]},
-                f"C1's region (train loss <= f(end) + {tau:g}) does not reach the grid's edge",
-                f"widen grid.min/grid.max{plateau}",
+    measured = {"censored_2d": b2["censored"], "censored_1d": b1["censored"], "area_2d": b2["area"], "grid": [lo, hi]}
+    beyond = ""
+    if region is not None:
+        measured.update(alpha_range=region["alpha_range"], beta_range=region["beta_range"],
+                        past_edge=region["past_edge"])
+        beyond = f", and stays open past it after {region['budget']} extra nodes" if region["censored"] else ""
+    fix = "raise claims.basin_points or widen grid.min/grid.max" if region is not None and b2["censored"] \
+        else "widen grid.min/grid.max"
+    return _row("P3", task, init, holds, measured,
+                f"C1's region (train loss <= f(end) + {tau:g}) is closed: the 1D interval inside the curve's range, "
+                "the 2D region inside the grid or closed within claims.basin_points nodes past its edge",
+                f"{fix}{plateau}",
                 f"P3: the {what} around theta1 {'reach' if ' and ' in what else 'reaches'} the grid's edge "
-                f"([{lo:g}, {hi:g}])")
+                f"([{lo:g}, {hi:g}]){beyond}")
 
 
 def p4_converged(hessian: dict | None, task: str, init: str, tol: float) -> dict:
@@ -136,15 +148,16 @@ def p4_converged(hessian: dict | None, task: str, init: str, tol: float) -> dict
 
 
 def check_all(curves: dict, surfaces: dict, hessian: dict, tasks: list[str], chance: dict[str, float], cl: dict,
-              hessian_tol: float, data_source: str, inits=("finetune", "scratch")) -> list[dict]:
+              hessian_tol: float, data_source: str, inits=("finetune", "scratch"), regions: dict | None = None) -> list[dict]:
     """Every precondition for every task x init; ``chance`` maps a task to its chance loss (chance_loss), ``hessian``
-    maps (task, init) to the sharpness record (may be empty)."""
+    maps (task, init) to the sharpness record (may be empty), ``regions`` (task, init) to the 2D region followed
+    past the grid's edge (:func:`bertscape.basins.extend`; may be empty)."""
     rows = []
     for t in tasks:
         for i in inits:
             p1 = p1_learned(curves[t, i], t, i, chance[t], cl["learned_fraction"], data_source)
             rows += [p1, p2_optimum(curves[t, i], t, i, cl["optimum_tol"], cl["optimum_loss_tol"], data_source),
-                     p3_inside(surfaces[t, i], curves[t, i], t, i, cl["tau_loss"], p1),
+                     p3_inside(surfaces[t, i], curves[t, i], t, i, cl["tau_loss"], p1, (regions or {}).get((t, i))),
                      p4_converged(hessian.get((t, i)), t, i, hessian_tol)]
     return rows
 

@@ -43,8 +43,9 @@ def preconditions_html(checks: list[dict]) -> str:
     e = html.escape
     parts = ["<h2>Preconditions</h2><p>Is the experiment powered to decide the claims? A claim row that needs a failed "
              "precondition is n/a and names it. P1: train loss at θ1 ≤ <code>claims.learned_fraction</code> × chance; "
-             "P2: θ1 within <code>claims.optimum_tol</code> of its 1D curve's minimum; P3: C1's region does not reach "
-             "the grid's edge; P4: the power iteration met <code>claims.hessian.tol</code>.</p>"]
+             "P2: θ1 within <code>claims.optimum_tol</code> of its 1D curve's minimum; P3: C1's region is closed (the 1D "
+             "interval inside the curve, the 2D region inside the grid or closing within <code>claims.basin_points</code> "
+             "nodes past its edge); P4: the power iteration met <code>claims.hessian.tol</code>.</p>"]
     for t in dict.fromkeys(c["task"] for c in checks):
         inits = list(dict.fromkeys(c["init"] for c in checks if c["task"] == t))
         rows = table(checks, t)

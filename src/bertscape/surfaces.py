@@ -82,6 +82,21 @@ def build_engine(kind: str, config, theta0_path, theta1_path, directions, batche
     return make_engine(config, base, d1, d2, batches, dtype=dtype), info
 
 
+def open_engine(kind: str, mconf, train: dict, dev: dict | None, ev: dict, seed: int, ckpts, epochs: int, other,
+                directions_json, layers: list[int] | None = None):
+    """The engine of a run's curve, surface or layer surface from its checkpoints (delta1, delta2 recomputed and
+    checked against the ``directions`` rule's record at ``directions_json``): (engine, info, stats, batches)."""
+    batches = eval_batches(train, dev, ev, seed)
+    stats = read_json(directions_json)
+    ckpts = Path(ckpts)
+    d1, d2, again = ck.directions(ckpts, epochs, other, stats["epoch_theta2"])
+    if again["norm_delta1"] != stats["norm_delta1"] or again["norm_delta2_raw"] != stats["norm_delta2_raw"]:
+        raise BertscapeError(f"{directions_json}: was computed from other checkpoints than {ckpts}, {other}")
+    engine, info = build_engine(kind, mconf, ckpts / "epoch0.safetensors", ckpts / f"epoch{epochs}.safetensors",
+                                (d1, d2), batches, layers, dtype=ev["dtype"])
+    return engine, info, stats, batches
+
+
 def points(kind: str, alpha: np.ndarray, beta: np.ndarray | None) -> list[tuple[str, float, float]]:
     grid = [(f"g{i}_{j}", float(a), float(b)) for i, a in enumerate(alpha)
             for j, b in enumerate(beta if beta is not None else [0.0])]

@@ -233,6 +233,7 @@ def claims_inputs(wildcards):
     both = [(t, i) for t in TASKS for i in INITS]
     inp = {
         "surfaces": [f"{R}/surfaces/{t}/{i}.h5" for t, i in both],
+        "basins": [f"{R}/surfaces/{t}/{i}.basin.json" for t, i in both],
         "curves": [f"{R}/curves/{t}/{i}.h5" for t, i in both],
         "epochs": [f"{R}/train/{t}/{i}/epochs.tsv" for t, i in both],
         "trajectories": [f"{R}/trajectories/{t}/{i}.tsv" for t, i in both]

@@ -43,7 +43,7 @@ rule sharpness:
 rule claims:
     input:
         unpack(claims_inputs),
-        code=lib("claims.py", "preconditions.py", "report.py", "h5io.py", "audit.py", "data/__init__.py"),
+        code=lib("claims.py", "basins.py", "preconditions.py", "report.py", "h5io.py", "audit.py", "data/__init__.py"),
     output:
         tsv=f"{R}/claims/claims.tsv",
         preconditions=f"{R}/claims/preconditions.tsv",

@@ -89,3 +89,38 @@ rule surface_gather:
         "../../envs/plot.yaml"
     script:
         "../scripts/gather.py"
+
+
+rule basin:  # C1's 2D region followed past the surface's edge (only where it reaches it): P3 and basin_area_2d
+    input:
+        unpack(landscape_inputs),
+        surface=f"{R}/surfaces/{{task}}/{{init}}.h5",
+        code=lib(
+            "basins.py",
+            "claims.py",
+            "surfaces.py",
+            "landscape.py",
+            "h5io.py",
+            "directions.py",
+            "checkpoints.py",
+            "metrics.py",
+            "precision.py",
+        ),
+    output:
+        f"{R}/surfaces/{{task}}/{{init}}.basin.json",
+    log:
+        log("basin/{task}-{init}"),
+    benchmark:
+        bench("basin/{task}-{init}")
+    conda:
+        "../../envs/torch.yaml"
+    threads: config["threads"]["surface"]
+    resources:
+        **config["resources"]["surface"],
+    params:
+        **eval_params(),
+        epochs=lambda wc: cfg.epochs(config, wc.task, wc.init),
+        tau=config["claims"]["tau_loss"],
+        budget=config["claims"]["basin_points"],
+    script:
+        "../scripts/basin.py"

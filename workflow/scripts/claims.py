@@ -19,6 +19,9 @@ def main(job):
     i, p = job.input, job.params
     tasks = p.tasks
     surf = {k: read_grid(v) for k, v in keyed(i.surfaces).items()}
+    regions = {tuple(str(b).split("/")[-2:]): read_json(b) for b in i.basins}  # .../<task>/<init>.basin.json
+    regions = {(t, f.split(".")[0]): {k: v for k, v in r.items() if k not in ("extra_points", "in_grid", "provenance")}
+               for (t, f), r in regions.items()}
     curves = {k: read_grid(v) for k, v in keyed(i.curves).items()}
     epochs = {k: read_tsv(v) for k, v in keyed(i.epochs, 3).items()}
     epochs = {(t, init): rows for (t, init, _), rows in epochs.items()}
@@ -33,8 +36,8 @@ def main(job):
               for f in i.targets}  # regression tasks: C2's chance loss
     specs = {t: task_spec(t, p.task_configs) for t in tasks}
     checks = P.check_all(curves, surf, hessian, tasks, {t: P.chance_loss(specs[t], chance.get(t)) for t in tasks},
-                         cl, p.hessian_tol, p.data_source)
-    rows = C.c1_wider_optima(surf, curves, tasks, cl["tau_loss"])
+                         cl, p.hessian_tol, p.data_source, regions=regions)
+    rows = C.c1_wider_optima(surf, curves, tasks, cl["tau_loss"], regions)
     rows += C.sharpness(hessian, tasks, p.hessian_tol) if hessian else []
     rows += C.c2_easier_optimisation(epochs, curves, traj, tasks, p.n_labels, cl["reach_fraction"], cl["ascent_tol"],
                                      chance)

@@ -3,16 +3,14 @@ from pathlib import Path
 
 import numpy as np
 
-from bertscape import BertscapeError
 from bertscape.accuracy import check
-from bertscape.checkpoints import directions
 from bertscape.config import layer_groups
 from bertscape.data import task_spec
 from bertscape.h5io import write_grid
-from bertscape.io import load_tensors, read_json
+from bertscape.io import load_tensors
 from bertscape.modeling import load_config, resolve_model_dir
 from bertscape.runner import run
-from bertscape.surfaces import build_engine, eval_batches, evaluate_shard, points, run_key, shard_grid
+from bertscape.surfaces import evaluate_shard, open_engine, points, run_key, shard_grid
 
 
 def main(job):
@@ -20,24 +18,18 @@ def main(job):
     kind = p.kind
     k, n = (int(wc.k), p.shards) if "k" in wc.keys() else (0, 1)
     model_dir = resolve_model_dir(c["model"]["name"], c["resources_dir"], c["model"]["revision"])
-    train, dev = load_tensors(job.input.train), load_tensors(job.input.dev)
     spec = task_spec(wc.task, c["tasks"])
     mconf = load_config(model_dir, spec.num_labels)
-    batches = eval_batches(train, dev if p.dev else None, p.eval, p.seed)
-    ckpts = Path(job.input.ckpts)
     layers = layer_groups(c, mconf.num_hidden_layers)[wc.group] if kind == "layer_surface" else None
-    stats = read_json(job.input.directions)
-    d1, d2, again = directions(ckpts, p.epochs, job.input.other, stats["epoch_theta2"])
-    if again["norm_delta1"] != stats["norm_delta1"] or again["norm_delta2_raw"] != stats["norm_delta2_raw"]:
-        raise BertscapeError(f"{job.input.directions}: was computed from other checkpoints than {ckpts}, {job.input.other}")
-    engine, info = build_engine(kind, mconf, ckpts / "epoch0.safetensors", ckpts / f"epoch{p.epochs}.safetensors",
-                                (d1, d2), batches, layers, dtype=p.eval["dtype"])
-    del d1, d2
+    engine, info, stats, batches = open_engine(
+        kind, mconf, load_tensors(job.input.train), load_tensors(job.input.dev) if p.dev else None, p.eval, p.seed,
+        job.input.ckpts, p.epochs, job.input.other, job.input.directions, layers)
     alpha = np.linspace(*p.axis[:2], int(p.axis[2]))
     beta = None if kind == "curve" else alpha.copy()
     out = Path(job.output[0])
     key = run_key(dict(p.items()), k, n, *[(str(f), Path(f).stat().st_mtime_ns) for f in
-                                           (job.input.directions, job.input.train, job.input.dev, ckpts, job.input.other)])
+                                           (job.input.directions, job.input.train, job.input.dev, job.input.ckpts,
+                                            job.input.other)])
     partial = out.with_name(f".{out.name}.partial.json")
     values = evaluate_shard(engine, kind, alpha, beta, k, n, partial, key)
     coords = {name: (a, b) for name, a, b in points(kind, alpha, beta)}  # the accuracy contract (README: Precision)
