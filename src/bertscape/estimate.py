@@ -58,6 +58,7 @@ def estimate(config: dict, tflops: float = 100.0, arch: tuple[int, int, int] | N
             add("train", 3 * f * t * n_train * epochs(config, task, init))
             add("surface_shard", f * t * (sub + n_dev) * pts2)
             add("curve", f * t * sub * pts1)  # training loss only
+            add("basin", f * t * sub * config["claims"]["basin_points"])  # at most: only a region past the grid's edge
         if task == config["train"]["long_run"]["task"]:
             add("train", 3 * f * t * n_train * config["train"]["long_run"]["extra_epochs"])
         if task in config["layers"]["tasks"]:
