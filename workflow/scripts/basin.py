@@ -25,7 +25,7 @@ def main(job):
 
     region = extend(grid, p.tau, train_loss, p.budget)
     job.log.info("%s %s: region alpha %s beta %s, area %.4g, %d nodes past the grid's edge, %s", wc.task, wc.init,
-                 region["alpha_range"], region["beta_range"], region["area"], len(region["extra_points"]),
+                 region["alpha_range"], region["beta_range"], region["area"], region["past_edge"],
                  "still open (censored)" if region["censored"] else "closed")
     write_json(job.output[0], {"task": wc.task, "init": wc.init, "metric": "train_loss", "tau": p.tau,
                                "evaluated_in": engine[0].dtype if engine else None, **region, "provenance": job.provenance()})
