@@ -15,6 +15,10 @@ sample) in fp32 and in each variant. Variants:
   ff2); ``top:K`` rounds only in the top K layers
   (``engine:bf16,top:K``: the real bf16 kernels in the top K layers, fp32 below). ``w,x,y,att,act`` is the bf16 engine's arithmetic emulated.
 
+``--scan FILE`` evaluates every curve node and ``--surface-nodes`` seeded nodes of every surface of the run (all tasks
+x inits) in fp32 and with the bf16 engine, writes one TSV row per node (fp32 and bf16 train loss, relative deviation,
+seconds of each) and prints the deviation by band of loss / chance loss: whether a node's loss predicts its error.
+
 ``--matmul-bench`` also times one layer's matmuls as fp32, bf16, hi/lo weights (2 bf16 matmuls) and bf16x3
 (3 matmuls, or 1 with K concatenated; still rounding the output to bf16, so a lower bound on their cost).
 
@@ -179,6 +183,40 @@ def matmul_bench(n: int = 520, h: int = 384, inter: int = 1536, reps: int = 15) 
         print(f"  {k:36s} {m[k] * 1e3:7.2f} ms  {m['fp32'] / m[k]:5.2f}x fp32")
 
 
+def scan(c: dict, path: str, n_surface: int) -> None:
+    """Every grid of the run: per node, fp32 vs bf16 engine train loss and time (TSV), then deviation by loss band."""
+    rows = []
+    for task in c["tasks"]:
+        spec = task_spec(task, c["tasks"])
+        chance = 1.0 if spec.regression else np.log(spec.num_labels)  # (regression: the bands are raw MSE)
+        for init, kind in [(i, k) for i in ("finetune", "scratch") for k in ("curve", "surface")]:
+            alpha = np.linspace(c["grid"]["min"], c["grid"]["max"], c["grid"]["curve_points" if kind == "curve" else "points"])
+            nodes = points(kind, alpha, None if kind == "curve" else alpha)
+            if kind == "surface":
+                pick = np.random.default_rng(1).choice(len(nodes), min(n_surface, len(nodes)), replace=False)
+                nodes = [nodes[i] for i in sorted(pick)]
+            engines = [grid_engine(c, task, init, kind, d) for d in ("fp32", "bf16")]
+            for name, x, y in nodes:
+                out = []
+                for eng in engines:
+                    t = time.perf_counter()
+                    out += [eng.evaluate(x, y)["train_loss"], time.perf_counter() - t]
+                rows.append((f"{task}/{init}/{kind}", name, x, y, out[0], out[2], abs(out[2] - out[0]) / abs(out[0]),
+                             out[0] / chance, out[1], out[3]))
+    with open(path, "w") as f:
+        f.write("grid\tnode\talpha\tbeta\tfp32\tbf16\trel\tloss_over_chance\ts_fp32\ts_bf16\n")
+        f.writelines("\t".join(f"{v:.6g}" if isinstance(v, float) else str(v) for v in r) + "\n" for r in rows)
+    rel, band = np.array([r[6] for r in rows]), np.array([r[7] for r in rows])
+    print(f"{len(rows)} nodes; time fp32 / bf16 {sum(r[8] for r in rows) / sum(r[9] for r in rows):.2f}x; by loss / chance:")
+    for lo, hi in [(0, .01), (.01, .1), (.1, .5), (.5, 1), (1, np.inf)]:
+        m = (band >= lo) & (band < hi)
+        if m.any():
+            print(f"  [{lo:g}, {hi:g}): {m.sum():4d} nodes, max rel {rel[m].max():.3%}, median {np.median(rel[m]):.4%}, "
+                  f"over 0.5 %: {(rel[m] > 0.005).sum()}")
+    for r in sorted(rows, key=lambda r: -r[6])[:8]:
+        print(f"  {r[0]:24s} {r[1]:>8s} alpha {r[2]:5.2f} beta {r[3]:5.2f}  loss {r[4]:.4g} ({r[7]:.3g} x chance)  {r[6]:.3%}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--config", required=True)
@@ -192,6 +230,7 @@ def main() -> None:
                     help="curves: evaluate this alpha grid instead of the config's (e.g. 1 2 21: a dense far range)")
     ap.add_argument("--reps", type=int, default=1, help="timing repetitions over the nodes")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--scan", metavar="TSV", help="every grid of the run: fp32 vs bf16 per node, by loss band")
     ap.add_argument("--matmul-bench", action="store_true", help="also time hi/lo matmul schemes against fp32 and bf16")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
@@ -200,6 +239,8 @@ def main() -> None:
     c = validate(read_yaml(a.config))
     if a.results:
         c["results"] = a.results
+    if a.scan:
+        return scan(c, a.scan, a.surface_nodes)
     for g in a.grid:
         task, init, kind = g.split("/")
         alpha = np.linspace(c["grid"]["min"], c["grid"]["max"], c["grid"]["curve_points" if kind == "curve" else "points"])
