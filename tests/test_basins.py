@@ -55,6 +55,11 @@ def test_a_region_still_open_after_the_budget_stays_censored():
     assert r["censored"] and len(f.calls) == 5 == r["past_edge"]
     r0 = extend(surface(valley, -4, 4, 17), 0.1, Counted(valley), budget=0)  # 0: never leaves the grid
     assert r0["censored"] and r0["past_edge"] == 0
+    # budget 0 is claims.basin itself (one flood fill): the whole in-grid region, censored at the edge
+    inner = C.basin(surface(valley, -4, 4, 17), "train_loss", 0.1)
+    assert r0["area"] == inner["area"] > 0 and r0["censored"] == inner["censored"]
+    # a spent budget still fills what is known: at least the in-grid region, plus the 5 nodes evaluated
+    assert inner["area"] < r["area"] <= inner["area"] + 5 * 0.25
 
 
 def test_a_non_uniform_grid_has_no_lattice_to_follow():

@@ -2,21 +2,20 @@
 
 :func:`bertscape.claims.basin` measures the connected region where the training loss <= f(theta1) +
 ``claims.tau_loss`` on the surface's grid; a region that reaches the grid's edge is censored (its true
-area is larger, P3 fails). :func:`extend` continues the same 4-neighbour flood fill on the same
-lattice (the grid's steps, unbounded), taking in-grid values from the surface and evaluating a node
+area is larger, P3 fails). :func:`extend` runs the same fill (:func:`~bertscape.claims.lattice_fill`) on the
+same lattice (the grid's steps, unbounded), taking in-grid values from the surface and evaluating a node
 outside it only when the fill reaches it, so the cost is the region's rim beyond the edge, not a wider
-grid. A region still open after ``budget`` such evaluations stays censored. Inside the grid the result
-is exactly :func:`~bertscape.claims.basin`'s (same nodes, same area), so an uncensored region costs nothing.
+grid. A region that reaches more than ``budget`` such nodes stays censored. Inside the grid the result
+is :func:`~bertscape.claims.basin`'s (the budget-0 case), so an uncensored region costs nothing.
 """
 
 from __future__ import annotations
 
-from collections import deque
 from typing import Callable
 
 import numpy as np
 
-from .claims import basin
+from .claims import basin, grid_value, lattice_fill
 from .h5io import Grid
 
 
@@ -38,44 +37,24 @@ def extend(grid: Grid, tau: float, evaluate: Callable[[float, float], float], bu
     inner = basin(grid, metric, tau, anchor)
     sa, sb = lattice_step(grid.alpha), lattice_step(grid.beta)
     a0, b0 = float(grid.alpha[0]), float(grid.beta[0])
-    v = np.asarray(grid.values[metric], dtype=float)
-    ok = np.asarray(grid.done, dtype=bool)
-    na, nb = v.shape
+    in_grid = grid_value(grid, metric)
     extra: dict[tuple[int, int], float] = {}
-    exhausted = False
 
     def value(i: int, j: int) -> float | None:
-        nonlocal exhausted
-        if 0 <= i < na and 0 <= j < nb:
-            return float(v[i, j]) if ok[i, j] else float("nan")
-        if (i, j) not in extra:
+        x = in_grid(i, j)
+        if x is None and (i, j) not in extra:
             if len(extra) >= budget:
-                exhausted = True
-                return None
+                return None  # unknown: the region is censored
             extra[i, j] = float(evaluate(a0 + i * sa, b0 + j * sb))
-        return extra[i, j]
+        return extra.get((i, j), x)
 
-    thr = inner["threshold"]
     seed = (int(np.argmin(np.abs(grid.alpha - grid.anchors[anchor]["alpha"]))),
             int(np.argmin(np.abs(grid.beta - grid.anchors[anchor]["beta"]))))
-    region, seen = [], set()
-    queue = deque([seed])
-    while queue and not exhausted:
-        node = queue.popleft()
-        if node in seen:
-            continue
-        x = value(*node)
-        if x is None:
-            break
-        seen.add(node)
-        if np.isfinite(x) and x <= thr:
-            region.append(node)
-            i, j = node
-            queue.extend(n for n in ((i + 1, j), (i - 1, j), (i, j + 1), (i, j - 1)) if n not in seen)
+    region, censored = lattice_fill(seed, value, inner["threshold"])
     ii = [i for i, _ in region] or [seed[0]]
     jj = [j for _, j in region] or [seed[1]]
-    return {"f_end": inner["f_end"], "threshold": thr, "area": len(region) * sa * sb, "nodes": len(region),
-            "censored": exhausted, "alpha_range": [a0 + min(ii) * sa, a0 + max(ii) * sa],
+    return {"f_end": inner["f_end"], "threshold": inner["threshold"], "area": len(region) * sa * sb, "nodes": len(region),
+            "censored": censored, "alpha_range": [a0 + min(ii) * sa, a0 + max(ii) * sa],
             "beta_range": [b0 + min(jj) * sb, b0 + max(jj) * sb], "budget": budget, "past_edge": len(extra),
             "in_grid": inner,
             "extra_points": [[a0 + i * sa, b0 + j * sb, x] for (i, j), x in extra.items()]}

@@ -44,28 +44,47 @@ def _row(claim, measure, task, values, criterion, holds) -> dict:
 
 # ---------------------------------------------------------------- measures on grids and curves
 
+def lattice_fill(seed: tuple[int, int], value, threshold: float) -> tuple[list[tuple[int, int]], bool]:
+    """The 4-neighbour flood fill of C1's 2D region, on the integer lattice of a grid's nodes: the connected
+    nodes around ``seed`` whose ``value(i, j)`` is finite and <= ``threshold``, in the fill's (breadth-first)
+    order. ``value`` returns None for a node whose value is unknown (outside the grid, or past an evaluation
+    budget); the region is censored when it touches one. The one fill of :func:`basin` (the grid alone) and
+    :func:`bertscape.basins.extend` (continued past the grid's edge)."""
+    region, seen, censored = [], set(), False
+    queue = deque([seed])
+    while queue:
+        node = queue.popleft()
+        if node in seen:
+            continue
+        seen.add(node)
+        x = value(*node)
+        if x is None:
+            censored = True
+        elif np.isfinite(x) and x <= threshold:
+            region.append(node)
+            i, j = node
+            queue.extend(n for n in ((i + 1, j), (i - 1, j), (i, j + 1), (i, j - 1)) if n not in seen)
+    return region, censored
+
+
+def grid_value(grid: Grid, metric: str):
+    """value(i, j) for :func:`lattice_fill`: the grid's node (NaN where not evaluated), None outside it."""
+    v = np.asarray(grid.values[metric], dtype=float)
+    done = np.asarray(grid.done, dtype=bool)
+    return lambda i, j: (float(v[i, j]) if done[i, j] else float("nan")) \
+        if 0 <= i < v.shape[0] and 0 <= j < v.shape[1] else None
+
+
 def basin(grid: Grid, metric: str, tau: float, anchor: str = "end") -> dict:
     """Area of the connected region around the anchor where metric <= f(anchor) + tau (4-neighbour flood fill
     from the grid node nearest the anchor). ``censored``: the region reaches the grid's edge, so the true area
     is larger than measured."""
     a, b = grid.anchors[anchor]["alpha"], grid.anchors[anchor]["beta"]
     f0 = grid.anchors[anchor][metric]
-    v = np.asarray(grid.values[metric], dtype=float)
-    inside = np.isfinite(v) & (v <= f0 + tau) & np.asarray(grid.done, dtype=bool)
-    seed = (_nearest(grid.alpha, a), _nearest(grid.beta, b))
-    region = np.zeros_like(inside)
-    queue = deque([seed] if inside[seed] else [])
-    while queue:
-        i, j = queue.popleft()
-        if region[i, j] or not inside[i, j]:
-            continue
-        region[i, j] = True
-        queue.extend((i + di, j + dj) for di, dj in ((1, 0), (-1, 0), (0, 1), (0, -1))
-                     if 0 <= i + di < v.shape[0] and 0 <= j + dj < v.shape[1])
+    region, censored = lattice_fill((_nearest(grid.alpha, a), _nearest(grid.beta, b)), grid_value(grid, metric), f0 + tau)
     cell = float(np.mean(np.diff(grid.alpha)) * np.mean(np.diff(grid.beta)))
-    edge = region[0, :].any() or region[-1, :].any() or region[:, 0].any() or region[:, -1].any()
-    return {"f_end": float(f0), "threshold": float(f0 + tau), "area": float(region.sum() * cell),
-            "fraction": float(region.mean()), "censored": bool(edge)}
+    return {"f_end": float(f0), "threshold": float(f0 + tau), "area": float(len(region) * cell),
+            "fraction": len(region) / np.asarray(grid.values[metric]).size, "censored": censored}
 
 
 def curve_width(curve: Grid, metric: str, tau: float, anchor: str = "end") -> dict:

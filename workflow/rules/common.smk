@@ -266,6 +266,11 @@ def landscape_inputs(wildcards):
     }
 
 
+def train_side_inputs(wildcards):
+    """landscape_inputs without the dev tokens: for rules that evaluate the training subset only (basin)."""
+    return {k: v for k, v in landscape_inputs(wildcards).items() if k != "dev"}
+
+
 # ---- used by train.smk
 
 

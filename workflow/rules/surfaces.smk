@@ -93,7 +93,7 @@ rule surface_gather:
 
 rule basin:  # C1's 2D region followed past the surface's edge (only where it reaches it): P3 and basin_area_2d
     input:
-        unpack(landscape_inputs),
+        unpack(train_side_inputs),
         surface=f"{R}/surfaces/{{task}}/{{init}}.h5",
         code=lib(
             "basins.py",

@@ -10,18 +10,18 @@ from bertscape.report import claims_html
 from bertscape.runner import run
 
 
-def keyed(paths, n=2):
-    """results/<kind>/<task>/<init>.<ext> -> {(task, init): path}"""
-    return {tuple(str(p).rsplit(".", 1)[0].split("/")[-n:]): p for p in paths}
+def keyed(paths, n=2, ext=None):
+    """results/<kind>/<task>/<init><ext> -> {(task, init): path}; ``ext`` (e.g. ".basin.json") defaults to the last suffix"""
+    stem = (lambda s: s[:-len(ext)] if s.endswith(ext) else s) if ext else (lambda s: s.rsplit(".", 1)[0])
+    return {tuple(stem(str(p)).split("/")[-n:]): p for p in paths}
 
 
 def main(job):
     i, p = job.input, job.params
     tasks = p.tasks
     surf = {k: read_grid(v) for k, v in keyed(i.surfaces).items()}
-    regions = {tuple(str(b).split("/")[-2:]): read_json(b) for b in i.basins}  # .../<task>/<init>.basin.json
-    regions = {(t, f.split(".")[0]): {k: v for k, v in r.items() if k not in ("extra_points", "in_grid", "provenance")}
-               for (t, f), r in regions.items()}
+    regions = {k: {x: y for x, y in read_json(v).items() if x not in ("extra_points", "in_grid", "provenance")}
+               for k, v in keyed(i.basins, ext=".basin.json").items()}
     curves = {k: read_grid(v) for k, v in keyed(i.curves).items()}
     epochs = {k: read_tsv(v) for k, v in keyed(i.epochs, 3).items()}
     epochs = {(t, init): rows for (t, init, _), rows in epochs.items()}
