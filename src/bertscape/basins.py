@@ -15,7 +15,7 @@ from typing import Callable
 
 import numpy as np
 
-from .claims import basin, grid_value, lattice_fill
+from .claims import anchor_node, basin, grid_value, lattice_fill
 from .h5io import Grid
 
 
@@ -48,8 +48,7 @@ def extend(grid: Grid, tau: float, evaluate: Callable[[float, float], float], bu
             extra[i, j] = float(evaluate(a0 + i * sa, b0 + j * sb))
         return extra.get((i, j), x)
 
-    seed = (int(np.argmin(np.abs(grid.alpha - grid.anchors[anchor]["alpha"]))),
-            int(np.argmin(np.abs(grid.beta - grid.anchors[anchor]["beta"]))))
+    seed = anchor_node(grid, anchor)
     region, censored = lattice_fill(seed, value, inner["threshold"])
     ii = [i for i, _ in region] or [seed[0]]
     jj = [j for _, j in region] or [seed[1]]

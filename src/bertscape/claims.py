@@ -75,13 +75,17 @@ def grid_value(grid: Grid, metric: str):
         if 0 <= i < v.shape[0] and 0 <= j < v.shape[1] else None
 
 
+def anchor_node(grid: Grid, anchor: str = "end") -> tuple[int, int]:
+    """The grid node nearest the anchor: where C1's 2D fill starts."""
+    return _nearest(grid.alpha, grid.anchors[anchor]["alpha"]), _nearest(grid.beta, grid.anchors[anchor]["beta"])
+
+
 def basin(grid: Grid, metric: str, tau: float, anchor: str = "end") -> dict:
     """Area of the connected region around the anchor where metric <= f(anchor) + tau (4-neighbour flood fill
     from the grid node nearest the anchor). ``censored``: the region reaches the grid's edge, so the true area
     is larger than measured."""
-    a, b = grid.anchors[anchor]["alpha"], grid.anchors[anchor]["beta"]
     f0 = grid.anchors[anchor][metric]
-    region, censored = lattice_fill((_nearest(grid.alpha, a), _nearest(grid.beta, b)), grid_value(grid, metric), f0 + tau)
+    region, censored = lattice_fill(anchor_node(grid, anchor), grid_value(grid, metric), f0 + tau)
     cell = float(np.mean(np.diff(grid.alpha)) * np.mean(np.diff(grid.beta)))
     return {"f_end": float(f0), "threshold": float(f0 + tau), "area": float(len(region) * cell),
             "fraction": len(region) / np.asarray(grid.values[metric]).size, "censored": censored}
