@@ -183,6 +183,19 @@ def matmul_bench(n: int = 520, h: int = 384, inter: int = 1536, reps: int = 15) 
         print(f"  {k:36s} {m[k] * 1e3:7.2f} ms  {m['fp32'] / m[k]:5.2f}x fp32")
 
 
+def grid_nodes(c: dict, kind: str, n_surface: int, seed: int, alphas=None) -> list[tuple[str, float, float]]:
+    """A grid's nodes as the rules evaluate them (curves: all, ``alphas`` = (min, max, n) overriding the config's
+    axis; surfaces: ``n_surface`` of them, chosen by ``seed``)."""
+    alpha = np.linspace(c["grid"]["min"], c["grid"]["max"], c["grid"]["curve_points" if kind == "curve" else "points"])
+    if alphas and kind == "curve":
+        alpha = np.linspace(alphas[0], alphas[1], int(alphas[2]))
+    nodes = points(kind, alpha, None if kind == "curve" else alpha)
+    if kind == "surface":
+        pick = np.random.default_rng(seed).choice(len(nodes), min(n_surface, len(nodes)), replace=False)
+        nodes = [nodes[i] for i in sorted(pick)]
+    return nodes
+
+
 def scan(c: dict, path: str, n_surface: int) -> None:
     """Every grid of the run: per node, fp32 vs bf16 engine train loss and time (TSV), then deviation by loss band."""
     rows = []
@@ -190,11 +203,7 @@ def scan(c: dict, path: str, n_surface: int) -> None:
         spec = task_spec(task, c["tasks"])
         chance = 1.0 if spec.regression else np.log(spec.num_labels)  # (regression: the bands are raw MSE)
         for init, kind in [(i, k) for i in ("finetune", "scratch") for k in ("curve", "surface")]:
-            alpha = np.linspace(c["grid"]["min"], c["grid"]["max"], c["grid"]["curve_points" if kind == "curve" else "points"])
-            nodes = points(kind, alpha, None if kind == "curve" else alpha)
-            if kind == "surface":
-                pick = np.random.default_rng(1).choice(len(nodes), min(n_surface, len(nodes)), replace=False)
-                nodes = [nodes[i] for i in sorted(pick)]
+            nodes = grid_nodes(c, kind, n_surface, seed=1)
             engines = [grid_engine(c, task, init, kind, d) for d in ("fp32", "bf16")]
             for name, x, y in nodes:
                 out = []
@@ -243,13 +252,7 @@ def main() -> None:
         return scan(c, a.scan, a.surface_nodes)
     for g in a.grid:
         task, init, kind = g.split("/")
-        alpha = np.linspace(c["grid"]["min"], c["grid"]["max"], c["grid"]["curve_points" if kind == "curve" else "points"])
-        if a.alphas and kind == "curve":
-            alpha = np.linspace(a.alphas[0], a.alphas[1], int(a.alphas[2]))
-        nodes = points(kind, alpha, None if kind == "curve" else alpha)
-        if kind == "surface":
-            rng = np.random.default_rng(0)
-            nodes = [nodes[i] for i in sorted(rng.choice(len(nodes), a.surface_nodes, replace=False))]
+        nodes = grid_nodes(c, kind, a.surface_nodes, seed=0, alphas=a.alphas)
         ref_eng = grid_engine(c, task, init, kind, "fp32")
         ref, t = {}, time.perf_counter()
         for _ in range(a.reps):

@@ -40,13 +40,14 @@ def extend(grid: Grid, tau: float, evaluate: Callable[[float, float], float], bu
     in_grid = grid_value(grid, metric)
     extra: dict[tuple[int, int], float] = {}
 
-    def value(i: int, j: int) -> float | None:
+    def value(i: int, j: int) -> float | None:  # the fill asks for each node once
         x = in_grid(i, j)
-        if x is None and (i, j) not in extra:
-            if len(extra) >= budget:
-                return None  # unknown: the region is censored
-            extra[i, j] = float(evaluate(a0 + i * sa, b0 + j * sb))
-        return extra.get((i, j), x)
+        if x is not None:
+            return x
+        if len(extra) >= budget:
+            return None  # unknown: the region is censored
+        extra[i, j] = float(evaluate(a0 + i * sa, b0 + j * sb))
+        return extra[i, j]
 
     seed = anchor_node(grid, anchor)
     region, censored = lattice_fill(seed, value, inner["threshold"])
