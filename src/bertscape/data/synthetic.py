@@ -37,278 +37,13 @@ import re
 
 from .. import BertscapeError
 from . import SYNTHETIC_TASKS, TASKS, make_row, task_spec
+from .lexicon import (
+    SST_NOUNS, SST_INTENS, SST_LEX, SST_TEMPLATES, SST_MODE_WEIGHTS, SST_KIND_WEIGHTS, MRPC_LEX, MRPC_DETS,
+    MRPC_TIMES, MRPC_SLOT_WEIGHTS, MRPC_FRAMES, NLI_LEX, NLI_PEOPLE, NLI_PLACES, NLI_SEE, NLI_LOOK,
+    NLI_THINGS, NLI_TIMES, NLI_SLOT_WEIGHTS, NLI_FRAMES, RTE_PREFIXES, NLI_RELATION,
+)
 
 SPLITS = ("train", "dev")
-
-# ============================================================================== SST-2
-# Neutral fillers: shared by train and dev, chosen independently of the label.
-_SST_NOUNS = ["movie", "film", "story", "plot", "script", "cast", "ending", "acting", "dialogue",
-              "soundtrack", "sequel", "show", "music", "humor", "pacing", "finale", "premise"]
-_SST_INTENS = ["very", "really", "quite", "truly", "rather", "so", "simply", "just"]
-
-# Label-carrying words, split train / dev.
-_SST_LEX = {
-    "pos_adj": {
-        "train": ["good", "great", "wonderful", "excellent", "brilliant", "charming", "delightful",
-                  "beautiful", "funny", "clever", "lovely", "superb", "fantastic", "enjoyable",
-                  "gripping", "powerful", "touching", "smart", "sweet", "fresh"],
-        "dev": ["amazing", "terrific", "splendid", "outstanding", "impressive", "engaging",
-                "magnificent", "perfect", "pleasant", "inspiring", "remarkable", "elegant",
-                "thrilling", "witty", "entertaining", "exciting", "hilarious", "fabulous"],
-    },
-    "neg_adj": {
-        "train": ["bad", "awful", "terrible", "boring", "dull", "stupid", "weak", "poor", "ugly",
-                  "painful", "lazy", "silly", "annoying", "bland", "horrible", "pointless",
-                  "clumsy", "irritating", "messy", "cheap"],
-        "dev": ["dreadful", "nasty", "miserable", "pathetic", "disappointing", "stale",
-                "awkward", "shallow", "predictable", "sloppy", "worthless", "ridiculous",
-                "unpleasant", "confusing", "rotten", "disgusting", "hollow", "lame"],
-    },
-    "pos_verb": {
-        "train": ["loved", "enjoyed", "adored", "liked", "admired"],
-        "dev": ["valued", "praised", "appreciated", "celebrated", "embraced"],
-    },
-    "neg_verb": {
-        "train": ["hated", "disliked", "despised", "cursed"],
-        "dev": ["mocked", "resented", "regretted", "endured"],
-    },
-    "pos_noun": {
-        "train": ["masterpiece", "triumph", "gem", "delight", "treat"],
-        "dev": ["marvel", "pleasure", "winner", "classic", "joy"],
-    },
-    "neg_noun": {
-        "train": ["mess", "disaster", "failure", "bore", "waste"],
-        "dev": ["flop", "joke", "nightmare", "catastrophe", "insult"],
-    },
-}
-
-# {w} takes the polarity word (adjective, verb or noun as the template's kind says).
-# "plain": the word's polarity is the label; "neg": negated, the label is the opposite;
-# "con": "{o}" (an adjective of the opposite polarity) comes first, the last clause decides.
-_SST_TEMPLATES = {
-    "plain": {
-        "adj": ["The {noun} was {intens} {w}.",
-                "What a {w} {noun} this turned out to be.",
-                "I thought the {noun} was {intens} {w}.",
-                "Honestly, the {noun} is {w} from start to finish.",
-                "The {noun} feels {intens} {w} most of the time.",
-                "It is a {w} {noun}, and the {noun2} is {w} too.",
-                "Overall, a {w} {noun}."],
-        "verb": ["I {w} every minute of this {noun}.",
-                 "We {w} the {noun} and the {noun2}.",
-                 "My friends {w} this {noun}."],
-        "noun": ["This {noun} is a real {w}.",
-                 "The whole {noun} was a {w}."],
-    },
-    "neg": {
-        "adj": ["The {noun} was not {w} at all.",
-                "I would not call the {noun} {w}.",
-                "The {noun} is never {intens} {w}."],
-        "verb": ["I never {w} the {noun}."],
-        "noun": ["The {noun} is no {w}."],
-    },
-    "con": {
-        "adj": ["The {noun} was {o}, but the {noun2} was {intens} {w}.",
-                "Although the {noun} is {o}, the {noun2} is {w}."],
-    },
-}
-_SST_MODE_WEIGHTS = {"plain": 80, "neg": 13, "con": 7}
-_SST_KIND_WEIGHTS = {"adj": 6, "verb": 2, "noun": 2}
-
-# ============================================================================== MRPC
-# Entries (synonyms, contrasts): two different synonyms make a paraphrase; a synonym against a
-# contrast word changes the meaning. Verbs are "past/participle" where the two differ.
-_MRPC_LEX = {
-    "person": {
-        "train": [
-            (["doctor", "physician"], ["lawyer"]),
-            (["kid", "child"], ["teacher"]),
-            (["mom", "mother"], ["uncle"]),
-        ],
-        "dev": [
-            (["cop", "policeman", "officer"], ["nurse"]),
-            (["chef", "cook"], ["pilot"]),
-            (["dad", "father"], ["aunt"]),
-            (["teen", "teenager"], ["grandpa"]),
-        ],
-    },
-    "adj": {
-        "train": [
-            (["huge", "enormous", "massive"], ["tiny", "red"]),
-            (["beautiful", "gorgeous", "lovely"], ["broken", "ugly"]),
-            (["famous", "renowned"], ["unknown"]),
-            (["awful", "terrible", "horrible"], ["wonderful", "excellent"]),
-            (["valuable", "precious"], ["worthless"]),
-        ],
-        "dev": [
-            (["scary", "frightening"], ["funny"]),
-            (["modern", "contemporary"], ["ancient"]),
-            (["rare", "unusual"], ["common"]),
-            (["big", "large"], ["yellow", "wooden"]),
-            (["dirty", "filthy"], ["green"]),
-        ],
-    },
-    "verb": {
-        "train": [
-            (["bought", "purchased"], ["painted"]),
-            (["found", "discovered"], ["lost"]),
-            (["needed", "required"], ["refused"]),
-            (["liked", "enjoyed"], ["hated"]),
-            (["destroyed", "wrecked", "ruined"], ["restored"]),
-            (["examined", "inspected", "checked"], ["ignored"]),
-        ],
-        "dev": [
-            (["burned", "burnt"], ["saved"]),
-            (["tossed", "threw/thrown"], ["photographed"]),
-            (["chose/chosen", "selected", "picked"], ["rejected"]),
-            (["smashed", "shattered"], ["fixed"]),
-            (["requested", "ordered"], ["cancelled"]),
-            (["cleaned", "washed"], ["stole/stolen"]),
-        ],
-    },
-    "noun": {
-        "train": [
-            (["tv", "television"], ["radio"]),
-            (["movie", "film"], ["book"]),
-            (["automobile", "car"], ["horse"]),
-            (["pistol", "gun", "handgun"], ["knife"]),
-            (["pants", "trousers"], ["shirt"]),
-            (["gift", "present"], ["wallet"]),
-            (["trash", "garbage", "rubbish"], ["mail"]),
-            (["rug", "carpet"], ["curtain"]),
-        ],
-        "dev": [
-            (["fridge", "refrigerator"], ["oven"]),
-            (["picture", "photo", "photograph"], ["map"]),
-            (["bike", "bicycle"], ["wagon"]),
-            (["airplane", "plane", "aircraft"], ["train"]),
-            (["couch", "sofa"], ["piano"]),
-            (["cash", "money"], ["jewelry"]),
-            (["phone", "telephone"], ["camera"]),
-            (["suitcase", "luggage"], ["umbrella"]),
-        ],
-    },
-}
-_MRPC_DETS = ["the", "her", "his", "our", "my"]
-_MRPC_TIMES = ["on monday", "last week", "yesterday", "in the morning", "last night",
-               "on friday", "this summer", "after lunch", "two days ago", "last month",
-               "in april", "on saturday"]
-_MRPC_SLOT_WEIGHTS = {"person": 2, "adj": 2, "verb": 3, "noun": 3}
-# {s} subject, {v} verb (past), {p} participle, {a} adjective, {o} object noun, {t} time phrase
-_MRPC_FRAMES = {
-    "active": "{s} {v} the {a} {o} {t}.",
-    "active_front": "{t}, {s} {v} the {a} {o}.",
-    "passive": "the {a} {o} was {p} by {s} {t}.",
-    "passive_front": "{t}, the {a} {o} was {p} by {s}.",
-}
-
-# ============================================================================== RTE / MNLI
-# Entries (specific, general, incompatible): specific entails general, general does not entail
-# specific, and incompatible contradicts both (one scene, one referent, as in SNLI/MNLI).
-_NLI_LEX = {
-    "noun": {
-        "train": [
-            ("puppy", "dog", "cat"),
-            ("kitten", "cat", "rabbit"),
-            ("parrot", "bird", "frog"),
-            ("trout", "fish", "dog"),
-            ("guitar", "instrument", "hammer"),
-            ("novel", "book", "painting"),
-            ("truck", "vehicle", "tree"),
-            ("laptop", "computer", "lamp"),
-            ("banana", "fruit", "candle"),
-            ("sedan", "car", "bus"),
-        ],
-        "dev": [
-            ("stallion", "horse", "cow"),
-            ("pistol", "gun", "knife"),
-            ("mansion", "house", "tent"),
-            ("carrot", "vegetable", "cookie"),
-            ("boot", "shoe", "glove"),
-            ("wolf", "animal", "statue"),
-            ("armchair", "chair", "blanket"),
-            ("cobra", "snake", "sheep"),
-            ("beetle", "insect", "horse"),
-            ("drill", "tool", "cake"),
-        ],
-    },
-    "verb": {
-        "train": [
-            ("racing", "running", "sleeping"),
-            ("jogging", "running", "sitting"),
-            ("chatting", "talking", "sleeping"),
-            ("sipping", "drinking", "sleeping"),
-            ("weeping", "crying", "laughing"),
-            ("sobbing", "crying", "laughing"),
-            ("shouting", "speaking", "sleeping"),
-            ("staring", "looking", "sleeping"),
-        ],
-        "dev": [
-            ("dining", "eating", "skiing"),
-            ("baking", "cooking", "swimming"),
-            ("typing", "writing", "climbing"),
-            ("grinning", "smiling", "frowning"),
-            ("leaping", "jumping", "kneeling"),
-            ("sweeping", "cleaning", "swimming"),
-        ],
-    },
-    # adjectives about people
-    "padj": {
-        "train": [
-            ("starving", "hungry", "full"),
-            ("terrified", "scared", "calm"),
-            ("thrilled", "happy", "sad"),
-            ("exhausted", "tired", "energetic"),
-        ],
-        "dev": [
-            ("delighted", "pleased", "upset"),
-            ("miserable", "unhappy", "cheerful"),
-            ("stunned", "surprised", "bored"),
-            ("furious", "upset", "cheerful"),
-        ],
-    },
-    # adjectives about places
-    "tadj": {
-        "train": [
-            ("huge", "big", "small"),
-            ("filthy", "dirty", "spotless"),
-            ("gorgeous", "beautiful", "ugly"),
-        ],
-        "dev": [
-            ("enormous", "large", "little"),
-            ("gleaming", "shiny", "dull"),
-            ("packed", "crowded", "empty"),
-        ],
-    },
-}
-_NLI_PEOPLE = ["the man", "a woman", "the boy", "a girl", "an elderly man", "the young woman",
-               "my brother", "the tourist", "a student", "the child"]
-_NLI_PLACES = ["in the park", "near the river", "at home", "on the beach", "in the kitchen",
-               "at the station", "in the garden", "by the road", "in the yard"]
-_NLI_SEE = ["saw", "noticed", "photographed", "pointed at", "looked at", "drew"]
-_NLI_LOOK = ["looked", "seemed", "was", "appeared"]
-_NLI_THINGS = ["the room", "the kitchen", "the hall", "the street", "the office", "the lobby",
-               "the station", "the garage"]
-_NLI_TIMES = ["this morning", "after work", "all day", "at noon", "last night", "again"]
-_NLI_SLOT_WEIGHTS = {"noun": 3, "verb": 3, "padj": 2, "tadj": 2}
-# {x} the slot word (with its article for nouns), {who} person, {where} place, {when} time
-_NLI_FRAMES = {
-    "noun": ["{who} {see} {x} {where}.", "{x} is lying {where}.", "{when}, {who} {see} {x}."],
-    "verb": ["{who} is {x} {where}.", "{who} is {x} {when}.", "{where}, {who} is {x}."],
-    "padj": ["{who} {look} {x} {when}.", "{who} {look} {x} {where}.", "{when}, {who} {look} {x}."],
-    "tadj": ["{thing} {look} {x} {when}.", "{thing} was {x} {when}.",
-             "{when}, {thing} {look} {x}."],
-}
-# RTE premises are often news-like: a reporting prefix that the hypothesis drops
-_RTE_PREFIXES = ["a witness said that", "according to the report,", "it was reported that",
-                 "police said that", "the neighbors say that"]
-# relations (with weights) per label: "down" specific -> general, "up" general -> specific,
-# "clash" incompatible word
-_NLI_RELATION = {
-    "MNLI": {"entailment": {"down": 1}, "neutral": {"up": 1}, "contradiction": {"clash": 1}},
-    "RTE": {"entailment": {"down": 1}, "not_entailment": {"up": 1, "clash": 5}},
-}
-
 
 # ============================================================================== vocabulary
 
@@ -332,7 +67,7 @@ def _flatten(obj) -> set[str]:
 
 
 def _lexicon(task: str) -> dict:
-    return {"SST-2": _SST_LEX, "MRPC": _MRPC_LEX, "RTE": _NLI_LEX, "MNLI": _NLI_LEX}[task]
+    return {"SST-2": SST_LEX, "MRPC": MRPC_LEX, "RTE": NLI_LEX, "MNLI": NLI_LEX}[task]
 
 
 def content_words(task: str, split: str) -> set[str]:
@@ -347,11 +82,11 @@ def shared_words(task: str) -> set[str]:
     """Every word the generator may put into both splits: templates and neutral fillers."""
     task_spec(task)
     if task == "SST-2":
-        return _flatten([_SST_NOUNS, _SST_INTENS, _SST_TEMPLATES, "a an"])
+        return _flatten([SST_NOUNS, SST_INTENS, SST_TEMPLATES, "a an"])
     if task == "MRPC":
-        return _flatten([_MRPC_DETS, _MRPC_TIMES, _MRPC_FRAMES])
-    return _flatten([_NLI_PEOPLE, _NLI_PLACES, _NLI_SEE, _NLI_LOOK, _NLI_THINGS, _NLI_TIMES,
-                     _NLI_FRAMES, _RTE_PREFIXES, "a an"])
+        return _flatten([MRPC_DETS, MRPC_TIMES, MRPC_FRAMES])
+    return _flatten([NLI_PEOPLE, NLI_PLACES, NLI_SEE, NLI_LOOK, NLI_THINGS, NLI_TIMES,
+                     NLI_FRAMES, RTE_PREFIXES, "a an"])
 
 
 # ============================================================================== helpers
@@ -384,15 +119,15 @@ def _balanced_labels(labels: tuple[str, ...], n: int, rng: random.Random) -> lis
 
 
 def _sst2(rng: random.Random, split: str, label: str) -> tuple[str, None]:
-    mode = _weighted(rng, _SST_MODE_WEIGHTS)
-    kinds = {k: w for k, w in _SST_KIND_WEIGHTS.items() if k in _SST_TEMPLATES[mode]}
+    mode = _weighted(rng, SST_MODE_WEIGHTS)
+    kinds = {k: w for k, w in SST_KIND_WEIGHTS.items() if k in SST_TEMPLATES[mode]}
     kind = _weighted(rng, kinds)
-    template = rng.choice(_SST_TEMPLATES[mode][kind])
+    template = rng.choice(SST_TEMPLATES[mode][kind])
     polar = (label == "1") != (mode == "neg")  # polarity of the word in the {w} slot
-    word = rng.choice(_SST_LEX[("pos_" if polar else "neg_") + kind][split])
-    other = rng.choice(_SST_LEX[("neg_" if polar else "pos_") + "adj"][split])
-    noun, noun2 = rng.sample(_SST_NOUNS, 2)
-    text = template.format(noun=noun, noun2=noun2, intens=rng.choice(_SST_INTENS), w=word, o=other)
+    word = rng.choice(SST_LEX[("pos_" if polar else "neg_") + kind][split])
+    other = rng.choice(SST_LEX[("neg_" if polar else "pos_") + "adj"][split])
+    noun, noun2 = rng.sample(SST_NOUNS, 2)
+    text = template.format(noun=noun, noun2=noun2, intens=rng.choice(SST_INTENS), w=word, o=other)
     return _sentence(text), None
 
 
@@ -416,24 +151,24 @@ def _pick_pair(rng: random.Random, entry, same: bool) -> tuple[str, str]:
 
 def _mrpc(rng: random.Random, split: str, label: str) -> tuple[str, str]:
     para = label == "1"
-    slot = _weighted(rng, _MRPC_SLOT_WEIGHTS)
-    entries = {k: rng.choice(v[split]) for k, v in _MRPC_LEX.items()}
+    slot = _weighted(rng, MRPC_SLOT_WEIGHTS)
+    entries = {k: rng.choice(v[split]) for k, v in MRPC_LEX.items()}
     # the words of the slots that stay the same: any member of the entry
     base = {k: rng.choice(e[0] + e[1]) for k, e in entries.items()}
     a_words, b_words = dict(base), dict(base)
     a_words[slot], b_words[slot] = _pick_pair(rng, entries[slot], para)
-    det = rng.choice(_MRPC_DETS)
-    time = rng.choice(_MRPC_TIMES)
+    det = rng.choice(MRPC_DETS)
+    time = rng.choice(MRPC_TIMES)
 
     def fill(w: dict) -> dict:
         past, part = _verb(w["verb"])
         return dict(s=f"{det} {w['person']}", v=past, p=part, a=w["adj"], o=w["noun"], t=time)
 
     # the rewrite changes voice and/or word order independently of the label
-    frame_a = "active" if rng.random() < 0.6 else rng.choice(list(_MRPC_FRAMES))
-    frame_b = rng.choice([f for f in _MRPC_FRAMES if f != frame_a] + [frame_a])
-    a = _sentence(_MRPC_FRAMES[frame_a].format(**fill(a_words)))
-    b = _sentence(_MRPC_FRAMES[frame_b].format(**fill(b_words)))
+    frame_a = "active" if rng.random() < 0.6 else rng.choice(list(MRPC_FRAMES))
+    frame_b = rng.choice([f for f in MRPC_FRAMES if f != frame_a] + [frame_a])
+    a = _sentence(MRPC_FRAMES[frame_a].format(**fill(a_words)))
+    b = _sentence(MRPC_FRAMES[frame_b].format(**fill(b_words)))
     return (a, b) if rng.random() < 0.5 else (b, a)
 
 
@@ -441,8 +176,8 @@ def _mrpc(rng: random.Random, split: str, label: str) -> tuple[str, str]:
 
 
 def _nli(rng: random.Random, split: str, relation: str, task: str) -> tuple[str, str]:
-    slot = _weighted(rng, _NLI_SLOT_WEIGHTS)
-    spec, gen, inc = rng.choice(_NLI_LEX[slot][split])
+    slot = _weighted(rng, NLI_SLOT_WEIGHTS)
+    spec, gen, inc = rng.choice(NLI_LEX[slot][split])
     if relation == "down":
         wp, wh = spec, gen
     elif relation == "up":
@@ -453,17 +188,17 @@ def _nli(rng: random.Random, split: str, relation: str, task: str) -> tuple[str,
             wp, wh = wh, wp
     if slot == "noun":
         wp, wh = f"a {wp}", f"a {wh}"
-    frame = rng.choice(_NLI_FRAMES[slot])
-    fill = dict(who=rng.choice(_NLI_PEOPLE), where=rng.choice(_NLI_PLACES),
-                when=rng.choice(_NLI_TIMES), see=rng.choice(_NLI_SEE), look=rng.choice(_NLI_LOOK),
-                thing=rng.choice(_NLI_THINGS))
+    frame = rng.choice(NLI_FRAMES[slot])
+    fill = dict(who=rng.choice(NLI_PEOPLE), where=rng.choice(NLI_PLACES),
+                when=rng.choice(NLI_TIMES), see=rng.choice(NLI_SEE), look=rng.choice(NLI_LOOK),
+                thing=rng.choice(NLI_THINGS))
     h_frame = frame
     if rng.random() < 0.25:  # the hypothesis may drop the place/time: label-preserving
         h_frame = re.sub(r"\{(where|when)\}, | \{(where|when)\}", "", frame)
     p = frame.format(x=wp, **fill)
     h = h_frame.format(x=wh, **fill)
     if task == "RTE" and rng.random() < 0.6:
-        p = f"{rng.choice(_RTE_PREFIXES)} {p}"
+        p = f"{rng.choice(RTE_PREFIXES)} {p}"
     return _sentence(p), _sentence(h)
 
 
@@ -475,7 +210,7 @@ def _row(task: str, rng: random.Random, split: str, label: str) -> tuple[str, st
         return _sst2(rng, split, label)
     if task == "MRPC":
         return _mrpc(rng, split, label)
-    return _nli(rng, split, _weighted(rng, _NLI_RELATION[task][label]), task)
+    return _nli(rng, split, _weighted(rng, NLI_RELATION[task][label]), task)
 
 
 def _split_rows(task: str, n: int, split: str, seed: int) -> list[dict]:
