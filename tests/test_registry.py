@@ -80,3 +80,10 @@ def test_gate_gives_an_undecided_rows_registered_reason(monkeypatch):
     edited = C.Measure(entry.claim, entry.measure, entry.function, undefined="edited for {t}")
     monkeypatch.setattr(C, "lookup", lambda claim, measure: edited)
     assert C.gate([row], checks)[0]["reason"] == "edited for MRPC"
+
+
+def test_evaluate_refuses_inputs_and_keys_that_do_not_line_up():
+    """The rule passes each input list with its (task, init) keys; a list and its keys of different lengths would
+    pair a file with the wrong run, so evaluate stops naming the list instead."""
+    with pytest.raises(ValueError, match="2 surfaces inputs but 1 keys"):
+        C.evaluate({"surfaces": ["a.h5", "b.h5"]}, {"surfaces": [["T", "finetune"]]}, {"tasks": ["T"], "claims": {}})

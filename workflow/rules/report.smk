@@ -74,7 +74,7 @@ rule claims:
         hessian_tol=HESSIAN["tol"],
         data_source=config["data"]["source"],  # names the training-set size key in a precondition's fix
         task_configs={t: config["tasks"][t] for t in TASKS},
-        keys=claims_keys(),  # (task, init) of each input, aligned with claims_inputs
+        input_keys=claims_keys(),  # (task, init) of each input, aligned with claims_inputs
     script:
         "../scripts/claims.py"
 

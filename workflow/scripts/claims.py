@@ -11,7 +11,7 @@ from bertscape.verdicts import COLUMNS, flat_rows, tally
 
 def main(job):
     params = dict(job.params.items())
-    r = evaluate(dict(job.input.items()), params.pop("keys"), params)
+    r = evaluate(dict(job.input.items()), params.pop("input_keys"), params)
     rows, checks, table1 = r["claims"], r["preconditions"], r["table1_vs_paper"]
     prov = job.provenance(sources=sources(list(job.input.surfaces)))
     write_tsv(job.output.tsv, flat_rows(rows), COLUMNS)
