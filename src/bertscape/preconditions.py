@@ -27,10 +27,13 @@ rows that depend on it (the registry :data:`bertscape.claims.CLAIMS` says which)
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
-from .h5io import Grid
 from .measures import basin, curve_minimum, curve_width
 from .verdicts import fmt, holds_word
+
+if TYPE_CHECKING:  # annotations only
+    from .h5io import Grid
 
 NAMES = {"P1": "learned", "P2": "at an optimum", "P3": "basin closed", "P4": "curvature converged"}
 

@@ -85,7 +85,7 @@ rule summary:
         directions=[f"{R}/directions/{t}/{i}.json" for t in TASKS for i in INITS],
         epochs=[f"{R}/train/{t}/{i}/epochs.tsv" for t in TASKS for i in INITS],
         claims=f"{R}/claims/claims.json",
-        code=lib("summary.py", "preconditions.py", "measures.py", "verdicts.py", "h5io.py", "data/__init__.py"),
+        code=lib("summary.py", "preconditions.py", "measures.py", "verdicts.py", "data/__init__.py"),
     output:
         f"{R}/summary.md",
     log:
