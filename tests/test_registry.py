@@ -87,3 +87,13 @@ def test_evaluate_refuses_inputs_and_keys_that_do_not_line_up():
     pair a file with the wrong run, so evaluate stops naming the list instead."""
     with pytest.raises(ValueError, match="2 surfaces inputs but 1 keys"):
         C.evaluate({"surfaces": ["a.h5", "b.h5"]}, {"surfaces": [["T", "finetune"]]}, {"tasks": ["T"], "claims": {}})
+
+
+def test_claims_page_lists_every_row_with_its_values_and_title():
+    from bertscape.report import claims_html
+
+    rows = C.gate([r for _, r in every_row("acc")], checks_for(bowl(1.0), bowl(1.0)))
+    page = claims_html(rows, [], {}, precision=[{"grid": "surface/T/finetune", "max_rel_train_loss": 0.0012,
+                                                 "within_budget": True}])
+    assert page.count("<tr class=") == len(C.TITLES) + len(rows) + 1  # the tally per claim, every row, the grid
+    assert C.TITLES["C4"] in page and "<code>{finetune: {rho:" in page and "1.20e-03" in page

@@ -77,8 +77,8 @@ def claims_html(rows: list[dict], table1: list[dict], provenance: dict, checks: 
                      "(relative train-loss deviation) is never written.</p>")
         cols = ["grid", "precision", "checked_nodes", "max_rel_train_loss", "max_rel_dev_loss", "max_abs_dev_error",
                 "budget", "within_budget"]
-        fmt = lambda v: "" if v is None else (f"{v:.2e}" if isinstance(v, float) else e(str(v)))
-        parts.append(_table(cols, [[fmt(r.get(c)) for c in cols] for r in precision],
+        cell = lambda v: "" if v is None else (f"{v:.2e}" if isinstance(v, float) else e(str(v)))
+        parts.append(_table(cols, [[cell(r.get(c)) for c in cols] for r in precision],
                             [{True: "yes", False: "no"}.get(r["within_budget"], "na") for r in precision]))
     parts.append("<h2>Provenance</h2>")
     for key in ("code", "environment"):
