@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from bertscape import claims as C
+from bertscape import measures as M
 from bertscape import preconditions as P
 from bertscape.basins import extend, lattice_step
 from test_claims import curve, surface
@@ -26,7 +27,7 @@ class Counted:
 
 def test_a_region_leaving_the_grid_is_measured_as_on_a_grid_that_holds_it():
     small, wide = surface(valley, -4, 4, 17), surface(valley, -16, 16, 65)  # the same lattice, step 0.5
-    inner, truth = C.basin(small, "train_loss", 0.1), C.basin(wide, "train_loss", 0.1)
+    inner, truth = M.basin(small, "train_loss", 0.1), M.basin(wide, "train_loss", 0.1)
     assert inner["censored"] and not truth["censored"] and truth["area"] > inner["area"]
     f = Counted(valley)
     r = extend(small, 0.1, f, budget=500)
@@ -45,7 +46,7 @@ def test_a_region_inside_the_grid_costs_no_evaluation_and_equals_basin():
         raise AssertionError("evaluated a node although the region lies inside the grid")
 
     r = extend(g, 0.5, never, budget=100)
-    inner = C.basin(g, "train_loss", 0.5)
+    inner = M.basin(g, "train_loss", 0.5)
     assert r["area"] == pytest.approx(inner["area"]) and not r["censored"] and r["past_edge"] == 0
 
 
@@ -56,7 +57,7 @@ def test_a_region_still_open_after_the_budget_stays_censored():
     r0 = extend(surface(valley, -4, 4, 17), 0.1, Counted(valley), budget=0)  # 0: never leaves the grid
     assert r0["censored"] and r0["past_edge"] == 0
     # budget 0 is claims.basin itself (one flood fill): the whole in-grid region, censored at the edge
-    inner = C.basin(surface(valley, -4, 4, 17), "train_loss", 0.1)
+    inner = M.basin(surface(valley, -4, 4, 17), "train_loss", 0.1)
     assert r0["area"] == inner["area"] > 0 and r0["censored"] == inner["censored"]
     # a spent budget still fills what is known: at least the in-grid region, plus the 5 nodes evaluated
     assert inner["area"] < r["area"] <= inner["area"] + 5 * 0.25
@@ -81,7 +82,7 @@ def test_p3_and_c1_use_the_followed_region():
     checks = P.check_all(curves, surfaces, {}, ["MRPC"], {"MRPC": np.log(2)}, CL, 1e-3, "synthetic", regions=region)
     p3 = by(checks, "P3", "finetune")
     assert p3["holds"] is True and p3["measured"]["area_2d"] == full["area"] and p3["measured"]["past_edge"] > 0
-    rows = P.gate(C.c1_wider_optima(surfaces, curves, ["MRPC"], 0.1, region), checks)
+    rows = C.gate(C.c1_wider_optima(surfaces, curves, ["MRPC"], 0.1, region), checks)
     area = next(r for r in rows if r["measure"] == "basin_area_2d")
     assert area["values"]["finetune"]["area"] == full["area"] and area["holds"] is True
     short = {("MRPC", "finetune"): extend(ft[0], 0.1, valley, budget=3)}

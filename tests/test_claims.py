@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from bertscape import claims as C
+from bertscape import measures as M
 from bertscape.h5io import Grid
 
 
@@ -26,36 +27,36 @@ def curve(f, lo=-4.0, hi=4.0, n=81):
 
 def test_basin_area_of_an_elliptic_bowl_is_pi_a_b():
     g = surface(lambda a, b: (a - 1) ** 2 + 4 * b ** 2)  # tau = 1: ellipse with half-axes 1 and 0.5
-    r = C.basin(g, "train_loss", 1.0)
+    r = M.basin(g, "train_loss", 1.0)
     assert r["area"] == pytest.approx(math.pi * 0.5, rel=0.03) and not r["censored"]
 
 
 def test_basin_counts_only_the_region_connected_to_the_end_point():
-    one = C.basin(surface(lambda a, b: (a - 1) ** 2 + b ** 2), "train_loss", 0.5)["area"]
-    two = C.basin(surface(lambda a, b: np.minimum((a - 1) ** 2 + b ** 2, (a + 2.5) ** 2 + b ** 2)), "train_loss", 0.5)["area"]
+    one = M.basin(surface(lambda a, b: (a - 1) ** 2 + b ** 2), "train_loss", 0.5)["area"]
+    two = M.basin(surface(lambda a, b: np.minimum((a - 1) ** 2 + b ** 2, (a + 2.5) ** 2 + b ** 2)), "train_loss", 0.5)["area"]
     assert two == pytest.approx(one)
 
 
 def test_basin_reaching_the_edge_is_censored_and_nan_is_outside():
     g = surface(lambda a, b: 0 * a + 1.0)
-    assert C.basin(g, "train_loss", 0.1)["censored"] and C.basin(g, "train_loss", 0.1)["fraction"] == 1.0
+    assert M.basin(g, "train_loss", 0.1)["censored"] and M.basin(g, "train_loss", 0.1)["fraction"] == 1.0
     g.values["train_loss"][:, 80:] = np.nan  # beta >= 0 blown up: only the nodes below stay
-    r = C.basin(g, "train_loss", 0.1)
+    r = M.basin(g, "train_loss", 0.1)
     assert r["area"] == 0.0  # the end point's own node is NaN
 
 
 def test_curve_width_interpolates_the_crossings():
-    r = C.curve_width(curve(lambda a: (a - 1) ** 2), "train_loss", 0.25)  # crossings at 0.5 and 1.5 (nodes)
+    r = M.curve_width(curve(lambda a: (a - 1) ** 2), "train_loss", 0.25)  # crossings at 0.5 and 1.5 (nodes)
     assert (r["left"], r["right"], r["width"]) == pytest.approx((0.5, 1.5, 1.0)) and not r["censored"]
-    r = C.curve_width(curve(lambda a: np.abs(a - 1)), "train_loss", 0.33)  # piecewise linear: exact
+    r = M.curve_width(curve(lambda a: np.abs(a - 1)), "train_loss", 0.33)  # piecewise linear: exact
     assert r["width"] == pytest.approx(0.66)
-    assert C.curve_width(curve(lambda a: 0 * a), "train_loss", 0.1)["censored"]
+    assert M.curve_width(curve(lambda a: 0 * a), "train_loss", 0.1)["censored"]
 
 
 def test_path_ascent_is_zero_for_a_descent_and_the_bump_height_otherwise():
-    assert C.path_ascent(curve(lambda a: 1 - a), "train_loss")["ascent"] == 0.0
+    assert M.path_ascent(curve(lambda a: 1 - a), "train_loss")["ascent"] == 0.0
     bump = lambda a: np.interp(a, [-4, 0, 0.4, 0.5, 1, 4], [1, 1, 0.6, 0.9, 0.2, 0.2])  # one rise of 0.3 on the way
-    r = C.path_ascent(curve(bump), "train_loss")
+    r = M.path_ascent(curve(bump), "train_loss")
     assert r["ascent"] == pytest.approx(0.3) and r["drop"] == pytest.approx(0.8)
 
 
@@ -63,19 +64,19 @@ def test_spearman_matches_scipy_with_ties():
     stats = pytest.importorskip("scipy.stats")
     rng = np.random.default_rng(0)
     x, y = rng.integers(0, 5, 40).astype(float), rng.normal(size=40)
-    assert C.spearman(x, y) == pytest.approx(stats.spearmanr(x, y).statistic)
-    assert math.isnan(C.spearman(np.ones(5), np.arange(5.0)))
+    assert M.spearman(x, y) == pytest.approx(stats.spearmanr(x, y).statistic)
+    assert math.isnan(M.spearman(np.ones(5), np.arange(5.0)))
 
 
 def test_bilinear_is_exact_on_a_plane_and_none_outside():
     g = surface(lambda a, b: 3 + a + 2 * b, n=9)
-    assert C.bilinear(g, "train_loss", 0.37, -1.21) == pytest.approx(3 + 0.37 - 2.42)
-    assert C.bilinear(g, "train_loss", 4.5, 0) is None
+    assert M.bilinear(g, "train_loss", 0.37, -1.21) == pytest.approx(3 + 0.37 - 2.42)
+    assert M.bilinear(g, "train_loss", 4.5, 0) is None
 
 
 def test_epochs_to_threshold():
     rows = [{"epoch": 0, "train_loss": float("nan")}, {"epoch": 1, "train_loss": 0.6}, {"epoch": 2, "train_loss": 0.2}]
-    assert C.epochs_to(rows, 0.3) == 2 and C.epochs_to(rows, 0.1) is None
+    assert M.epochs_to(rows, 0.3) == 2 and M.epochs_to(rows, 0.1) is None
 
 
 def test_c1_wider_and_c5_ordering():

@@ -5,7 +5,9 @@ import numpy as np
 import pytest
 
 from bertscape import claims as C
+from bertscape import measures as M
 from bertscape import preconditions as P
+from bertscape import verdicts as V
 from bertscape.data import task_spec
 from test_claims import curve, surface
 
@@ -23,7 +25,7 @@ def checks_for(ft, sc, hessian=None, tasks=("MRPC",)):
     curves = {(t, i): g[1] for t in tasks for i, g in (("finetune", ft), ("scratch", sc))}
     surfaces = {(t, i): g[0] for t in tasks for i, g in (("finetune", ft), ("scratch", sc))}
     hessian = hessian if hessian is not None else {(t, i): CONVERGED for t in tasks for i in ("finetune", "scratch")}
-    return P.check_all(curves, surfaces, hessian, list(tasks), {t: P.chance_loss(task_spec(t)) for t in tasks}, CL, 1e-3,
+    return P.check_all(curves, surfaces, hessian, list(tasks), {t: M.chance_loss(task_spec(t)) for t in tasks}, CL, 1e-3,
                         "synthetic")
 
 
@@ -32,17 +34,17 @@ def by(checks, p, init):
 
 
 def test_chance_loss_is_the_uniform_cross_entropy():
-    assert P.chance_loss(task_spec("MNLI")) == pytest.approx(math.log(3))
-    assert P.chance_loss(task_spec("SST-2")) == pytest.approx(math.log(2))
-    assert P.chance_loss(task_spec("STS-B"), 2.49) == 2.49  # regression: Var(train targets), given by the caller
+    assert M.chance_loss(task_spec("MNLI")) == pytest.approx(math.log(3))
+    assert M.chance_loss(task_spec("SST-2")) == pytest.approx(math.log(2))
+    assert M.chance_loss(task_spec("STS-B"), 2.49) == 2.49  # regression: Var(train targets), given by the caller
     with pytest.raises(ValueError):
-        P.chance_loss(task_spec("STS-B"))
+        M.chance_loss(task_spec("STS-B"))
 
 
 def test_curve_minimum_is_located_between_nodes_and_flagged_at_the_edge():
-    a, f, edge = P.curve_minimum(curve(lambda a: (a - 1.3) ** 2, -2, 2, 9))  # nodes every 0.5: 1.0 and 1.5
+    a, f, edge = M.curve_minimum(curve(lambda a: (a - 1.3) ** 2, -2, 2, 9))  # nodes every 0.5: 1.0 and 1.5
     assert a == pytest.approx(1.3) and not edge
-    a, _, edge = P.curve_minimum(curve(lambda a: 1 - 0.2 * a, -2, 2, 9))  # still falling at the last node
+    a, _, edge = M.curve_minimum(curve(lambda a: 1 - 0.2 * a, -2, 2, 9))  # still falling at the last node
     assert a == 2.0 and edge
 
 
@@ -95,7 +97,7 @@ def test_a_2d_region_censored_along_beta_leaves_the_1d_width_decidable():
     assert p3["message"].startswith("P3: the 2D region around theta1 reaches the grid's edge")
     rows = C.c1_wider_optima({("MRPC", "finetune"): valley[0], ("MRPC", "scratch"): bowl(1.0)[0]},
                              {("MRPC", "finetune"): valley[1], ("MRPC", "scratch"): bowl(1.0)[1]}, ["MRPC"], 0.1)
-    gated = {r["measure"]: r for r in P.gate(rows, checks)}
+    gated = {r["measure"]: r for r in C.gate(rows, checks)}
     assert gated["basin_area_2d"]["holds"] is None and gated["basin_area_2d"]["reason"].startswith("P3: the 2D region")
     assert gated["basin_width_1d"]["holds"] is not None and gated["basin_width_1d"]["reason"] == ""
 
@@ -114,13 +116,13 @@ def test_gate_turns_dependent_claim_rows_na_with_the_failed_precondition_and_key
                              {("MRPC", "finetune"): ft[1], ("MRPC", "scratch"): sc[1]}, ["MRPC"], 0.1)
     rows += C.c6_orthogonal({("MRPC", "finetune"): {"other_task": "RTE", "cos_delta1_delta2": 0.01}}, 0.2)
     assert all(r["holds"] is not None for r in rows)  # decided before gating
-    gated = P.gate(rows, checks)
+    gated = C.gate(rows, checks)
     c1 = [r for r in gated if r["claim"] == "C1"]
     assert c1 and all(r["holds"] is None and r["reason"].startswith("P2: curve minimum at alpha = 1.67") for r in c1)
     assert all("tasks.MRPC.epochs_finetune" in r["reason"] for r in c1)
     c6 = next(r for r in gated if r["claim"] == "C6")
     assert c6["holds"] is True and c6["reason"] == ""
-    flat = C.flat_rows(gated)
+    flat = V.flat_rows(gated)
     assert flat[0]["holds"] == "n/a" and flat[0]["reason"] == c1[0]["reason"]
 
 
@@ -151,7 +153,7 @@ def test_an_na_row_that_needs_no_precondition_still_says_why():
     plateau = (surface(lambda a, b: 0 * a + math.log(2), n=81), curve(lambda a: 0 * a + math.log(2), n=33))
     checks = checks_for(plateau, plateau)
     row = {"claim": "C2", "measure": "epochs_to_loss", "task": "MRPC", "values": {}, "criterion": "", "holds": None}
-    r = P.gate([row], checks)[0]
+    r = C.gate([row], checks)[0]
     assert r["reason"].count("P1: train loss at theta1") == 2 and "tasks.MRPC.epochs_finetune" in r["reason"]
-    r = P.gate([dict(row, claim="C4", measure="spearman_loss_error")], checks_for(bowl(1.0), bowl(1.0)))[0]
+    r = C.gate([dict(row, claim="C4", measure="spearman_loss_error")], checks_for(bowl(1.0), bowl(1.0)))[0]
     assert r["holds"] is None and "claims.window" in r["reason"]

@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from conftest import random_data
 
 from bertscape import claims as C
+from bertscape import measures as M
 from bertscape.data.tokenize import tokenize_rows
 from bertscape.io import save_tensors
 from bertscape.landscape import BertLandscape, HFLandscape, make_batches
@@ -120,7 +121,7 @@ def test_training_on_float_targets_learns_their_mean(tiny_bert_dir, tmp_path):
     paths = [str(tmp_path / f"epoch{e}.safetensors") for e in range(5)]
     steps, epochs = train(model, d, d, spec, paths, tmp_path / ".resume", progress=False)
     assert {"dev_loss", "dev_pearson", "dev_spearman", "dev_mse"} <= set(epochs[0]) and "dev_acc" not in epochs[0]
-    var = C.target_variance(d["labels"].tolist())
+    var = M.target_variance(d["labels"].tolist())
     assert epochs[0]["dev_loss"] > 3 * var
     assert epochs[-1]["dev_loss"] == pytest.approx(var, rel=0.05)
     assert all(math.isfinite(r["loss"]) for r in steps)
@@ -175,7 +176,7 @@ def test_rollback_rows_in_the_tasks_metric(reg, tmp_path):
 
 def test_c2_threshold_is_the_variance_of_the_training_targets():
     targets = [0.0, 1.0, 2.0, 5.0]
-    var = C.target_variance(targets)
+    var = M.target_variance(targets)
     assert var == pytest.approx(np.var(targets))  # the MSE of predicting the mean
     mean = float(np.mean(targets))
     assert var == pytest.approx(np.mean([(y - mean) ** 2 for y in targets]))

@@ -1,12 +1,12 @@
 """C1's 2D region around theta1, followed past the edge of the plotted grid.
 
-:func:`bertscape.claims.basin` measures the connected region where the training loss <= f(theta1) +
+:func:`bertscape.measures.basin` measures the connected region where the training loss <= f(theta1) +
 ``claims.tau_loss`` on the surface's grid; a region that reaches the grid's edge is censored (its true
-area is larger, P3 fails). :func:`extend` runs the same fill (:func:`~bertscape.claims.lattice_fill`) on the
+area is larger, P3 fails). :func:`extend` runs the same fill (:func:`~bertscape.measures.lattice_fill`) on the
 same lattice (the grid's steps, unbounded), taking in-grid values from the surface and evaluating a node
 outside it only when the fill reaches it, so the cost is the region's rim beyond the edge, not a wider
 grid. A region that reaches more than ``budget`` such nodes stays censored. Inside the grid the result
-is :func:`~bertscape.claims.basin`'s (the budget-0 case), so an uncensored region costs nothing.
+is :func:`~bertscape.measures.basin`'s (the budget-0 case), so an uncensored region costs nothing.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Callable
 
 import numpy as np
 
-from .claims import anchor_node, basin, grid_value, lattice_fill
+from .measures import anchor_node, basin, grid_value, lattice_fill
 from .h5io import Grid
 
 
@@ -29,7 +29,7 @@ def lattice_step(axis) -> float:
 
 def extend(grid: Grid, tau: float, evaluate: Callable[[float, float], float], budget: int,
            metric: str = "train_loss", anchor: str = "end") -> dict:
-    """The region of :func:`~bertscape.claims.basin`, continued beyond the grid's edge by evaluating at most
+    """The region of :func:`~bertscape.measures.basin`, continued beyond the grid's edge by evaluating at most
     ``budget`` nodes outside it (``evaluate(alpha, beta)`` -> the metric). Returns basin's keys (``area``,
     ``censored``: still open when the budget ran out) plus ``nodes``, ``alpha_range`` / ``beta_range`` (the
     region's extent), ``past_edge`` (nodes evaluated outside the grid), ``in_grid`` (basin's own result) and

@@ -17,6 +17,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .measures import ranks
+
 
 def is_regression(labels: torch.Tensor) -> bool:
     return labels.is_floating_point()
@@ -46,21 +48,6 @@ def _pearson(x: np.ndarray, y: np.ndarray) -> float:
     return float((x * y).sum()) / den if den > 0 else 0.0
 
 
-def _ranks(x: np.ndarray) -> np.ndarray:
-    """Ranks 1..n, ties given their average rank."""
-    order = np.argsort(x, kind="stable")
-    s = x[order]
-    r = np.empty(len(x))
-    i = 0
-    while i < len(s):
-        j = i
-        while j + 1 < len(s) and s[j + 1] == s[i]:
-            j += 1
-        r[order[i:j + 1]] = (i + j) / 2 + 1
-        i = j + 1
-    return r
-
-
 def glue_metrics(pred: np.ndarray, gold: np.ndarray, regression: bool, n_classes: int = 2) -> dict[str, float]:
     """Regression: pearson, spearman, mse. Classification: acc, mcc, and f1 (of class 1) for two classes."""
     pred, gold = np.asarray(pred), np.asarray(gold)
@@ -68,7 +55,7 @@ def glue_metrics(pred: np.ndarray, gold: np.ndarray, regression: bool, n_classes
         pred, gold = pred.astype(np.float64), gold.astype(np.float64)
         ok = np.isfinite(pred).all()
         return {"pearson": _pearson(pred, gold),
-                "spearman": _pearson(_ranks(pred), _ranks(gold)) if ok else float("nan"),
+                "spearman": _pearson(ranks(pred), ranks(gold)) if ok else float("nan"),
                 "mse": float(((pred - gold) ** 2).mean())}
     out = {"acc": float((pred == gold).mean())}
     k = max(int(pred.max()), int(gold.max()), n_classes - 1) + 1

@@ -19,61 +19,23 @@ power iteration's record):
   width's row the 1D part);
 * **P4 curvature converged**: the power iteration's last relative change <= ``claims.hessian.tol``.
 
-A failed precondition carries the config key that would fix it; :func:`gate` turns the claim rows
-that depend on it into n/a with that message as their ``reason``.
+A failed precondition carries the config key that would fix it; :func:`bertscape.claims.gate` turns the claim
+rows that depend on it (the registry :data:`bertscape.claims.CLAIMS` says which) into n/a with that message as their
+``reason``.
 """
 
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
-import numpy as np
+from .measures import basin, curve_minimum, curve_width
+from .verdicts import fmt, holds_word
 
-from .claims import _fmt, basin, curve_width, holds_word
-from .data import TaskSpec
-from .h5io import Grid
+if TYPE_CHECKING:  # annotations only
+    from .h5io import Grid
 
 NAMES = {"P1": "learned", "P2": "at an optimum", "P3": "basin closed", "P4": "curvature converged"}
-# Which preconditions (of both inits of the row's task) a claim row needs to be decidable. "P3/2d", "P3/1d": the
-# part of P3 the measure reads (the 2D area needs the surface's region closed, the 1D width the curve's
-# interval; a region censored in the other one does not make this measure's value censored).
-NEEDS = {("C1", "basin_area_2d"): ("P1", "P2", "P3/2d"), ("C1", "basin_width_1d"): ("P1", "P2", "P3/1d"),
-         ("C1", "hessian_top_eigenvalue"): ("P1", "P2", "P4")}
-# Why a row that needs no precondition is n/a: the preconditions that explain it, else its measure's own reason.
-EXPLAINED_BY = {("C2", "epochs_to_loss"): ("P1",)}
-UNDEFINED = {("C2", "epochs_to_loss"): "neither run reached the threshold; raise tasks.{t}.epochs_finetune / epochs_scratch",
-             ("C3", "long_run_stays_in_basin"): "the long run's final point lies outside the grid; widen grid.min/grid.max",
-             ("C4", "spearman_loss_error"): "fewer than 3 grid nodes within claims.window of theta1, or a constant "
-                                            "surface there; raise grid.points or claims.window"}
-
-
-def chance_loss(spec: TaskSpec, target_variance: float | None = None) -> float:
-    """Training loss of a model that learned nothing: cross-entropy of the uniform prediction, ln(#labels); for a
-    regression task the MSE of predicting the mean training target, Var(train targets) (claims.target_variance)."""
-    if spec.regression:
-        if target_variance is None:
-            raise ValueError(f"{spec.name}: a regression task's chance loss needs the variance of its training targets")
-        return float(target_variance)
-    return math.log(len(spec.labels))
-
-
-def curve_minimum(curve: Grid, metric: str = "train_loss") -> tuple[float, float, bool]:
-    """(alpha of the minimum, loss there, at_edge) over the curve's nodes and anchors. The minimum is refined by
-    the vertex of the parabola through the lowest point and its two neighbours; ``at_edge``: the lowest point is
-    the curve's first or last node, so the true minimum may lie beyond it."""
-    pts = {float(a): float(y) for a, y in zip(curve.alpha, curve.values[metric]) if math.isfinite(y)}
-    pts.update({float(v["alpha"]): float(v[metric]) for v in curve.anchors.values() if math.isfinite(v[metric])})
-    x = np.array(sorted(pts))
-    y = np.array([pts[a] for a in x])
-    i = int(np.argmin(y))
-    if i in (0, len(x) - 1):
-        return float(x[i]), float(y[i]), True
-    (x0, x1, x2), (y0, y1, y2) = x[i - 1:i + 2], y[i - 1:i + 2]
-    den = (x1 - x0) * (y1 - y2) - (x1 - x2) * (y1 - y0)
-    if den == 0:
-        return float(x1), float(y1), False
-    xv = x1 - 0.5 * ((x1 - x0) ** 2 * (y1 - y2) - (x1 - x2) ** 2 * (y1 - y0)) / den
-    return float(min(max(xv, x0), x2)), float(y1), False
 
 
 def _row(p: str, task: str, init: str, holds: bool | None, measured: dict, criterion: str, fix: str = "",
@@ -149,7 +111,7 @@ def p4_converged(hessian: dict | None, task: str, init: str, tol: float) -> dict
 
 def check_all(curves: dict, surfaces: dict, hessian: dict, tasks: list[str], chance: dict[str, float], cl: dict,
               hessian_tol: float, data_source: str, inits=("finetune", "scratch"), regions: dict | None = None) -> list[dict]:
-    """Every precondition for every task x init; ``chance`` maps a task to its chance loss (chance_loss), ``hessian``
+    """Every precondition for every task x init; ``chance`` maps a task to its chance loss (measures.chance_loss), ``hessian``
     maps (task, init) to the sharpness record (may be empty), ``regions`` (task, init) to the 2D region followed
     past the grid's edge (:func:`bertscape.basins.extend`; may be empty)."""
     rows = []
@@ -167,7 +129,7 @@ COLUMNS = ["precondition", "name", "task", "init", "holds", "criterion", "measur
 
 def flat_rows(checks: list[dict]) -> list[dict]:
     """Rows for preconditions.tsv."""
-    return [{**c, "holds": holds_word(c["holds"]), "measured": _fmt(c["measured"])} for c in checks]
+    return [{**c, "holds": holds_word(c["holds"]), "measured": fmt(c["measured"])} for c in checks]
 
 
 def failed(checks: list[dict]) -> list[dict]:
@@ -176,35 +138,6 @@ def failed(checks: list[dict]) -> list[dict]:
 
 def reason(check: dict) -> str:
     return f"{check['message']} [{check['init']}]; {check['fix']}"
-
-
-def gate(rows: list[dict], checks: list[dict]) -> list[dict]:
-    """Claim rows with a ``reason``: a row whose preconditions failed becomes n/a naming them and the keys to
-    change; any other n/a row keeps the reason its measure gave (or says it is undefined)."""
-    bad = {(c["precondition"], c["task"]): [] for c in checks}
-    for c in failed(checks):
-        bad[c["precondition"], c["task"]].append(c)
-    out = []
-    for r in rows:
-        fails = [c for need in NEEDS.get((r["claim"], r["measure"]), ()) for c in _failing(bad, need, r["task"])]
-        r = dict(r)
-        if fails:
-            r["holds"], r["reason"] = None, "; ".join(reason(c) for c in fails)
-        elif r["holds"] is None:
-            key = (r["claim"], r["measure"])
-            why = [c for p in EXPLAINED_BY.get(key, ()) for c in bad.get((p, r["task"]), [])]
-            r["reason"] = "; ".join(reason(c) for c in why) or UNDEFINED.get(key, "undefined: a NaN or missing value "
-                                                                                   "in its measure").format(t=r["task"])
-        else:
-            r["reason"] = ""
-        out.append(r)
-    return out
-
-
-def _failing(bad: dict, need: str, task: str) -> list[dict]:
-    """The failed checks of precondition ``need`` ("P3/2d": only where that part of P3 failed) for a task."""
-    p, _, part = need.partition("/")
-    return [c for c in bad.get((p, task), []) if not part or c["measured"].get(f"censored_{part}")]
 
 
 def table(checks: list[dict], task: str) -> list[list[str]]:

@@ -6,16 +6,9 @@ from __future__ import annotations
 import html
 import json
 
-from .claims import _fmt, holds_word, tally
+from .claims import TITLES
+from .verdicts import fmt, holds_word, tally
 
-CLAIMS = {
-    "C1": "Pre-training leads to wider optima (§5.1, Figs 1 and 5; sharpness as an independent check)",
-    "C2": "Pre-training eases optimisation (§5.2, Figs 2 and 3)",
-    "C3": "Fine-tuning is robust to overfitting (§5.3, Fig 4)",
-    "C4": "Training-loss and dev-error surfaces are consistent (§6.2, Fig 6)",
-    "C5": "Lower layers are more invariant (§7, Fig 7 and Table 1)",
-    "C6": "The two directions are nearly orthogonal (§3.2)",
-}
 STYLE = ("body{font-family:sans-serif;max-width:70em;margin:1em auto}table{border-collapse:collapse;margin:1em 0}"
          "td,th{border:1px solid #ccc;padding:.3em .5em;vertical-align:top;font-size:90%}"
          ".yes{background:#d9f2d9}.no{background:#f8d7d7}.na{background:#eee}code{font-size:85%}")
@@ -62,14 +55,14 @@ def claims_html(rows: list[dict], table1: list[dict], provenance: dict, checks: 
              "</head><body><h1>The paper's claims, measured</h1>"]
     t = tally(rows)
     parts.append(_table(["claim", "statement", "holds", "does not hold", "undefined"],
-                        [[c, e(CLAIMS.get(c, "")), str(n["yes"]), str(n["no"]), str(n["n/a"])] for c, n in sorted(t.items())]))
+                        [[c, e(TITLES.get(c, "")), str(n["yes"]), str(n["no"]), str(n["n/a"])] for c, n in sorted(t.items())]))
     if checks:
         parts.append(preconditions_html(checks))
     parts.append("<h2>Every measure</h2><p>Coordinates in units of ||δ1|| (α = 1 is the end point). "
                  "<i>censored</i>: the region reaches the grid's edge, so its true size is larger than measured.</p>")
     parts.append(_table(["claim", "measure", "task", "holds", "criterion", "values", "why n/a"],
                         [[r["claim"], e(r["measure"]), e(r["task"]), holds_word(r["holds"]), e(r["criterion"]),
-                          f"<code>{e(_fmt(r['values']))}</code>", e(r.get("reason", ""))] for r in rows],
+                          f"<code>{e(fmt(r['values']))}</code>", e(r.get("reason", ""))] for r in rows],
                         [{"yes": "yes", "no": "no"}.get(holds_word(r["holds"]), "na") for r in rows]))
     if table1:
         parts.append("<h2>Table 1: dev accuracy after layer rollback, ours beside the paper's (BERT-large)</h2>"
@@ -84,8 +77,8 @@ def claims_html(rows: list[dict], table1: list[dict], provenance: dict, checks: 
                      "(relative train-loss deviation) is never written.</p>")
         cols = ["grid", "precision", "checked_nodes", "max_rel_train_loss", "max_rel_dev_loss", "max_abs_dev_error",
                 "budget", "within_budget"]
-        fmt = lambda v: "" if v is None else (f"{v:.2e}" if isinstance(v, float) else e(str(v)))
-        parts.append(_table(cols, [[fmt(r.get(c)) for c in cols] for r in precision],
+        cell = lambda v: "" if v is None else (f"{v:.2e}" if isinstance(v, float) else e(str(v)))
+        parts.append(_table(cols, [[cell(r.get(c)) for c in cols] for r in precision],
                             [{True: "yes", False: "no"}.get(r["within_budget"], "na") for r in precision]))
     parts.append("<h2>Provenance</h2>")
     for key in ("code", "environment"):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from .data import METRIC_NAMES
 from .io import read_json, read_tsv
 from .preconditions import NAMES, table, warning
@@ -14,17 +12,16 @@ def glue_text(row: dict, report: list[str]) -> str:
     return " / ".join(f"{METRIC_NAMES.get(m, m)} {100 * float(row[f'dev_{m}']):.2f}" for m in report if f"dev_{m}" in row)
 
 
-def summarize(figures: list[str], directions: list[str], epochs: list[str], claims: str | None = None,
+def summarize(figures: list[str], directions: list[str], epochs: dict[tuple[str, str], str], claims: str | None = None,
               report: dict[str, list[str]] | None = None) -> str:
-    """``report``: task -> the GLUE metrics to print (default: accuracy)."""
+    """``epochs``: (task, init) -> its epochs.tsv; ``report``: task -> the GLUE metrics to print (default: accuracy)."""
     lines = ["# bertscape run summary", "", "## Figures", ""]
     lines += [f"- `{f}`" for f in figures if not f.endswith(".pdf")]
     lines += ["", "## Training (final epoch)", "", "| task | init | epochs | train loss | dev (GLUE metrics, x 100) |",
               "|---|---|---|---|---|"]
-    for p in epochs:
-        rows = read_tsv(p)
-        last, task = rows[-1], Path(p).parts[-3]
-        lines.append(f"| {task} | {Path(p).parts[-2]} | {int(last['epoch'])} | "
+    for (task, init), p in epochs.items():
+        last = read_tsv(p)[-1]
+        lines.append(f"| {task} | {init} | {int(last['epoch'])} | "
                      f"{last['train_loss']:.4f} | {glue_text(last, (report or {}).get(task, ['acc']))} |")
     lines += ["", "## Directions", "", "| task | init | other task | ‖δ1‖ | ‖δ2‖ (raw) | cos(δ1, δ2) |", "|---|---|---|---|---|---|"]
     for p in directions:

@@ -229,25 +229,35 @@ def figure_inputs(wildcards):
 # ---- used by report.smk
 
 
-def claims_inputs(wildcards):
+def claims_keyed():
+    """The claims rule's input lists as {name: [(key, path), ...]}: the paths are its inputs, the keys (task,
+    init), task, or (task, group) its params, aligned, so its script never parses a path."""
     both = [(t, i) for t in TASKS for i in INITS]
-    inp = {
-        "surfaces": [f"{R}/surfaces/{t}/{i}.h5" for t, i in both],
-        "basins": [f"{R}/surfaces/{t}/{i}.basin.json" for t, i in both],
-        "curves": [f"{R}/curves/{t}/{i}.h5" for t, i in both],
-        "epochs": [f"{R}/train/{t}/{i}/epochs.tsv" for t, i in both],
-        "trajectories": [f"{R}/trajectories/{t}/{i}.tsv" for t, i in both]
-        + ([f"{R}/trajectories/{LONG}/long.tsv"] if LONG else []),
-        "directions": [f"{R}/directions/{t}/{i}.json" for t, i in both],
-        "rollback": [f"{R}/layers/{t}/rollback.tsv" for t in ROLLBACK_TASKS],
-        "layers": [f"{R}/layers/{t}/{g}.h5" for t in LAYER_TASKS for g in GROUPS],
-        "hessian": [f"{R}/claims/sharpness/{t}/{i}.json" for t, i in both] if HESSIAN["enabled"] else [],
+    return {
+        "surfaces": [((t, i), f"{R}/surfaces/{t}/{i}.h5") for t, i in both],
+        "basins": [((t, i), f"{R}/surfaces/{t}/{i}.basin.json") for t, i in both],
+        "curves": [((t, i), f"{R}/curves/{t}/{i}.h5") for t, i in both],
+        "epochs": [((t, i), f"{R}/train/{t}/{i}/epochs.tsv") for t, i in both],
+        "trajectories": [((t, i), f"{R}/trajectories/{t}/{i}.tsv") for t, i in both]
+        + ([((LONG, "long"), f"{R}/trajectories/{LONG}/long.tsv")] if LONG else []),
+        "directions": [((t, i), f"{R}/directions/{t}/{i}.json") for t, i in both],
+        "rollback": [(t, f"{R}/layers/{t}/rollback.tsv") for t in ROLLBACK_TASKS],
+        "layers": [((t, g), f"{R}/layers/{t}/{g}.h5") for t in LAYER_TASKS for g in GROUPS],
+        "hessian": [((t, i), f"{R}/claims/sharpness/{t}/{i}.json") for t, i in both] if HESSIAN["enabled"] else [],
+        # C2's chance loss of a regression task is the variance of its training targets
+        "targets": [(t, f"{R}/data/{t}/train.jsonl") for t in TASKS if SPECS[t].regression],
     }
-    # C2's chance loss of a regression task is the variance of its training targets
-    inp["targets"] = [f"{R}/data/{t}/train.jsonl" for t in TASKS if SPECS[t].regression]
+
+
+def claims_inputs(wildcards):
+    inp = {name: [path for _, path in pairs] for name, pairs in claims_keyed().items()}
     if LONG:
         inp["long_epochs"] = f"{R}/train/{LONG}/long/epochs.tsv"
     return inp
+
+
+def claims_keys():
+    return {name: [key for key, _ in pairs] for name, pairs in claims_keyed().items()}
 
 
 # ---- used by surfaces.smk

@@ -17,7 +17,9 @@ rule sharpness:
         ckpts=lambda wc: ckpt_dir(wc.task, wc.init),
         train=lambda wc: tokens(wc.task, "train"),
         model=MODEL_ID,
-        code=lib("sharpness.py", "landscape.py", "metrics.py", "modeling.py", "surfaces.py", "precision.py"),
+        code=lib(
+            "sharpness.py", "landscape.py", "metrics.py", "measures.py", "modeling.py", "surfaces.py", "precision.py"
+        ),
     output:
         f"{R}/claims/sharpness/{{task}}/{{init}}.json",
     log:
@@ -43,7 +45,16 @@ rule sharpness:
 rule claims:
     input:
         unpack(claims_inputs),
-        code=lib("claims.py", "basins.py", "preconditions.py", "report.py", "h5io.py", "audit.py", "data/__init__.py"),
+        code=lib(
+            "claims.py",
+            "measures.py",
+            "verdicts.py",
+            "preconditions.py",
+            "report.py",
+            "h5io.py",
+            "audit.py",
+            "data/__init__.py",
+        ),
     output:
         tsv=f"{R}/claims/claims.tsv",
         preconditions=f"{R}/claims/preconditions.tsv",
@@ -63,6 +74,7 @@ rule claims:
         hessian_tol=HESSIAN["tol"],
         data_source=config["data"]["source"],  # names the training-set size key in a precondition's fix
         task_configs={t: config["tasks"][t] for t in TASKS},
+        input_keys=claims_keys(),  # (task, init) of each input, aligned with claims_inputs
     script:
         "../scripts/claims.py"
 
@@ -73,7 +85,7 @@ rule summary:
         directions=[f"{R}/directions/{t}/{i}.json" for t in TASKS for i in INITS],
         epochs=[f"{R}/train/{t}/{i}/epochs.tsv" for t in TASKS for i in INITS],
         claims=f"{R}/claims/claims.json",
-        code=lib("summary.py", "preconditions.py", "data/__init__.py"),
+        code=lib("summary.py", "preconditions.py", "measures.py", "verdicts.py", "data/__init__.py"),
     output:
         f"{R}/summary.md",
     log:
@@ -82,5 +94,6 @@ rule summary:
         "../../envs/plot.yaml"
     params:
         report={t: list(SPECS[t].report) for t in TASKS},
+        epoch_keys=[(t, i) for t in TASKS for i in INITS],  # aligned with input.epochs
     script:
         "../scripts/summary.py"

@@ -52,6 +52,7 @@ rule train:
             "checkpoints.py",
             "directions.py",
             "metrics.py",
+            "measures.py",
             "precision.py",
         ),
     output:

@@ -5,7 +5,8 @@ from bertscape.summary import summarize
 
 
 def main(job):
-    write_text(job.output[0], summarize(list(job.input.figures), list(job.input.directions), list(job.input.epochs),
+    epochs = {tuple(k): p for k, p in zip(job.params.epoch_keys, job.input.epochs)}  # (task, init) from the rule
+    write_text(job.output[0], summarize(list(job.input.figures), list(job.input.directions), epochs,
                                            job.input.claims, job.params.report))
 
 

@@ -1,0 +1,42 @@
+"""How a claim row's verdict reads: the row itself, its verdict word, its values in one line, the flat
+rows of claims.tsv and the tally per claim. No measure and no criterion lives here."""
+
+from __future__ import annotations
+
+import math
+
+COLUMNS = ["claim", "measure", "task", "holds", "criterion", "values", "reason"]  # claims.tsv
+
+
+def row(claim: str, measure: str, task: str, values, criterion: str, holds) -> dict:
+    """A claim row: ``holds`` True / False, or None when the measure is undefined."""
+    return {"claim": claim, "measure": measure, "task": task, "values": values, "criterion": criterion,
+            "holds": None if holds is None else bool(holds)}
+
+
+def holds_word(h: bool | None) -> str:
+    return "n/a" if h is None else ("yes" if h else "no")
+
+
+def fmt(v) -> str:
+    """A row's values in one line: dicts as {k: v}, floats to 4 significant digits, None as 'never'."""
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{k}: {fmt(x)}" for k, x in v.items()) + "}"
+    if isinstance(v, float):
+        return "nan" if not math.isfinite(v) else f"{v:.4g}"
+    return "never" if v is None else str(v)
+
+
+def flat_rows(rows: list[dict]) -> list[dict]:
+    """Rows for claims.tsv: the values dict written compactly in one column."""
+    return [{"claim": r["claim"], "measure": r["measure"], "task": r["task"], "holds": holds_word(r["holds"]),
+             "criterion": r["criterion"], "values": fmt(r["values"]), "reason": r.get("reason", "")} for r in rows]
+
+
+def tally(rows: list[dict]) -> dict[str, dict[str, int]]:
+    """Per claim: how many rows hold, do not hold, are undefined."""
+    out: dict[str, dict[str, int]] = {}
+    for r in rows:
+        c = out.setdefault(r["claim"], {"yes": 0, "no": 0, "n/a": 0})
+        c[holds_word(r["holds"])] += 1
+    return out
