@@ -230,7 +230,7 @@ def train(model, train_data, dev_data, spec: TrainSpec, ckpt_paths: list[str | N
         _drop_stale(resume, epoch, spec.epochs, storage)
         stepstate.drop(resume)
         if epoch < spec.epochs:
-            preempt.check(lambda: str(resume))  # a signal during the evaluation: this epoch is committed
+            preempt.check(lambda: f"{resume} (after epoch {epoch})")  # a signal during the evaluation
     last = resume / f"epoch{spec.epochs}.safetensors"
     if displacements is not None:
         long = delta_base is not None  # its epoch 0 (the start) is the last row of the run it continues
@@ -276,7 +276,7 @@ def _stop_mid(resume: Path, state: dict, model, opt, epoch: int, pos: int, step:
     state["mid"] = {"epoch": epoch, "pos": pos, "step": step}
     write_json(resume / "state.json", state)
     stepstate.drop(resume, keep=step)
-    return str(resume)
+    return f"{resume} (after step {pos} of epoch {epoch})"
 
 
 def _drop_stale(resume: Path, epoch: int, epochs: int, storage: str) -> None:
