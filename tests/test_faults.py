@@ -131,8 +131,8 @@ def small_disk(tmp_path):
     """A 256 KiB tmpfs where mounting is allowed (root, no container restriction), else None."""
     mnt = tmp_path / "disk"
     mnt.mkdir()
-    ok = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mnt)], capture_output=True).returncode == 0 \
-        if os.geteuid() == 0 else False
+    mount = ["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mnt)]
+    ok = os.geteuid() == 0 and subprocess.run(mount, capture_output=True).returncode == 0
     yield mnt if ok else None
     if ok:
         subprocess.run(["umount", str(mnt)], check=True)
@@ -307,8 +307,8 @@ def test_damaged_input_is_one_line_naming_the_file(tmp_path, capfd, kind, how):
 
     write, read = {
         "checkpoint": (lambda p: save_tensors(p, {"w": torch.ones(1000)}), load_tensors),
-        "shard": (lambda p: write_grid(p, Grid("surface", np.arange(4.0), np.arange(3.0), {"train_loss": np.ones((4, 3))},
-                                               np.ones((4, 3), bool))), read_grid),
+        "shard": (lambda p: write_grid(p, Grid("surface", np.arange(4.0), np.arange(3.0),
+                                               {"train_loss": np.ones((4, 3))}, np.ones((4, 3), bool))), read_grid),
         "json": (lambda p: write_json(p, {"values": {f"g{i}": i for i in range(20)}}), read_json),
         "jsonl": (lambda p: write_jsonl(p, [{"idx": i, "text_a": "a b"} for i in range(20)]), read_jsonl),
         "tsv": (lambda p: write_tsv(p, [{"epoch": i, "loss": 0.5} for i in range(20)]), read_tsv),
