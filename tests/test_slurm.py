@@ -262,6 +262,15 @@ def test_killed_shard_is_the_only_job_rerun(work, slurm_run, local_run):
 # -- a train job sent SIGTERM mid-epoch (time limit / preemption) ------------------------------------------------------
 
 TRAIN_TARGET = f"train/{TASK}/{INIT}/epochs.tsv"
+
+
+def _end_run(proc: subprocess.Popen, run_id: str | None) -> None:
+    """Whatever happened: snakemake stopped (SIGTERM: it cancels its own SLURM jobs), this run's jobs cancelled."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=60)
+    if run_id:
+        subprocess.run(["scancel", "-n", run_id], capture_output=True, timeout=30)
 BIGGER = "data={source: synthetic, synthetic_train: 160, synthetic_dev: 16}"  # 10 steps an epoch: room for a signal
 
 
@@ -294,11 +303,7 @@ def test_train_job_sigterm_mid_epoch_resumes_to_the_same_checkpoints(work):
         assert r.returncode == 0, f"scancel --signal=TERM {jid}: {r.stderr}"
         rc = proc.wait(timeout=RUN_TIMEOUT_S)
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=60)
-        if run_id:
-            subprocess.run(["scancel", "-n", run_id], capture_output=True, timeout=30)
+        _end_run(proc, run_id)
     out = log.read_text()
     assert rc == 0, f"the retried train job did not finish:\n{out[-6000:]}"
     # the stopped attempt's line is in its SLURM log (Snakemake clears the rule's log when it retries the job)
@@ -342,11 +347,7 @@ def test_shards_as_one_job_array_give_the_same_surface(work, slurm_run, local_ru
             time.sleep(0.5)
         rc = proc.wait(timeout=60)
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=60)
-        if run_id:
-            subprocess.run(["scancel", "-n", run_id], capture_output=True, timeout=30)
+        _end_run(proc, run_id)
     out = log.read_text()
     assert rc == 0, out[-6000:]
     arrays = {jid.split("_")[0] for jid in seen}
