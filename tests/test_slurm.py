@@ -4,7 +4,8 @@ Skipped unless BERTSCAPE_SLURM=1 and `sinfo` answers. One narrow target (MRPC's 
 prepare_data x2 local, tokenize x4, train x2, directions, 2 surface shards, local gather) keeps it to
 a few minutes on 2 cores. Checks: the jobs really ran as SLURM jobs; the SLURM result equals a local
 `--cores 2` run bit for bit; killing one shard's SLURM job fails the run, and the rerun recomputes
-that shard only.
+that shard only; a train job sent SIGTERM mid-epoch (scancel --signal=TERM) saves its step, fails with one
+line, and the profile's retry resumes it to the same checkpoints as a local uninterrupted run.
 """
 import os
 import re
@@ -71,10 +72,12 @@ def _env() -> dict:
     return {**os.environ, "PATH": path, "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
 
 
-def slurm_cmd(work: Path, *extra: str) -> list[str]:
-    # the target goes before `extra`: options like --forcerun take any number of values and would swallow it
+def slurm_cmd(work: Path, *extra: str, arrays: bool = False) -> list[str]:
+    # the target goes before `extra`: options like --forcerun take any number of values and would swallow it.
+    # arrays=False: one SLURM job per shard (profiles/slurm submits shards as arrays; "none" names no rule)
     return [*SNAKEMAKE, *PROFILES, "--configfile", "config/tiny.yaml", "--config", f"results={work / 'slurm'}",
-            "--slurm-logdir", str(work / "slurm_logs"), str(work / "slurm" / TARGET), *extra]
+            "--slurm-logdir", str(work / "slurm_logs"), str(work / "slurm" / TARGET),
+            *([] if arrays else ["--slurm-array-jobs", "none"]), *extra]
 
 
 def smk(cmd: list[str], timeout: int = RUN_TIMEOUT_S) -> subprocess.CompletedProcess:
@@ -254,3 +257,100 @@ def test_killed_shard_is_the_only_job_rerun(work, slurm_run, local_run):
     assert new_id is not None and new_id not in (killed, before[victim]), new_id
     assert_same_surface(work / "slurm" / TARGET, work / "local" / TARGET)
     print(f"cancelled job {killed}; rerun ({again.elapsed:.0f}s) recomputed shard{victim} as job {new_id}")
+
+
+# -- a train job sent SIGTERM mid-epoch (time limit / preemption) ------------------------------------------------------
+
+TRAIN_TARGET = f"train/{TASK}/{INIT}/epochs.tsv"
+
+
+def _end_run(proc: subprocess.Popen, run_id: str | None) -> None:
+    """Whatever happened: snakemake stopped (SIGTERM: it cancels its own SLURM jobs), this run's jobs cancelled."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=60)
+    if run_id:
+        subprocess.run(["scancel", "-n", run_id], capture_output=True, timeout=30)
+BIGGER = "data={source: synthetic, synthetic_train: 160, synthetic_dev: 16}"  # 10 steps an epoch: room for a signal
+
+
+def test_train_job_sigterm_mid_epoch_resumes_to_the_same_checkpoints(work):
+    """scancel --signal=TERM (what SLURM's --signal=TERM@S and a preemption send) in the middle of an epoch: the job
+    saves its step and fails with one line, the profile's retry resumes it, and the checkpoints equal a local run's."""
+    local = smk([*SNAKEMAKE, "--configfile", "config/tiny.yaml", "--config", f"results={work / 'tlocal'}", BIGGER,
+                 "--cores", "2", str(work / "tlocal" / TRAIN_TARGET)])
+    assert local.returncode == 0, local.out[-5000:]
+    run = work / "tslurm"
+    log = work / "train_sigterm.log"
+    cmd = [*SNAKEMAKE, *PROFILES, "--configfile", "config/tiny.yaml", "--config", f"results={run}", BIGGER,
+           "--slurm-logdir", str(work / "tslurm_logs"), str(run / TRAIN_TARGET)]
+    state = run / "train" / TASK / INIT / ".resume" / "state.json"
+    run_id = None
+    with open(log, "w") as fh:
+        proc = subprocess.Popen(cmd, cwd=REPO, stdout=fh, stderr=subprocess.STDOUT, env=_env(), start_new_session=True)
+    try:
+        run_id = _wait_for("the SLURM run ID", lambda: re.search(r"SLURM run ID: (\S+)", log.read_text()), proc, log,
+                           timeout=180)[1]
+        comment = f"rule_train_wildcards_{TASK}_{INIT}"
+
+        def training():  # epoch 0 (theta0, its evaluation) committed: the job is in epoch 1's steps
+            rows = [line.split("|") for line in squeue("-n", run_id, "-t", "RUNNING", "-o", "%i|%k")]
+            jid = next((j for j, c in rows if c == comment), None)
+            return jid if jid and state.exists() else None
+
+        jid = _wait_for("the train job to be in epoch 1", training, proc, log, timeout=600, every=0.2)
+        r = subprocess.run(["scancel", "--signal=TERM", jid], capture_output=True, text=True, timeout=30)
+        assert r.returncode == 0, f"scancel --signal=TERM {jid}: {r.stderr}"
+        rc = proc.wait(timeout=RUN_TIMEOUT_S)
+    finally:
+        _end_run(proc, run_id)
+    out = log.read_text()
+    assert rc == 0, f"the retried train job did not finish:\n{out[-6000:]}"
+    # the stopped attempt's line is in its SLURM log (Snakemake clears the rule's log when it retries the job)
+    job_logs = "".join(p.read_text() for p in sorted((work / "tslurm_logs" / "rule_train").rglob("*.log")))
+    stops = [x for x in job_logs.splitlines() if x.startswith("bertscape error:")]
+    assert len(stops) == 1 and "SIGTERM received: stopped at a safe point" in stops[0] and "after step" in stops[0], \
+        job_logs[-3000:]
+    assert "Traceback" not in job_logs
+    got = sorted((run / "train" / TASK / INIT / "checkpoints").glob("*.safetensors"))
+    want = sorted((work / "tlocal" / "train" / TASK / INIT / "checkpoints").glob("*.safetensors"))
+    assert [p.name for p in got] == [p.name for p in want] and got
+    from bertscape.io import load_tensors
+
+    for a, b in zip(got, want):
+        ta, tb = load_tensors(a), load_tensors(b)
+        assert all(torch_equal(ta[k], tb[k]) for k in tb), a.name
+    assert not state.parent.exists()
+    print(f"train job {jid}: {stops[0]}")
+
+
+def torch_equal(a, b) -> bool:
+    import torch
+
+    return torch.equal(a, b)
+
+
+def test_shards_as_one_job_array_give_the_same_surface(work, slurm_run, local_run):
+    """profiles/slurm's slurm-array-jobs: the forced shards go to SLURM as one array; the surface is unchanged."""
+    log = work / "array_run.log"
+    with open(log, "w") as fh:
+        proc = subprocess.Popen(slurm_cmd(work, "--forcerun", "surface_shard", arrays=True), cwd=REPO, stdout=fh,
+                                stderr=subprocess.STDOUT, env=_env(), start_new_session=True)
+    run_id, seen = None, set()
+    try:
+        run_id = _wait_for("the SLURM run ID", lambda: re.search(r"SLURM run ID: (\S+)", log.read_text()), proc, log,
+                           timeout=180)[1]
+        deadline = time.monotonic() + RUN_TIMEOUT_S
+        while proc.poll() is None and time.monotonic() < deadline:
+            # (the forced run's only SLURM jobs are the shards: the gather is local); a task is <arrayid>_<index>
+            seen |= {i for i in squeue("-n", run_id, "-t", "all", "-o", "%i") if re.fullmatch(r"\d+_\d+", i)}
+            time.sleep(0.5)
+        rc = proc.wait(timeout=60)
+    finally:
+        _end_run(proc, run_id)
+    out = log.read_text()
+    assert rc == 0, out[-6000:]
+    arrays = {jid.split("_")[0] for jid in seen}
+    assert len(seen) == SHARDS and len(arrays) == 1, f"the shards were not one array: {seen}\n{out[-3000:]}"
+    assert_same_surface(work / "slurm" / TARGET, work / "local" / TARGET)
+    print(f"shards as array {arrays}: tasks {sorted(seen)}")

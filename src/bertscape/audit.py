@@ -8,6 +8,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+from . import BertscapeError
 from .provenance import sha256_path, sidecar_path
 
 
@@ -45,7 +46,7 @@ def read_record(path: str | Path) -> dict | None:
             raw = m.group(1).decode("latin-1").replace("\\(", "(").replace("\\)", ")").replace("\\\\", "\\") if m else None
         else:
             raw = None
-    except (OSError, ValueError, KeyError):
+    except (OSError, ValueError, KeyError, BertscapeError):  # unreadable or damaged: its parent's hash check flags it
         return None
     if raw is None:
         return None

@@ -45,7 +45,12 @@ def main(argv: list[str] | None = None) -> int:
     except BertscapeError as e:
         print(f"bertscape: {e}", file=sys.stderr)
         return 2
-    except (OSError, ValueError) as e:  # unreadable file, malformed record or config: one line naming it
+    except OSError as e:  # unreadable or unwritable file, full disk, quota, NFS: one line naming it
+        from .oserrors import describe
+
+        print(f"bertscape: {describe(e)}", file=sys.stderr)
+        return 2
+    except ValueError as e:  # malformed record or config: one line naming it
         print(f"bertscape: {type(e).__name__}: {e}", file=sys.stderr)
         return 2
 

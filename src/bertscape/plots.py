@@ -32,7 +32,6 @@ import json
 import math
 import os
 import sys
-import tempfile
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +47,8 @@ from matplotlib.figure import Figure
 from matplotlib.layout_engine import PlaceHolderLayoutEngine
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, LogFormatter, LogLocator, MaxNLocator, NullFormatter
+
+from .io import atomic_path
 
 if TYPE_CHECKING:  # only for annotations: importing h5io pulls in torch via io
     from .h5io import Grid
@@ -979,15 +980,8 @@ def save_figure(fig: Figure, paths: Sequence[str | os.PathLike], provenance: Map
         fig.draw_without_rendering()
         fig.set_layout_engine("none")
     for p, fmt, meta in jobs:
-        p.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
-        try:
-            with os.fdopen(fd, "wb") as f, matplotlib.rc_context({"svg.hashsalt": "bertscape", "pdf.compression": 6}):
-                fig.savefig(f, format=fmt, dpi="figure", metadata=meta, facecolor="white", edgecolor="white")
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, p)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_path(p) as tmp, open(tmp, "wb") as f, \
+                matplotlib.rc_context({"svg.hashsalt": "bertscape", "pdf.compression": 6}):
+            fig.savefig(f, format=fmt, dpi="figure", metadata=meta, facecolor="white", edgecolor="white")
     if close and "matplotlib.pyplot" in sys.modules:
         sys.modules["matplotlib.pyplot"].close(fig)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from . import BertscapeError
 from .io import write_json
+from .oserrors import describe
 from .provenance import record, sidecar_path
 
 
@@ -35,7 +36,8 @@ class Job:
 
 
 def run(smk, main) -> None:
-    """Run ``main(job)`` with the log redirected to the rule's log file; BertscapeError -> one line, exit 1."""
+    """Run ``main(job)`` with the log redirected to the rule's log file; BertscapeError or OSError (a full disk,
+    a quota, a permission, a stale NFS handle) -> one line, exit 1."""
     log_path = smk.log[0] if smk.log else None
     if log_path:
         Path(log_path).parent.mkdir(parents=True, exist_ok=True)
@@ -50,9 +52,10 @@ def run(smk, main) -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     try:
         main(Job(smk))
-    except BertscapeError as e:
-        print(f"bertscape error: {e}", file=sys.__stderr__)
-        print(f"bertscape error: {e}", file=sys.stderr)
+    except (BertscapeError, OSError) as e:
+        line = describe(e) if isinstance(e, OSError) else str(e)
+        print(f"bertscape error: {line}", file=sys.__stderr__)
+        print(f"bertscape error: {line}", file=sys.stderr)
         sys.exit(1)
     except Exception:
         traceback.print_exc(file=sys.stderr)

@@ -3,7 +3,8 @@
 A grid is evaluated as the flat list of its nodes in [i_alpha, j_beta] order followed by
 the exact anchor points (start/end or finetuned/rollback); shard k of n takes every n-th
 item starting at k. A shard flushes what it has done to ``<shard>.partial.json`` every few
-points, so a killed shard resumes where it stopped.
+points, so a killed shard resumes where it stopped; inside :func:`bertscape.preempt.watch` a SIGTERM
+flushes it after the current point and stops the shard (:class:`bertscape.preempt.Preempted`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from tqdm import tqdm
 
 from . import BertscapeError
 from . import checkpoints as ck
+from . import preempt
 from .directions import State, norm, split
 from .modeling import encoder_prefix
 from .h5io import Grid
@@ -120,6 +122,7 @@ def evaluate_shard(engine, kind: str, alpha, beta, k: int, n: int, partial: str 
         if len(done) - last >= flush_every:
             write_json(partial, {"key": key, "values": done})
             last = len(done)
+        preempt.check(lambda: write_json(partial, {"key": key, "values": done}) or str(partial))
     return done
 
 

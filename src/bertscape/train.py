@@ -3,7 +3,9 @@
 Exact resume: every epoch reseeds its data order and dropout from (seed, epoch), and the
 resume state (weights + AdamW moments + losses so far) is written after each epoch to a
 folder that Snakemake does not own, so a killed job restarts from its last finished epoch
-and ends with the same weights as an uninterrupted run on CPU.
+and ends with the same weights as an uninterrupted run on CPU. Inside :func:`bertscape.preempt.watch`, a
+SIGTERM/SIGUSR1 (a time limit, a preemption) also saves the state after the current step
+(:mod:`bertscape.stepstate`) and stops with :class:`bertscape.preempt.Preempted`: a rerun resumes mid-epoch.
 
 Resume folder: ``state.json`` (the commit point), ``epoch0.safetensors``, the fp32 weights and
 ``optim{E}.safetensors`` (AdamW moments) of the last finished epoch E only, and the stored form
@@ -28,6 +30,7 @@ import torch
 from tqdm import tqdm
 
 from . import checkpoints as ck
+from . import preempt, stepstate
 from .io import load_tensors, read_json, save_tensors, write_json
 from .landscape import make_batches
 from .metrics import as_labels, score, task_loss
@@ -174,14 +177,23 @@ def train(model, train_data, dev_data, spec: TrainSpec, ckpt_paths: list[str | N
         model.load_state_dict(load_tensors(resume / f"epoch{state['epoch']}.safetensors"))  # copies onto dev
         if state["epoch"] > 0:
             _load_optim(model, opt, load_tensors(resume / f"optim{state['epoch']}.safetensors"))
+    mid, rng = state.get("mid"), None  # (preemption) stopped by a signal after step mid["step"] of an epoch
+    if mid:
+        weights, moments, rng = stepstate.load(resume, mid["step"])
+        model.load_state_dict(weights)
+        _load_optim(model, opt, moments)
     for epoch in range(state["epoch"] + 1, spec.epochs + 1):
-        losses = []
+        losses = [s["loss"] for s in state["steps"] if s["epoch"] == epoch]  # (preemption) those before a stop
         if epoch > 0:
             model.train()
             torch.manual_seed(spec.seed * 7919 + epoch)
+            if mid and mid["epoch"] == epoch:
+                stepstate.set_rng(rng)
             bar = tqdm(_epoch_batches(train_data, spec, epoch), total=steps_per_epoch, disable=not progress,
                        desc=f"epoch {epoch}/{spec.epochs}", mininterval=2.0)
             for i, (ids, types, mask, labels) in enumerate(bar):
+                if mid and mid["epoch"] == epoch and i < mid["pos"]:
+                    continue  # taken before the stop
                 step = (epoch - 1) * steps_per_epoch + i
                 for g in opt.param_groups:
                     g["lr"] = lr_at(step, total, spec)
@@ -198,6 +210,7 @@ def train(model, train_data, dev_data, spec: TrainSpec, ckpt_paths: list[str | N
                 state["steps"].append({"epoch": epoch, "step": step + 1, "epoch_pos": epoch - 1 + (i + 1) / steps_per_epoch,
                                        "loss": losses[-1], "lr": opt.param_groups[0]["lr"]})
                 bar.set_postfix(loss=f"{losses[-1]:.4f}")
+                preempt.check(lambda: _stop_mid(resume, state, model, opt, epoch, i + 1, step + 1))
         ev = evaluate(model, dev_data, spec.eval_batch_tokens)
         state["epochs"].append({"epoch": epoch, "train_loss": sum(losses) / len(losses) if losses else float("nan"),
                                 "dev_loss": ev["loss"], **{f"dev_{k}": v for k, v in ev.items() if k != "loss"}})
@@ -212,8 +225,12 @@ def train(model, train_data, dev_data, spec: TrainSpec, ckpt_paths: list[str | N
                 ck.save_delta(ck.delta_path(resume, epoch), {k: v.cpu() for k, v in weights.items()}, base, ref,
                               published, {**meta, "epoch": epoch})
         state["epoch"] = epoch
+        state.pop("mid", None)
         write_json(state_file, state)
         _drop_stale(resume, epoch, spec.epochs, storage)
+        stepstate.drop(resume)
+        if epoch < spec.epochs:
+            preempt.check(lambda: f"{resume} (after epoch {epoch})")  # a signal during the evaluation
     last = resume / f"epoch{spec.epochs}.safetensors"
     if displacements is not None:
         long = delta_base is not None  # its epoch 0 (the start) is the last row of the run it continues
@@ -248,7 +265,18 @@ def _resumable(resume: Path, state: dict, key: str, epochs: int, storage: str) -
         need.append(resume / f"optim{e}.safetensors")
     need += [ck.delta_path(resume, x) if storage == "fp16_delta" else resume / f"epoch{x}.safetensors"
              for x in range(1, min(e + 1, epochs))]
+    if state.get("mid"):
+        need.append(stepstate.path(resume, state["mid"]["step"]))
     return state.get("key") == key and all(p.is_file() for p in need)
+
+
+def _stop_mid(resume: Path, state: dict, model, opt, epoch: int, pos: int, step: int) -> str:
+    """(preemption) Commit the state after global step ``step`` (the ``pos``-th of ``epoch``): a rerun resumes there."""
+    stepstate.save(resume, step, model.state_dict(), _optim_tensors(model, opt))
+    state["mid"] = {"epoch": epoch, "pos": pos, "step": step}
+    write_json(resume / "state.json", state)
+    stepstate.drop(resume, keep=step)
+    return f"{resume} (after step {pos} of epoch {epoch})"
 
 
 def _drop_stale(resume: Path, epoch: int, epochs: int, storage: str) -> None:

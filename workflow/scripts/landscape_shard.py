@@ -9,6 +9,7 @@ from bertscape.data import task_spec
 from bertscape.h5io import write_grid
 from bertscape.io import load_tensors
 from bertscape.modeling import load_config, resolve_model_dir
+from bertscape.preempt import watch
 from bertscape.runner import run
 from bertscape.surfaces import evaluate_shard, open_engine, points, run_key, shard_grid
 
@@ -31,7 +32,8 @@ def main(job):
                                            (job.input.directions, job.input.train, job.input.dev, job.input.ckpts,
                                             job.input.other)])
     partial = out.with_name(f".{out.name}.partial.json")
-    values = evaluate_shard(engine, kind, alpha, beta, k, n, partial, key)
+    with watch():  # a time limit or preemption: flush the finished nodes and stop (a rerun resumes)
+        values = evaluate_shard(engine, kind, alpha, beta, k, n, partial, key)
     coords = {name: (a, b) for name, a, b in points(kind, alpha, beta)}  # the accuracy contract (README: Precision)
     precision = check(engine, values, coords, p.eval["precision_nodes"], p.seed * 1009 + k, p.eval["precision_budget"], out)
     stats.pop("provenance", None)
