@@ -1,0 +1,181 @@
+"""The code a workflow script runs, derived from its imports, and its identity by content.
+
+A rule's ``script:`` reaches the library modules its import statements name, and theirs, and so on (the
+import closure inside one package; parent packages' ``__init__`` too, as Python runs them). The closure is
+read from the syntax tree, never kept by hand, so it follows any module layout. Each reached file's
+identity is the sha256 of its *normalised* source: the syntax tree without docstrings, so comments,
+formatting and docstrings do not count, and any change to what the code does does. A rule takes the
+identity of its script's closure (a small JSON file, rewritten only when it changes) as its code input:
+Snakemake then reruns exactly the rules whose scripts reach a module whose code changed.
+
+Imports inside ``if TYPE_CHECKING:`` do not count (they never run); imports inside functions do (they run
+when the function does). Imports computed at run time (``importlib``) cannot be seen: the library uses none.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from .io import write_text
+
+FORMAT = 1  # bump when the normalisation changes: every identity is rewritten once, every rule reruns once
+
+
+@dataclass(frozen=True)
+class Source:
+    """What a file's content says: its normalised hash and its import statements."""
+
+    digest: str
+    imports: tuple[tuple[int, str, tuple[str, ...]], ...]  # (level, module, names); ``import a.b``: (0, "a.b", ())
+
+
+def _strip_docstring(body: list[ast.stmt]) -> list[ast.stmt]:
+    first = body[0] if body else None
+    if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str):
+        return body[1:]
+    return body
+
+
+def _canonical(node) -> object:
+    """A nested, version-stable rendering of a syntax tree: node types and fields, no positions, docstrings
+    dropped, empty fields (None, []) left out so a field a newer Python adds empty changes nothing."""
+    if isinstance(node, ast.AST):
+        fields = []
+        for name, value in ast.iter_fields(node):
+            if name == "body" and isinstance(node, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                value = _strip_docstring(value)
+            if value is None or value == []:
+                continue
+            fields.append([name, _canonical(value)])
+        return [type(node).__name__, fields]
+    if isinstance(node, list):
+        return [_canonical(v) for v in node]
+    if isinstance(node, (bytes, complex)) or (isinstance(node, float) and node != node):
+        return [type(node).__name__, repr(node)]
+    if node is Ellipsis:
+        return ["Ellipsis"]
+    return node
+
+
+def _is_type_checking(test: ast.expr) -> bool:
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+
+
+def _imports(tree: ast.AST) -> list[tuple[int, str, tuple[str, ...]]]:
+    out: list[tuple[int, str, tuple[str, ...]]] = []
+
+    def visit(node):
+        if isinstance(node, ast.If) and _is_type_checking(node.test):
+            for child in node.orelse:
+                visit(child)
+            return
+        if isinstance(node, ast.Import):
+            out.extend((0, a.name, ()) for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            out.append((node.level, node.module or "", tuple(a.name for a in node.names)))
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+
+    visit(tree)
+    return out
+
+
+@lru_cache(maxsize=None)
+def analyse(text: str, filename: str = "<source>") -> Source:
+    """The normalised hash and the imports of one file's source (cached by content)."""
+    tree = ast.parse(text, filename=filename)
+    rendered = json.dumps(_canonical(tree), separators=(",", ":"), default=repr)
+    return Source(hashlib.sha256(rendered.encode()).hexdigest(), tuple(_imports(tree)))
+
+
+def _read(path: Path) -> Source:
+    return analyse(path.read_text(encoding="utf-8"), str(path))
+
+
+def module_file(src: Path, name: str) -> Path | None:
+    """The file of module ``name`` below ``src`` (``a.b`` -> a/b.py or a/b/__init__.py), None if there is none."""
+    base = src.joinpath(*name.split("."))
+    for f in (base.with_name(base.name + ".py"), base / "__init__.py"):
+        if f.is_file():
+            return f
+    return None
+
+
+def module_name(src: Path, path: Path) -> str | None:
+    """The dotted name of a file below ``src`` (None outside it)."""
+    try:
+        rel = path.resolve().relative_to(src.resolve())
+    except ValueError:
+        return None
+    parts = list(rel.with_suffix("").parts)
+    if parts and parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts) or None
+
+
+def _targets(importer: str | None, is_package: bool, level: int, module: str, names: tuple[str, ...]) -> list[str]:
+    """The module names an import statement may run: the module, its parent packages, and every imported name
+    (a name that is a submodule is that submodule; other names are simply not found as files)."""
+    if level:
+        if importer is None:
+            return []  # a relative import outside any package
+        base = importer.split(".") if is_package else importer.split(".")[:-1]
+        base = base[: len(base) - (level - 1)] if level > 1 else base
+        module = ".".join([*base, module] if module else base)
+    parts = module.split(".")
+    out = [".".join(parts[: i + 1]) for i in range(len(parts))]
+    out += [f"{module}.{n}" for n in names if n != "*"]
+    return out
+
+
+def closure(script: str | os.PathLike, src: str | os.PathLike, package: str) -> list[Path]:
+    """Every file of ``package`` (below ``src``) that running ``script`` can import, sorted by path."""
+    src = Path(src)
+    seen: dict[Path, None] = {}
+    todo = [Path(script)]
+    while todo:
+        f = todo.pop()
+        name = module_name(src, f)
+        is_package = f.name == "__init__.py"
+        for level, module, names in _read(f).imports:
+            for target in _targets(name, is_package, level, module, names):
+                if target.split(".")[0] != package:
+                    continue
+                g = module_file(src, target)
+                if g is not None and g not in seen:
+                    seen[g] = None
+                    todo.append(g)
+    return sorted(seen)
+
+
+def identity(script: str | os.PathLike, src: str | os.PathLike, package: str, root: str | os.PathLike) -> dict:
+    """``{"format", "script": {name: sha256}, "modules": {name: sha256}}`` for a script and its closure; names
+    relative to ``root`` (the project), so a copy of the project has the same identity."""
+    root = Path(root)
+
+    def name(p: Path) -> str:
+        return Path(os.path.relpath(p, root)).as_posix()
+
+    return {
+        "format": FORMAT,
+        "script": {name(Path(script)): _read(Path(script)).digest},
+        "modules": {name(m): _read(m).digest for m in closure(script, src, package)},
+    }
+
+
+def refresh(path: str | os.PathLike, ident: dict) -> bool:
+    """Write ``ident`` to ``path`` (atomically) unless it already says exactly that. Returns whether it was
+    (re)written: an unchanged identity keeps its file and mtime, so nothing reruns."""
+    path = Path(path)
+    text = json.dumps(ident, indent=2, sort_keys=True) + "\n"
+    if path.is_file() and path.read_text() == text:
+        return False
+    write_text(path, text)
+    return True
