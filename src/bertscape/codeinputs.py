@@ -42,25 +42,7 @@ def _strip_docstring(body: list[ast.stmt]) -> list[ast.stmt]:
     return body
 
 
-def _canonical(node) -> object:
-    """A nested, version-stable rendering of a syntax tree: node types and fields, no positions, docstrings
-    dropped, empty fields (None, []) left out so a field a newer Python adds empty changes nothing."""
-    if isinstance(node, ast.AST):
-        fields = []
-        for name, value in ast.iter_fields(node):
-            if name == "body" and isinstance(node, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                value = _strip_docstring(value)
-            if value is None or value == []:
-                continue
-            fields.append([name, _canonical(value)])
-        return [type(node).__name__, fields]
-    if isinstance(node, list):
-        return [_canonical(v) for v in node]
-    if isinstance(node, (bytes, complex)) or (isinstance(node, float) and node != node):
-        return [type(node).__name__, repr(node)]
-    if node is Ellipsis:
-        return ["Ellipsis"]
-    return node
+_DOCUMENTED = (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 
 
 def _is_type_checking(test: ast.expr) -> bool:
@@ -68,31 +50,45 @@ def _is_type_checking(test: ast.expr) -> bool:
         isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
 
 
-def _imports(tree: ast.AST) -> list[tuple[int, str, tuple[str, ...]]]:
-    out: list[tuple[int, str, tuple[str, ...]]] = []
-
-    def visit(node):
-        if isinstance(node, ast.If) and _is_type_checking(node.test):
-            for child in node.orelse:
-                visit(child)
-            return
-        if isinstance(node, ast.Import):
-            out.extend((0, a.name, ()) for a in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            out.append((node.level, node.module or "", tuple(a.name for a in node.names)))
-        for child in ast.iter_child_nodes(node):
-            visit(child)
-
-    visit(tree)
-    return out
+def _render(node, out: list[str], imports: list | None) -> None:
+    """A version-stable rendering of a syntax tree into ``out``: node types and fields, no positions,
+    docstrings dropped, empty fields (None, []) left out so a field that a newer Python adds empty changes
+    nothing; constants by ``repr`` (1, 1.0, True and '1' differ). Import statements are collected into
+    ``imports`` on the way, except under ``if TYPE_CHECKING:`` (``imports`` None: not collecting)."""
+    if isinstance(node, ast.AST):
+        if imports is not None:
+            if isinstance(node, ast.Import):
+                imports.extend((0, a.name, ()) for a in node.names)
+            elif isinstance(node, ast.ImportFrom):
+                imports.append((node.level, node.module or "", tuple(a.name for a in node.names)))
+        typing_only = isinstance(node, ast.If) and _is_type_checking(node.test)
+        out.append(type(node).__name__ + "(")
+        for name in node._fields:
+            value = getattr(node, name, None)
+            if name == "body" and isinstance(node, _DOCUMENTED):
+                value = _strip_docstring(value)
+            if value is None or (isinstance(value, list) and not value):
+                continue
+            out.append(name + "=")
+            _render(value, out, None if typing_only and name == "body" else imports)
+        out.append(")")
+    elif isinstance(node, list):
+        out.append("[")
+        for v in node:
+            _render(v, out, imports)
+        out.append("]")
+    else:
+        out.append(repr(node))
+    out.append(",")
 
 
 @lru_cache(maxsize=None)
 def analyse(text: str, filename: str = "<source>") -> Source:
     """The normalised hash and the imports of one file's source (cached by content)."""
-    tree = ast.parse(text, filename=filename)
-    rendered = json.dumps(_canonical(tree), separators=(",", ":"), default=repr)
-    return Source(hashlib.sha256(rendered.encode()).hexdigest(), tuple(_imports(tree)))
+    out: list[str] = []
+    imports: list[tuple[int, str, tuple[str, ...]]] = []
+    _render(ast.parse(text, filename=filename), out, imports)
+    return Source(hashlib.sha256("".join(out).encode()).hexdigest(), tuple(imports))
 
 
 def _read(path: Path) -> Source:

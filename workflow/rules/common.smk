@@ -4,7 +4,7 @@ import sys
 from pathlib import Path
 
 # The workflow's own location (this file is workflow/rules/common.smk), also when it is used as a module of
-# another workflow. Its library is its own src/ (what code() derives inputs from), also when jobs run in conda
+# another workflow. Its library is its own src/ (what code_id() derives inputs from), also when jobs run in conda
 # envs (envs/ holds no bertscape): first on sys.path here, and on PYTHONPATH for every job (local jobs
 # inherit it; SLURM jobs re-read this file).
 ROOT = Path(workflow.current_basedir.get_path_or_uri(secret_free=True)).parents[1]
@@ -58,7 +58,9 @@ def code_id(script):
     path = f"{R}/sources/code/{Path(script).stem}.json"
     if workflow.is_main_process:
         try:
-            codeinputs.refresh(path, codeinputs.identity(ROOT / "workflow" / "scripts" / script, SRC.parent, SRC.name, ROOT))
+            codeinputs.refresh(
+                path, codeinputs.identity(ROOT / "workflow" / "scripts" / script, SRC.parent, SRC.name, ROOT)
+            )
         except (OSError, SyntaxError) as e:
             sys.stderr.write(f"bertscape: cannot derive the code identity of workflow/scripts/{script} ({e})\n")
             sys.exit(2)
