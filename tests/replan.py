@@ -2,15 +2,17 @@
 
     python tests/replan.py PROJECT CONFIGFILE RESULTS PLANS_JSON < edits.json
 
-``edits.json``: ``[[label, file, text], ...]``, files relative to PROJECT (file null: no edit). For each edit the file gets ``text``,
-the workflow is parsed and its DAG built through Snakemake's API (the rerun triggers of profiles/default,
-which the API does not read), and the file gets its bytes and times back. One process: Python, Snakemake,
+``edits.json``: ``[[label, {file: text, ...}], ...]``, files relative to PROJECT ({}: no edit). For each edit
+the files get their new text, the workflow is parsed and its DAG built through Snakemake's API (with the
+rerun triggers of profiles/default, which the API does not read), and the files get their bytes and times back. One process: Python, Snakemake,
 the library and torch load once, not once per edit (a `snakemake -n` per edit costs seconds each).
-Output: ``{label: {"jobs": {rule: n}, "reasons": {rule: [kind, ...]}, "all": {rule: n}}}``, where a
-job's kind is ``code`` (its only updated input is its code identity), ``upstream`` (an upstream job
-reruns) or the reason as Snakemake words it; ``all`` counts every job of the DAG per rule.
+Output: ``{label: {"jobs": {rule: n}, "reasons": {rule: [kind, ...]}, "all": {rule: n}, "edges": [[rule,
+rule], ...], "scripts": {rule: script}}}``: the jobs planned per rule and why (``code``: its only updated input
+is its code identity; ``upstream``: an upstream job reruns; otherwise the reason as Snakemake words it), every
+job of the DAG per rule, the rule-level edges of the DAG (upstream, downstream) and each rule's script.
 """
 
+import ast
 import json
 import os
 import sys
@@ -20,6 +22,33 @@ import yaml
 from snakemake.api import SnakemakeApi
 from snakemake.settings.enums import Quietness, RerunTrigger
 from snakemake.settings.types import ConfigSettings, DAGSettings, OutputSettings, ResourceSettings
+
+
+def new_function(text: str) -> str:
+    """A semantic edit: what the module defines changes."""
+    return text + "\n\ndef added_by_test():\n    return 1\n"
+
+
+def new_comment(text: str) -> str:
+    """A comment and blank lines: nothing the code does changes."""
+    return text.replace("\n", "\n\n", 1) + "\n\n# a comment added by the test\n"
+
+
+def new_docstring(text: str) -> str:
+    """The first docstring (module, class or function) reworded; a module docstring added where there is none."""
+    tree = ast.parse(text)
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and ast.get_docstring(node):
+            const = node.body[0].value
+            lines = text.splitlines(keepends=True)
+            line = lines[const.lineno - 1]
+            col = const.col_offset
+            while line[col] not in "\"'":  # string prefix (r, u)
+                col += 1
+            quote = line[col:col + 3] if line[col:col + 3] in ('"""', "'''") else line[col]
+            lines[const.lineno - 1] = line[:col + len(quote)] + "Reworded by the test. " + line[col + len(quote):]
+            return "".join(lines)
+    return '"""Added by the test."""\n' + text
 
 
 def triggers(project: Path) -> set:
@@ -38,9 +67,13 @@ def plan(project: Path, configfile: str, results: str) -> dict:
         workflow._build_dag()
         dag = workflow.dag
         code = {str(job.input.code) for job in dag.jobs if "code" in job.input.keys()}
-        out: dict = {"jobs": {}, "reasons": {}, "all": {}}
+        out: dict = {"jobs": {}, "reasons": {}, "all": {}, "scripts": {}}
+        edges = set()
         for job in dag.jobs:
             out["all"][job.rule.name] = out["all"].get(job.rule.name, 0) + 1
+            out["scripts"][job.rule.name] = Path(job.rule.script).name if job.rule.script else None
+            edges.update((dep.rule.name, job.rule.name) for dep in dag.dependencies[job])
+        out["edges"] = sorted(edges)
         for job in dag.needrun_jobs():
             r, name = dag.reason(job), job.rule.name
             updated = {str(f) for f in r.updated_input}
@@ -59,18 +92,18 @@ def plan(project: Path, configfile: str, results: str) -> dict:
 def main(project: str, configfile: str, results: str, plans_json: str) -> None:
     root = Path(project)
     plans = {}
-    for label, file, text in json.load(sys.stdin):
-        if file is None:
-            plans[label] = plan(root, configfile, results)
-            continue
-        path = root / file
-        st, old = path.stat(), path.read_bytes()
+    for label, texts in json.load(sys.stdin):
+        saved = {}
         try:
-            path.write_text(text)
+            for file, text in texts.items():
+                path = root / file
+                saved[path] = path.stat(), path.read_bytes()
+                path.write_text(text)
             plans[label] = plan(root, configfile, results)
         finally:
-            path.write_bytes(old)
-            os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+            for path, (st, old) in saved.items():
+                path.write_bytes(old)
+                os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
     Path(plans_json).write_text(json.dumps(plans))
 
 

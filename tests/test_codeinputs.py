@@ -225,3 +225,31 @@ def test_every_rule_declares_exactly_what_its_script_reaches(tmp_path):
         assert list(declared["script"]) == [f"workflow/scripts/{script.name}"], rule
         reached = {Path(os.path.relpath(f, REPO)).as_posix() for f in closure(script, src, "bertscape")}
         assert set(declared["modules"]) == reached, (rule["name"], reached ^ set(declared["modules"]))
+
+
+def test_every_module_edit_changes_exactly_the_identities_of_the_scripts_that_reach_it(tmp_path):
+    """For every library module and every script of the workflow (in a copy): a new function changes the code
+    identity of exactly the scripts whose closure holds the file; a comment or a docstring changes none.
+    (tests/test_workflow.py plays the same edits through Snakemake on a finished run.)"""
+    from replan import new_comment, new_docstring, new_function
+
+    shutil.copytree(REPO / "src" / "bertscape", tmp_path / "src" / "bertscape",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(REPO / "workflow" / "scripts", tmp_path / "workflow" / "scripts")
+    src, scripts = tmp_path / "src", sorted((tmp_path / "workflow" / "scripts").glob("*.py"))
+
+    def identities():
+        return {s.name: identity(s, src, "bertscape", tmp_path) for s in scripts}
+
+    before = identities()
+    reach = {s.name: set(closure(s, src, "bertscape")) for s in scripts}
+    files = sorted((src / "bertscape").rglob("*.py")) + scripts
+    assert len(files) > 40
+    for f in files:
+        text = f.read_text()
+        f.write_text(new_function(text))
+        changed = {k for k, v in identities().items() if v != before[k]}
+        f.write_text(text)
+        assert changed == {s.name for s in scripts if f in reach[s.name] or f == s}, f
+        for edit in (new_comment, new_docstring):  # an identity is a function of its files' digests and imports
+            assert analyse(edit(text)) == analyse(text), (f, edit.__name__)

@@ -131,38 +131,44 @@ def _targets(importer: str | None, is_package: bool, level: int, module: str, na
     return out
 
 
+def _reach(script: Path, src: Path, package: str) -> dict[Path, Source]:
+    """{file: Source} for every file of ``package`` that running ``script`` can import."""
+    found: dict[str, Path | None] = {}  # module name -> its file (None: not a module, e.g. a function's name)
+    reached: dict[Path, Source] = {}
+    todo: list[tuple[Path, str | None]] = [(script, module_name(src, script))]
+    while todo:
+        f, name = todo.pop()
+        source = _read(f)
+        if name is not None:
+            reached[f] = source
+        for level, module, names in source.imports:
+            for target in _targets(name, f.name == "__init__.py", level, module, names):
+                if target in found or target.split(".")[0] != package:
+                    continue
+                g = found[target] = module_file(src, target)
+                if g is not None and g != script:
+                    todo.append((g, target))
+    return reached
+
+
 def closure(script: str | os.PathLike, src: str | os.PathLike, package: str) -> list[Path]:
     """Every file of ``package`` (below ``src``) that running ``script`` can import, sorted by path."""
-    src = Path(src)
-    seen: dict[Path, None] = {}
-    todo = [Path(script)]
-    while todo:
-        f = todo.pop()
-        name = module_name(src, f)
-        is_package = f.name == "__init__.py"
-        for level, module, names in _read(f).imports:
-            for target in _targets(name, is_package, level, module, names):
-                if target.split(".")[0] != package:
-                    continue
-                g = module_file(src, target)
-                if g is not None and g not in seen:
-                    seen[g] = None
-                    todo.append(g)
-    return sorted(seen)
+    return sorted(_reach(Path(script), Path(src), package))
 
 
 def identity(script: str | os.PathLike, src: str | os.PathLike, package: str, root: str | os.PathLike) -> dict:
     """``{"format", "script": {name: sha256}, "modules": {name: sha256}}`` for a script and its closure; names
     relative to ``root`` (the project), so a copy of the project has the same identity."""
-    root = Path(root)
+    root, script = Path(root), Path(script)
 
     def name(p: Path) -> str:
         return Path(os.path.relpath(p, root)).as_posix()
 
+    reached = _reach(script, Path(src), package)
     return {
         "format": FORMAT,
-        "script": {name(Path(script)): _read(Path(script)).digest},
-        "modules": {name(m): _read(m).digest for m in closure(script, src, package)},
+        "script": {name(script): _read(script).digest},
+        "modules": {name(m): reached[m].digest for m in sorted(reached)},
     }
 
 
