@@ -6,10 +6,11 @@
 the files get their new text, the workflow is parsed and its DAG built through Snakemake's API (with the
 rerun triggers of profiles/default, which the API does not read), and the files get their bytes and times back. One process: Python, Snakemake,
 the library and torch load once, not once per edit (a `snakemake -n` per edit costs seconds each).
-Output: ``{label: {"jobs": {rule: n}, "reasons": {rule: [kind, ...]}, "all": {rule: n}, "edges": [[rule,
-rule], ...], "scripts": {rule: script}}}``: the jobs planned per rule and why (``code``: its only updated input
-is its code identity; ``upstream``: an upstream job reruns; otherwise the reason as Snakemake words it), every
-job of the DAG per rule, the rule-level edges of the DAG (upstream, downstream) and each rule's script.
+Output: ``{label: {"jobs": {rule: n}, "planned": [job, ...], "reasons": {rule: [kind, ...]}, "all": {rule: n},
+"needs": {job: [job, ...]}, "scripts": {rule: script}}}``: the jobs planned (per rule, and each by rule and
+wildcards) and why (``code``: its only updated input is its code identity; ``upstream``: an upstream job
+reruns; otherwise the reason as Snakemake words it), every job of the DAG per rule, each job's dependencies,
+and each rule's script.
 """
 
 import ast
@@ -67,13 +68,15 @@ def plan(project: Path, configfile: str, results: str) -> dict:
         workflow._build_dag()
         dag = workflow.dag
         code = {str(job.input.code) for job in dag.jobs if "code" in job.input.keys()}
-        out: dict = {"jobs": {}, "reasons": {}, "all": {}, "scripts": {}}
-        edges = set()
+        out: dict = {"jobs": {}, "reasons": {}, "all": {}, "scripts": {}, "planned": [], "needs": {}}
+
+        def key(job):
+            return job.rule.name + "".join(f" {k}={v}" for k, v in sorted(job.wildcards_dict.items()))
+
         for job in dag.jobs:
             out["all"][job.rule.name] = out["all"].get(job.rule.name, 0) + 1
             out["scripts"][job.rule.name] = Path(job.rule.script).name if job.rule.script else None
-            edges.update((dep.rule.name, job.rule.name) for dep in dag.dependencies[job])
-        out["edges"] = sorted(edges)
+            out["needs"][key(job)] = sorted(key(dep) for dep in dag.dependencies[job])
         for job in dag.needrun_jobs():
             r, name = dag.reason(job), job.rule.name
             updated = {str(f) for f in r.updated_input}
@@ -84,7 +87,9 @@ def plan(project: Path, configfile: str, results: str) -> dict:
             else:
                 kind = str(r)
             out["jobs"][name] = out["jobs"].get(name, 0) + 1
+            out["planned"].append(key(job))
             out["reasons"].setdefault(name, set()).add(kind)
+        out["planned"].sort()
         out["reasons"] = {k: sorted(v) for k, v in out["reasons"].items()}
         return out
 

@@ -260,15 +260,13 @@ def replan(proj, edits):
     return plans
 
 
-def downstream(edges, rules):
-    """The rules downstream of ``rules`` in the DAG (rule-level edges), ``rules`` included."""
-    seen, todo = set(rules), list(rules)
-    while todo:
-        r = todo.pop()
-        for a, b in edges:
-            if a == r and b not in seen:
-                seen.add(b)
-                todo.append(b)
+def downstream(needs, jobs):
+    """``jobs`` and every job that depends on one of them, directly or not (``needs``: job -> its dependencies)."""
+    seen, grew = set(jobs), True
+    while grew:
+        more = {j for j, deps in needs.items() if j not in seen and seen.intersection(deps)}
+        seen |= more
+        grew = bool(more)
     return seen
 
 
@@ -279,6 +277,7 @@ def test_a_code_edit_replans_exactly_the_rules_whose_scripts_reach_it(tiny_proje
     and docstrings in every module and script at once replan nothing."""
     from replan import new_comment, new_docstring, new_function
 
+    from bertscape.audit import read_record
     from bertscape.codeinputs import closure
 
     proj = tiny_project
@@ -294,17 +293,21 @@ def test_a_code_edit_replans_exactly_the_rules_whose_scripts_reach_it(tiny_proje
     base = plans["none"]
     reach = {s.name: {p.relative_to(proj.root).as_posix() for p in closure(s, src, "bertscape")} | {f"workflow/scripts/{s.name}"}
              for s in scripts.glob("*.py")}
+    rule_of = {j: j.split()[0] for j in base["needs"]}
     for f in files:
-        direct = {r for r, s in base["scripts"].items() if s and r in base["all"] and f in reach[s]
-                  and r not in ("fetch_model", "model_identity")}
+        direct = {r for r, s in base["scripts"].items() if s and f in reach[s] and r not in ("fetch_model", "model_identity")}
         plan = plans[f]
-        assert set(plan["jobs"]) == downstream(base["edges"], direct), (f, direct, plan["reasons"])
+        expected = downstream(base["needs"], {j for j, r in rule_of.items() if r in direct})
+        assert set(plan["planned"]) == expected, (f, direct, set(plan["planned"]) ^ expected)
         assert all(plan["jobs"][r] == base["all"][r] for r in direct), (f, plan["jobs"])
         assert all(set(k) <= {"code", "upstream"} for k in plan["reasons"].values()), (f, plan["reasons"])
         assert {r for r, k in plan["reasons"].items() if "code" in k} <= direct, (f, plan["reasons"])
         assert not direct or any("code" in k for k in plan["reasons"].values()), (f, plan["reasons"])
     assert base["scripts"]["all"] is None and {r for r, s in base["scripts"].items() if not s} == {"all"}
     assert proj.planned() == {}  # every file back as it was: nothing to do (the identities are rewritten back)
+    rec = read_record(proj.out / "curves" / "MRPC" / "finetune.h5")  # its provenance holds what decided a rerun
+    assert rec["code"]["identity"] == json.loads((proj.out / "sources" / "code" / "landscape_shard.json").read_text())
+    assert "src/bertscape/config.py" in rec["code"]["identity"]["modules"]
 
 
 def _reversed(d):
@@ -329,6 +332,12 @@ def test_what_users_do_to_a_finished_run_reruns_nothing(tiny_project, tmp_path):
     assert proj.planned(extra=("seed=7", "eval={train_subset: 16, batch_tokens: 2048}", "grid={min: -2, shards: 2}")) == {}
     # 3. the whole project directory (results and .snakemake included) copied elsewhere and run there
     assert proj.copied_to(tmp_path / "elsewhere").planned() == {}
+    #    ... and copied without its times (`cp -r`: every file new, scripts and modules too; code counts by content)
+    subprocess.run(["cp", "-r", str(proj.root), str(tmp_path / "cp-r")], check=True)
+    try:
+        assert Project(tmp_path / "cp-r", proj.pkgs).planned() == {}
+    finally:
+        shutil.rmtree(tmp_path / "cp-r")
     # 4. a reinstall: every file of the model's directory newer, same bytes
     later = time.time() + 10
     for f in proj.model.iterdir():
