@@ -4,9 +4,12 @@ import json
 import os
 import subprocess
 import sys
+from unittest.mock import ANY
 
 import yaml
 from conftest import REPO
+
+from bertscape.codeinputs import analyse
 
 OUTER = """\
 configfile: "{config}"
@@ -44,6 +47,9 @@ def test_outer_workflow_uses_every_rule_of_the_module(tmp_path):
     rows = out / "data" / "MRPC" / "train.jsonl"
     smk(str(rows))
     rec = json.loads((rows.parent / "train.jsonl.prov.json").read_text())
-    assert rec["rule"] == "bertscape_prepare_data" and all(p.startswith(str(REPO / "src")) for p in rec["inputs"]["code"])
+    assert rec["rule"] == "bertscape_prepare_data" and rec["inputs"]["code"] == {str(out / "sources/code/prepare_data.json"): ANY}
+    modules = rec["code"]["identity"]["modules"]  # the module's own library, hashed where it lies
+    assert "src/bertscape/data/prepare.py" in modules
+    assert all(analyse((REPO / m).read_text()).digest == h for m, h in modules.items())
     assert len(rows.read_text().splitlines()) == tiny["data"]["synthetic_train"]
     assert sorted(p.name for p in tmp_path.iterdir()) == [".snakemake", "Snakefile", "out"]

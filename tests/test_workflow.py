@@ -225,12 +225,14 @@ def test_staleness_reruns_exactly_what_changed(tiny_project):
     # 2. a figure-only setting -> figure jobs only (and the summary that lists them; the 3D views take the cmap)
     assert set(planned(base.replace("figures: {dpi: 60}", "figures: {dpi: 61, cmap: magma}"))) \
         == {"figure", "table1", "summary", "view3d", "all"}
-    # 3. plotting code edited -> figure jobs only (a mere touch is not an edit: Snakemake compares checksums)
+    # 3. plotting code edited -> figure jobs only; a comment or a mere touch is not an edit (code by content)
     plots = proj.root / "src" / "bertscape" / "plots.py"
     st, text = plots.stat(), plots.read_text()
     try:
-        plots.write_text(text + "\n# edited by test_staleness\n")
+        plots.write_text(text + "\n\ndef edited_by_test_staleness():\n    return 1\n")
         assert set(planned()) == {"figure", "table1", "summary", "view3d", "all"}
+        plots.write_text(text + "\n# edited by test_staleness\n")
+        assert planned() == {}
     finally:
         plots.write_text(text)
         os.utime(plots, ns=(st.st_atime_ns, st.st_mtime_ns))
@@ -243,6 +245,69 @@ def test_staleness_reruns_exactly_what_changed(tiny_project):
     jobs = planned(base.replace("MNLI:  {batch_size: 16, lr: 5.0e-5,", "MNLI:  {batch_size: 16, lr: 4.0e-5,"))
     assert jobs["train"] == 1 and "prepare_data" not in jobs and "tokenize" not in jobs
     assert jobs["directions"] == 2  # MNLI finetune, and MRPC finetune whose delta2 comes from MNLI
+
+
+def replan(proj, edits):
+    """Plans after each of several edits of the finished tiny run, in one process (tests/replan.py)."""
+    out = proj.root / "plans.json"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": os.pathsep.join([str(proj.pkgs), str(proj.root / "src")])}
+    r = subprocess.run([sys.executable, str(REPO / "tests" / "replan.py"), str(proj.root), "config/tiny.yaml",
+                        "results/tiny", str(out)], input=json.dumps(edits), capture_output=True, text=True,
+                       timeout=1800, env=env)
+    assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
+    plans = json.loads(out.read_text())
+    out.unlink()
+    return plans
+
+
+def downstream(needs, jobs):
+    """``jobs`` and every job that depends on one of them, directly or not (``needs``: job -> its dependencies)."""
+    seen, grew = set(jobs), True
+    while grew:
+        more = {j for j, deps in needs.items() if j not in seen and seen.intersection(deps)}
+        seen |= more
+        grew = bool(more)
+    return seen
+
+
+@pytest.mark.slow
+def test_a_code_edit_replans_exactly_the_rules_whose_scripts_reach_it(tiny_project):
+    """For every library module and script: a new function replans every job of the rules whose scripts can
+    import it (from the closure) and what is downstream of them, nothing else, each for that reason; comments
+    and docstrings in every module and script at once replan nothing."""
+    from replan import new_comment, new_docstring, new_function
+
+    from bertscape.audit import read_record
+    from bertscape.codeinputs import closure
+
+    proj = tiny_project
+    src, scripts = proj.root / "src", proj.root / "workflow" / "scripts"
+    files = sorted(p.relative_to(proj.root).as_posix() for p in [*(src / "bertscape").rglob("*.py"), *scripts.glob("*.py")])
+    texts = {f: (proj.root / f).read_text() for f in files}
+    edits = [["none", {}], ["comments", {f: new_comment(t) for f, t in texts.items()}],
+             ["docstrings", {f: new_docstring(t) for f, t in texts.items()}]]
+    edits += [[f, {f: new_function(texts[f])}] for f in files]
+    plans = replan(proj, edits)
+    for label in ("none", "comments", "docstrings"):
+        assert plans[label]["jobs"] == {}, (label, plans[label]["reasons"])
+    base = plans["none"]
+    reach = {s.name: {p.relative_to(proj.root).as_posix() for p in closure(s, src, "bertscape")} | {f"workflow/scripts/{s.name}"}
+             for s in scripts.glob("*.py")}
+    rule_of = {j: j.split()[0] for j in base["needs"]}
+    for f in files:
+        direct = {r for r, s in base["scripts"].items() if s and f in reach[s] and r not in ("fetch_model", "model_identity")}
+        plan = plans[f]
+        expected = downstream(base["needs"], {j for j, r in rule_of.items() if r in direct})
+        assert set(plan["planned"]) == expected, (f, direct, set(plan["planned"]) ^ expected)
+        assert all(plan["jobs"][r] == base["all"][r] for r in direct), (f, plan["jobs"])
+        assert all(set(k) <= {"code", "upstream"} for k in plan["reasons"].values()), (f, plan["reasons"])
+        assert {r for r, k in plan["reasons"].items() if "code" in k} <= direct, (f, plan["reasons"])
+        assert not direct or any("code" in k for k in plan["reasons"].values()), (f, plan["reasons"])
+    assert base["scripts"]["all"] is None and {r for r, s in base["scripts"].items() if not s} == {"all"}
+    assert proj.planned() == {}  # every file back as it was: nothing to do (the identities are rewritten back)
+    rec = read_record(proj.out / "curves" / "MRPC" / "finetune.h5")  # its provenance holds what decided a rerun
+    assert rec["code"]["identity"] == json.loads((proj.out / "sources" / "code" / "landscape_shard.json").read_text())
+    assert "src/bertscape/config.py" in rec["code"]["identity"]["modules"]
 
 
 def _reversed(d):
@@ -267,6 +332,12 @@ def test_what_users_do_to_a_finished_run_reruns_nothing(tiny_project, tmp_path):
     assert proj.planned(extra=("seed=7", "eval={train_subset: 16, batch_tokens: 2048}", "grid={min: -2, shards: 2}")) == {}
     # 3. the whole project directory (results and .snakemake included) copied elsewhere and run there
     assert proj.copied_to(tmp_path / "elsewhere").planned() == {}
+    #    ... and copied without its times (`cp -r`: every file new, scripts and modules too; code counts by content)
+    subprocess.run(["cp", "-r", str(proj.root), str(tmp_path / "cp-r")], check=True)
+    try:
+        assert Project(tmp_path / "cp-r", proj.pkgs).planned() == {}
+    finally:
+        shutil.rmtree(tmp_path / "cp-r")
     # 4. a reinstall: every file of the model's directory newer, same bytes
     later = time.time() + 10
     for f in proj.model.iterdir():

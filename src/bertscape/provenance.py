@@ -93,11 +93,14 @@ def environment() -> dict:
 
 
 def record(rule: str, wildcards: dict, params: dict, inputs: dict[str, list[str]], started: float,
-           sources: dict | None = None, seed: int | None = None) -> dict:
+           sources: dict | None = None, seed: int | None = None, code_identity: dict | None = None) -> dict:
+    """``code_identity``: the rule's code input (bertscape.codeinputs: the normalised-source sha256 of its script
+    and of every library module it can import), recorded under ``code.identity``: what decided a rerun."""
+    code = {**code_version(), **({"identity": code_identity} if code_identity else {})}
     return {
         "rule": rule, "wildcards": dict(wildcards), "params": params, "params_sha256": params_hash(params),
         "inputs": {name: {path: sha256_path(path) for path in paths} for name, paths in inputs.items()},
-        "code": code_version(), "environment": environment(), "seed": seed, "sources": sources or {},
+        "code": code, "environment": environment(), "seed": seed, "sources": sources or {},
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
         "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "host": socket.gethostname(), "slurm_job_id": os.environ.get("SLURM_JOB_ID"),

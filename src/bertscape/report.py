@@ -82,7 +82,10 @@ def claims_html(rows: list[dict], table1: list[dict], provenance: dict, checks: 
                             [{True: "yes", False: "no"}.get(r["within_budget"], "na") for r in precision]))
     parts.append("<h2>Provenance</h2>")
     for key in ("code", "environment"):
-        parts.append(f"<h3>{key}</h3>" + _table(["key", "value"], [[e(k), e(str(v))] for k, v in provenance.get(key, {}).items()]))
+        rows = [[e(k), e(str(v))] for k, v in provenance.get(key, {}).items() if k != "identity"]
+        parts.append(f"<h3>{key}</h3>" + _table(["key", "value"], rows))
+    if "identity" in provenance.get("code", {}):  # what decides a rerun: normalised-source sha256 per file
+        parts.append(f"<pre>{e(json.dumps(provenance['code']['identity'], indent=1, sort_keys=True))}</pre>")
     parts.append("<h3>sources (data and model identities along the surfaces' lineage)</h3>")
     for k, v in provenance.get("sources", {}).items():
         parts.append(f"<p><b>{e(k)}</b></p><pre>{e(json.dumps(v, indent=1, sort_keys=True))}</pre>")

@@ -10,7 +10,7 @@ import traceback
 from pathlib import Path
 
 from . import BertscapeError
-from .io import write_json
+from .io import read_json, write_json
 from .oserrors import describe
 from .provenance import record, sidecar_path
 
@@ -28,8 +28,9 @@ class Job:
     def provenance(self, **extra) -> dict:
         inputs = {k: [str(p) for p in (v if isinstance(v, list) else [v])] for k, v in self.input.items()}
         params = {k: v for k, v in self.params.items()}
+        code = read_json(self.input.code) if "code" in self.input.keys() else None  # the rule's code identity
         return record(self.smk.rule, dict(self.wildcards.items()), params, inputs, self.started,
-                      seed=params.get("seed"), **extra)
+                      seed=params.get("seed"), code_identity=code, **extra)
 
     def sidecar(self, path, **extra) -> None:
         write_json(sidecar_path(path), self.provenance(**extra))

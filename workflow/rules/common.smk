@@ -4,7 +4,7 @@ import sys
 from pathlib import Path
 
 # The workflow's own location (this file is workflow/rules/common.smk), also when it is used as a module of
-# another workflow. Its library is its own src/ (what lib() declares as inputs), also when jobs run in conda
+# another workflow. Its library is its own src/ (what code_id() derives inputs from), also when jobs run in conda
 # envs (envs/ holds no bertscape): first on sys.path here, and on PYTHONPATH for every job (local jobs
 # inherit it; SLURM jobs re-read this file).
 ROOT = Path(workflow.current_basedir.get_path_or_uri(secret_free=True)).parents[1]
@@ -13,7 +13,7 @@ sys.path.insert(0, os.path.abspath(SRC.parent))
 
 from bertscape import BertscapeError, on_pythonpath
 from bertscape import config as cfg
-from bertscape import identity
+from bertscape import codeinputs, identity
 from bertscape.data import CUSTOM_KEYS, is_custom, task_spec
 from bertscape.modeling import EMBEDDED_PREFIX, hub_cache_path
 
@@ -42,15 +42,6 @@ GROUPS = list(config["layers"]["groups"] or {"low": 0, "mid": 0, "high": 0})
 SHARDS = config["grid"]["shards"]
 
 
-def rel(path):
-    """Inputs are recorded by path (Snakemake's input-set trigger). Below the working directory they are
-    relative, so they stay the same when the project is copied or mounted elsewhere; outside it (the
-    workflow used as a module from an installed copy) absolute, so they stay the same when only the
-    project moves."""
-    r = os.path.relpath(path)
-    return os.path.abspath(path) if r.split(os.sep)[0] == os.pardir else r
-
-
 wildcard_constraints:
     task="|".join(map(re.escape, TASKS)),
     init="finetune|scratch|long",
@@ -59,9 +50,21 @@ wildcard_constraints:
     k=r"\d+",
 
 
-def lib(*modules):
-    """The library modules a rule's script runs: declared as inputs so editing them reruns exactly those rules."""
-    return [rel(SRC / m) for m in ("__init__.py", "runner.py", "provenance.py", "io.py", *modules)]
+def code_id(script):
+    """A rule's code input: the identity of workflow/scripts/SCRIPT and of every library module it can import,
+    derived from the import statements (bertscape.codeinputs), never listed by hand. It changes only when what
+    that code does changes (not for comments, docstrings or layout): Snakemake then reruns exactly the rules
+    whose scripts reach the edited module. Rewritten by the main process only; job processes only read it."""
+    path = f"{R}/sources/code/{Path(script).stem}.json"
+    if workflow.is_main_process:
+        try:
+            codeinputs.refresh(
+                path, codeinputs.identity(ROOT / "workflow" / "scripts" / script, SRC.parent, SRC.name, ROOT)
+            )
+        except (OSError, SyntaxError) as e:
+            sys.stderr.write(f"bertscape: cannot derive the code identity of workflow/scripts/{script} ({e})\n")
+            sys.exit(2)
+    return path
 
 
 # External inputs enter the DAG by content: jobs that read the model take MODEL_ID (sha256 of every

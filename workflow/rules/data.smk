@@ -11,7 +11,7 @@ localrules:
 rule prepare_data:
     input:
         rows=source_files,
-        code=lib("data/__init__.py", "data/synthetic.py", "data/glue.py", "data/custom.py", "data/prepare.py"),
+        code=code_id("prepare_data.py"),
     output:
         train=f"{R}/data/{{task}}/train.jsonl",
         dev=f"{R}/data/{{task}}/dev.jsonl",
@@ -64,7 +64,7 @@ rule tokenize:
     input:
         rows=f"{R}/data/{{task}}/{{split}}.jsonl",
         model=MODEL_ID,
-        code=lib("data/__init__.py", "data/tokenize.py"),
+        code=code_id("tokenize.py"),
     output:
         tokens(task="{task}", split="{split}"),
     log:

@@ -9,7 +9,7 @@ rule directions:
     input:
         run=lambda wc: ckpt_dir(wc.task, wc.init),
         other=lambda wc: ckpt_dir(config["tasks"][wc.task]["other_task"], wc.init),
-        code=lib("directions.py", "modeling.py", "checkpoints.py"),
+        code=code_id("directions.py"),
     output:
         stats=f"{R}/directions/{{task}}/{{init}}.json",
     log:

@@ -11,7 +11,7 @@ localrules:
 rule figure:
     input:
         data=figure_inputs,
-        code=lib("plots.py", "h5io.py", "figures.py"),
+        code=code_id("figure.py"),
     output:
         [
             report(f, caption="../report/figure.rst", category="1. Figures") if f.endswith(".png") else f
@@ -33,7 +33,7 @@ rule figure:
 rule table1:
     input:
         data=[f"{R}/layers/{t}/rollback.tsv" for t in ROLLBACK_TASKS],
-        code=lib("plots.py", "figures.py", "summary.py", "data/__init__.py"),
+        code=code_id("table1.py"),
     output:
         md=f"{R}/figures/table1_rollback.md",
         tsv=f"{R}/figures/table1_rollback.tsv",

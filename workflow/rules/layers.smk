@@ -10,18 +10,7 @@ localrules:
 rule layer_shard:
     input:
         unpack(landscape_inputs),
-        code=lib(
-            "surfaces.py",
-            "landscape.py",
-            "h5io.py",
-            "directions.py",
-            "config.py",
-            "checkpoints.py",
-            "metrics.py",
-            "measures.py",
-            "precision.py",
-            "accuracy.py",
-        ),
+        code=code_id("landscape_shard.py"),
     output:
         f"{R}/layers/{{task}}/{{group}}/shard{{k}}.h5",
     log:
@@ -48,7 +37,7 @@ rule layer_shard:
 rule layer_gather:
     input:
         shards=lambda wc: [f"{R}/layers/{wc.task}/{wc.group}/shard{k}.h5" for k in range(SHARDS)],
-        code=lib("h5io.py", "accuracy.py"),
+        code=code_id("gather.py"),
     output:
         f"{R}/layers/{{task}}/{{group}}.h5",
     log:
@@ -65,16 +54,7 @@ rule rollback:
         dev=lambda wc: tokens(wc.task, "dev"),
         init=f"{R}/init/finetune.safetensors",
         model=MODEL_ID,
-        code=lib(
-            "rollback.py",
-            "landscape.py",
-            "metrics.py",
-            "measures.py",
-            "config.py",
-            "surfaces.py",
-            "precision.py",
-            "checkpoints.py",
-        ),
+        code=code_id("rollback.py"),
     output:
         f"{R}/layers/{{task}}/rollback.tsv",
     log:

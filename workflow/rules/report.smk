@@ -17,9 +17,7 @@ rule sharpness:
         ckpts=lambda wc: ckpt_dir(wc.task, wc.init),
         train=lambda wc: tokens(wc.task, "train"),
         model=MODEL_ID,
-        code=lib(
-            "sharpness.py", "landscape.py", "metrics.py", "measures.py", "modeling.py", "surfaces.py", "precision.py"
-        ),
+        code=code_id("sharpness.py"),
     output:
         f"{R}/claims/sharpness/{{task}}/{{init}}.json",
     log:
@@ -45,16 +43,7 @@ rule sharpness:
 rule claims:
     input:
         unpack(claims_inputs),
-        code=lib(
-            "claims.py",
-            "measures.py",
-            "verdicts.py",
-            "preconditions.py",
-            "report.py",
-            "h5io.py",
-            "audit.py",
-            "data/__init__.py",
-        ),
+        code=code_id("claims.py"),
     output:
         tsv=f"{R}/claims/claims.tsv",
         preconditions=f"{R}/claims/preconditions.tsv",
@@ -85,7 +74,7 @@ rule summary:
         directions=[f"{R}/directions/{t}/{i}.json" for t in TASKS for i in INITS],
         epochs=[f"{R}/train/{t}/{i}/epochs.tsv" for t in TASKS for i in INITS],
         claims=f"{R}/claims/claims.json",
-        code=lib("summary.py", "preconditions.py", "measures.py", "verdicts.py", "data/__init__.py"),
+        code=code_id("summary.py"),
     output:
         f"{R}/summary.md",
     log:

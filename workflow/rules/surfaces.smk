@@ -11,17 +11,7 @@ localrules:
 rule curve:
     input:
         unpack(landscape_inputs),
-        code=lib(
-            "surfaces.py",
-            "landscape.py",
-            "h5io.py",
-            "directions.py",
-            "checkpoints.py",
-            "metrics.py",
-            "measures.py",
-            "precision.py",
-            "accuracy.py",
-        ),
+        code=code_id("landscape_shard.py"),
     output:
         f"{R}/curves/{{task}}/{{init}}.h5",
     log:
@@ -46,17 +36,7 @@ rule curve:
 rule surface_shard:
     input:
         unpack(landscape_inputs),
-        code=lib(
-            "surfaces.py",
-            "landscape.py",
-            "h5io.py",
-            "directions.py",
-            "checkpoints.py",
-            "metrics.py",
-            "measures.py",
-            "precision.py",
-            "accuracy.py",
-        ),
+        code=code_id("landscape_shard.py"),
     output:
         f"{R}/surfaces/{{task}}/{{init}}/shard{{k}}.h5",
     log:
@@ -82,7 +62,7 @@ rule surface_shard:
 rule surface_gather:
     input:
         shards=lambda wc: [f"{R}/surfaces/{wc.task}/{wc.init}/shard{k}.h5" for k in range(SHARDS)],
-        code=lib("h5io.py", "accuracy.py"),
+        code=code_id("gather.py"),
     output:
         f"{R}/surfaces/{{task}}/{{init}}.h5",
     log:
@@ -97,17 +77,7 @@ rule basin:  # C1's 2D region followed past the surface's edge (only where it re
     input:
         unpack(train_side_inputs),
         surface=f"{R}/surfaces/{{task}}/{{init}}.h5",
-        code=lib(
-            "basins.py",
-            "surfaces.py",
-            "landscape.py",
-            "h5io.py",
-            "directions.py",
-            "checkpoints.py",
-            "metrics.py",
-            "measures.py",
-            "precision.py",
-        ),
+        code=code_id("basin.py"),
     output:
         f"{R}/surfaces/{{task}}/{{init}}.basin.json",
     log:

@@ -9,7 +9,7 @@
 rule scratch_init:
     input:
         model=MODEL_ID,
-        code=lib("modeling.py"),
+        code=code_id("scratch_init.py"),
     output:
         f"{R}/init/scratch.safetensors",
     log:
@@ -28,7 +28,7 @@ rule scratch_init:
 rule finetune_init:
     input:
         model=MODEL_ID,
-        code=lib("modeling.py"),
+        code=code_id("finetune_init.py"),
     output:
         f"{R}/init/finetune.safetensors",
     log:
@@ -45,16 +45,7 @@ rule finetune_init:
 rule train:
     input:
         unpack(train_inputs),
-        code=lib(
-            "modeling.py",
-            "train.py",
-            "landscape.py",
-            "checkpoints.py",
-            "directions.py",
-            "metrics.py",
-            "measures.py",
-            "precision.py",
-        ),
+        code=code_id("train.py"),
     output:
         ckpts=directory(f"{R}/train/{{task}}/{{init}}/checkpoints"),
         steps=f"{R}/train/{{task}}/{{init}}/steps.tsv",

@@ -8,7 +8,7 @@
 rule trajectory:
     input:
         unpack(trajectory_inputs),
-        code=lib("trajectory.py"),
+        code=code_id("trajectory.py"),
     output:
         f"{R}/trajectories/{{task}}/{{init}}.tsv",
     log:

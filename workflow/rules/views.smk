@@ -11,7 +11,7 @@ localrules:
 rule view3d:
     input:
         data=view_inputs,
-        code=lib("views.py", "plots.py", "h5io.py"),
+        code=code_id("view3d.py"),
     output:
         report(f"{R}/views/{{view}}_3d.html", caption="../report/view3d.rst", category="3. 3D views"),
     log:
@@ -29,7 +29,7 @@ rule view3d:
 rule vtk_export:
     input:
         data=f"{R}/{{kind}}/{{task}}/{{name}}.h5",
-        code=lib("vtk.py", "h5io.py"),
+        code=code_id("vtk_export.py"),
     output:
         f"{R}/views/vtk/{{kind}}/{{task}}/{{name}}.vtk",
     log:
