@@ -33,3 +33,41 @@ def random_data(n: int, vocab: int, max_len: int, num_labels: int, seed: int) ->
         types[i, L // 2:L] = 1
     return {"input_ids": ids, "token_type_ids": types, "lengths": lengths.int(),
             "labels": torch.randint(0, num_labels, (n,), generator=g)}
+
+
+ARCHITECTURES = ["bert", "roberta", "distilbert", "electra", "deberta-v2", "xlm-roberta", "modernbert"]
+
+
+def tiny_config(kind: str, vocab: int = 120, layers: int = 3, max_pos: int = 80):
+    """A tiny random config of each supported architecture (hidden 32, 4 heads), built locally (no hub)."""
+    import transformers as tf
+
+    common = dict(vocab_size=vocab, hidden_size=32, num_hidden_layers=layers, num_attention_heads=4,
+                  intermediate_size=64, max_position_embeddings=max_pos)
+    if kind == "bert":
+        return tf.BertConfig(**common)
+    if kind == "roberta":
+        return tf.RobertaConfig(**common, type_vocab_size=1)
+    if kind == "xlm-roberta":
+        return tf.XLMRobertaConfig(**common, type_vocab_size=1)
+    if kind == "electra":
+        return tf.ElectraConfig(**common, embedding_size=16)
+    if kind == "deberta-v2":
+        return tf.DebertaV2Config(**common, relative_attention=True, pos_att_type=["p2c", "c2p"], max_relative_positions=-1,
+                                  position_buckets=16, type_vocab_size=0, norm_rel_ebd="layer_norm", share_att_key=True)
+    if kind == "distilbert":
+        return tf.DistilBertConfig(vocab_size=vocab, dim=32, n_layers=layers, n_heads=4, hidden_dim=64,
+                                   max_position_embeddings=max_pos)
+    if kind == "modernbert":
+        return tf.ModernBertConfig(**common, global_attn_every_n_layers=2, local_attention=16,
+                                   pad_token_id=0, bos_token_id=1, eos_token_id=2, cls_token_id=1, sep_token_id=2)
+    raise ValueError(kind)
+
+
+def save_tiny(kind: str, d: Path, vocab: int = 120, layers: int = 3, seed: int = 0) -> Path:
+    """A tiny random "pre-trained" encoder of ``kind`` saved as a local model directory (base model, no head)."""
+    from transformers import AutoModel
+
+    torch.manual_seed(seed)
+    AutoModel.from_config(tiny_config(kind, vocab, layers)).save_pretrained(d)
+    return d

@@ -8,7 +8,8 @@ from bertscape.directions import join
 from bertscape.io import save_tensors
 from bertscape.landscape import HFLandscape, make_batches
 from bertscape.modeling import build_model, encoder_prefix, load_config, state_dict
-from bertscape.surfaces import build_engine, layer_keys
+from bertscape.architectures import layer_keys, layer_map_of
+from bertscape.surfaces import build_engine
 from bertscape.train import TrainSpec, evaluate, train
 from conftest import random_data
 
@@ -80,7 +81,7 @@ def test_layer_groups_from_depth_and_rollback_point(setup):
     s = setup
     groups = layer_groups({"layers": {"groups": None}}, s["config"].num_hidden_layers)
     assert groups == {"low": [0, 1], "mid": [2, 3], "high": [4, 5]}
-    keys = layer_keys(s["d1"], groups["high"])
+    keys = layer_keys(s["d1"], groups["high"], layer_map_of(s["config"]))
     assert keys and all(k.startswith(s["prefix"]) for k in keys)
     eng, _ = build_engine("layer_surface", s["config"], s["dir"] / "theta0.safetensors", s["dir"] / "theta1.safetensors",
                           s["dir"] / "dirs.safetensors", s["batches"], groups["high"])

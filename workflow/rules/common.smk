@@ -99,10 +99,10 @@ def data_source_files(task):
 
 
 def cfg_depth(model_dir):
-    import json
+    """The number of transformer blocks, counted in the model object (bertscape.architectures), any architecture."""
+    from bertscape.architectures import depth
 
-    c = json.loads((Path(model_dir) / "config.json").read_text())
-    return c.get("num_hidden_layers") or c.get("n_layers")
+    return depth(model_dir)
 
 
 def _model_dir():
