@@ -38,12 +38,14 @@ def random_data(n: int, vocab: int, max_len: int, num_labels: int, seed: int) ->
 ARCHITECTURES = ["bert", "roberta", "distilbert", "electra", "deberta-v2", "xlm-roberta", "modernbert"]
 
 
-def tiny_config(kind: str, vocab: int = 120, layers: int = 3, max_pos: int = 80):
-    """A tiny random config of each supported architecture (hidden 32, 4 heads), built locally (no hub)."""
+def tiny_config(kind: str, vocab: int = 120, layers: int = 3, max_pos: int = 80, hidden: int = 32):
+    """A tiny random config of each supported architecture (hidden 32, 4 heads, FFN 64 by default), built locally
+    (no hub); ``hidden`` scales it (heads of 8 dims below 64, else of 32; FFN 2x, or 4x from 64 on)."""
     import transformers as tf
 
-    common = dict(vocab_size=vocab, hidden_size=32, num_hidden_layers=layers, num_attention_heads=4,
-                  intermediate_size=64, max_position_embeddings=max_pos)
+    heads, inter = (hidden // 8, 2 * hidden) if hidden < 64 else (hidden // 32, 4 * hidden)
+    common = dict(vocab_size=vocab, hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
+                  intermediate_size=inter, max_position_embeddings=max_pos)
     if kind == "bert":
         return tf.BertConfig(**common)
     if kind == "roberta":
@@ -51,12 +53,12 @@ def tiny_config(kind: str, vocab: int = 120, layers: int = 3, max_pos: int = 80)
     if kind == "xlm-roberta":
         return tf.XLMRobertaConfig(**common, type_vocab_size=1)
     if kind == "electra":
-        return tf.ElectraConfig(**common, embedding_size=16)
+        return tf.ElectraConfig(**common, embedding_size=hidden // 2)
     if kind == "deberta-v2":
         return tf.DebertaV2Config(**common, relative_attention=True, pos_att_type=["p2c", "c2p"], max_relative_positions=-1,
                                   position_buckets=16, type_vocab_size=0, norm_rel_ebd="layer_norm", share_att_key=True)
     if kind == "distilbert":
-        return tf.DistilBertConfig(vocab_size=vocab, dim=32, n_layers=layers, n_heads=4, hidden_dim=64,
+        return tf.DistilBertConfig(vocab_size=vocab, dim=hidden, n_layers=layers, n_heads=heads, hidden_dim=inter,
                                    max_position_embeddings=max_pos)
     if kind == "modernbert":
         return tf.ModernBertConfig(**common, global_attn_every_n_layers=2, local_attention=16,
