@@ -73,3 +73,13 @@ def save_tiny(kind: str, d: Path, vocab: int = 120, layers: int = 3, seed: int =
     torch.manual_seed(seed)
     AutoModel.from_config(tiny_config(kind, vocab, layers)).save_pretrained(d)
     return d
+
+
+def reference(s: dict, state: dict) -> dict:
+    """transformers' own evaluation (3 labels, 160-token batches) of ``state`` on ``s["dev"]``, model from ``s["dir"]``."""
+    from bertscape.modeling import build_model
+    from bertscape.train import evaluate
+
+    m = build_model(s["dir"], 3, "finetune", 0)
+    m.load_state_dict(state)
+    return evaluate(m, s["dev"], 160)

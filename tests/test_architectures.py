@@ -15,8 +15,8 @@ from bertscape.landscape import make_batches
 from bertscape.modeling import build_model, encoder_prefix, head_note, load_config, state_dict
 from bertscape.rollback import rollback_rows
 from bertscape.surfaces import build_engine
-from bertscape.train import TrainSpec, evaluate, train
-from conftest import ARCHITECTURES, random_data, save_tiny, tiny_config
+from bertscape.train import TrainSpec, train
+from conftest import reference, ARCHITECTURES, random_data, save_tiny, tiny_config
 
 
 @pytest.fixture(scope="module", params=ARCHITECTURES)
@@ -35,12 +35,6 @@ def arch(request, tmp_path_factory):
     dev["token_type_ids"].zero_()  # RoBERTa, XLM-R: one token type
     return {"kind": request.param, "dir": d, "theta0": theta0, "theta1": theta1, "d1": d1, "dev": dev,
             "batches": make_batches(dev, torch.arange(20), "dev", 160), "config": load_config(d, 3)}
-
-
-def reference(s, state):
-    m = build_model(s["dir"], 3, "finetune", 0)
-    m.load_state_dict(state)
-    return evaluate(m, s["dev"], 160)
 
 
 def test_layer_map_is_the_model_blocks(arch):

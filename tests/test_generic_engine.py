@@ -10,8 +10,8 @@ from bertscape.landscape import HFLandscape, make_batches
 from bertscape.modeling import build_model, encoder_prefix, load_config, state_dict
 from bertscape.architectures import layer_keys, layer_map_of
 from bertscape.surfaces import build_engine
-from bertscape.train import TrainSpec, evaluate, train
-from conftest import random_data
+from bertscape.train import TrainSpec, train
+from conftest import reference, random_data
 
 
 def save_encoder(kind, d):
@@ -43,12 +43,6 @@ def setup(request, tmp_path_factory):
     dev["token_type_ids"].zero_()  # RoBERTa has one token type
     return {"dir": d, "theta0": theta0, "theta1": theta1, "d1": d1, "d2": d2, "dev": dev, "prefix": prefix,
             "batches": make_batches(dev, torch.arange(20), "dev", 160), "config": load_config(d, 3)}
-
-
-def reference(s, state):
-    m = build_model(s["dir"], 3, "finetune", 0)
-    m.load_state_dict(state)
-    return evaluate(m, s["dev"], 160)
 
 
 def test_surface_points_equal_transformers(setup):
