@@ -67,7 +67,7 @@ def layer_keys(keys, layers: list[int], lmap: dict[str, int]) -> list[str]:
     return [k for k in keys if k in lmap and lo <= lmap[k] <= hi]
 
 
-def load_config(model_dir: str | os.PathLike):
+def model_config(model_dir: str | os.PathLike):
     """The transformers config of a model directory; an unknown architecture is a one-line error."""
     from transformers import AutoConfig
 
@@ -80,7 +80,7 @@ def load_config(model_dir: str | os.PathLike):
 
 def depth(model_dir: str | os.PathLike) -> int:
     """The number of transformer blocks of the model in ``model_dir``, counted in the model object."""
-    return len(layer_list(skeleton(load_config(model_dir)))[1])
+    return len(layer_list(skeleton(model_config(model_dir)))[1])
 
 
 def describe(config) -> str:

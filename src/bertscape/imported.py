@@ -79,11 +79,11 @@ def load_checkpoint(ckpt: Path, model_dir: Path, num_labels: int, key: str) -> t
     Returns (state, what was loaded: labels, architecture)."""
     from transformers import AutoModelForSequenceClassification
 
-    from .architectures import load_config
-    from .modeling import build_model, quiet_transformers, state_dict
+    from .architectures import model_config, skeleton
+    from .modeling import load_config, quiet_transformers, state_dict
 
     quiet_transformers()
-    config = load_config(ckpt)
+    config = model_config(ckpt)
     n = config.num_labels
     if n != num_labels:
         raise BertscapeError(f"config key {key}: checkpoint {ckpt} has a task head of {n} labels, the task has "
@@ -94,7 +94,7 @@ def load_checkpoint(ckpt: Path, model_dir: Path, num_labels: int, key: str) -> t
         raise BertscapeError(f"config key {key}: checkpoint {ckpt} lacks {sorted(info['missing_keys'])[0]} "
                              f"({len(info['missing_keys'])} missing: is it a fine-tuned sequence classifier?)")
     theta1 = state_dict(model)
-    ref = state_dict(build_model(model_dir, num_labels, "finetune", 0))
+    ref = skeleton(load_config(model_dir, num_labels)).state_dict()  # model.name's names and shapes (meta: no weights)
     if set(theta1) != set(ref) or any(theta1[k].shape != ref[k].shape for k in ref):
         odd = sorted(set(theta1) ^ set(ref)) or [k for k in ref if theta1[k].shape != ref[k].shape]
         raise BertscapeError(f"config key {key}: checkpoint {ckpt} does not match model.name's parameters ({odd[0]})")
