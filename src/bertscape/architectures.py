@@ -82,7 +82,3 @@ def depth(model_dir: str | os.PathLike) -> int:
     """The number of transformer blocks of the model in ``model_dir``, counted in the model object."""
     return len(layer_list(skeleton(model_config(model_dir)))[1])
 
-
-def describe(config) -> str:
-    """``model_type`` plus vocabulary size: what two checkpoints must share to be the same architecture."""
-    return f"{config.model_type} (vocab {config.vocab_size})"
