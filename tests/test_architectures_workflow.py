@@ -49,7 +49,7 @@ def every_output(out, conf):
     assert [r["group"] for r in rows] == ["none", "low", "mid", "high"]
     for g in ("low", "mid", "high"):
         grid = read_grid(out / "layers" / "MRPC" / f"{g}.h5")
-        assert np.isfinite(grid.arrays["train_loss"]).all()
+        assert np.isfinite(grid.values["train_loss"]).all()
     return read_tsv(out / "claims" / "claims.tsv")
 
 
@@ -74,8 +74,8 @@ def test_full_tiny_run(kind, tmp_path):
     r = run(conf, tmp_path / "c2.yaml", REPO)
     assert "import_checkpoint" in r.stderr and "imported" in (out / "logs" / "import_checkpoint" / "MRPC-finetune.log").read_text()
     after = read_grid(out / "surfaces" / "MRPC" / "finetune.h5")
-    for m, a in before["finetune"].arrays.items():
-        assert np.array_equal(a, after.arrays[m], equal_nan=True), m
+    for m, a in before["finetune"].values.items():
+        assert np.array_equal(a, after.values[m], equal_nan=True), m
     claims = every_output(out, conf)
     na = {(c["claim"], c["measure"]) for c in claims if c["task"] == "MRPC" and "imported checkpoint" in c["reason"]}
     assert {("C2", "epochs_to_loss"), ("C2", "direction_epoch1")} <= na

@@ -113,8 +113,9 @@ def no_history(rows: list[dict], imported: list[str], long_task: str | None) -> 
         else:  # C3: the long run continues the fine-tuning run, whose history it extends
             which = [f"{t}/finetune"] if r["claim"] == "C3" and t == long_task and (t, "finetune") in runs else []
         if which:
+            keys = ", ".join(f"tasks.{w.split('/')[0]}.{KEYS[w.split('/')[1]]}" for w in which)
             r = {**r, "holds": None, "reason": f"needs the training history; theta1 of {', '.join(which)} is an imported "
-                                              "checkpoint (tasks.<task>.finetuned / scratch)"}
+                                              f"checkpoint ({keys})"}
         out.append(r)
     return out
 
