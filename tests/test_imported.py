@@ -123,3 +123,23 @@ def test_workflow_stops_on_a_bad_checkpoint_before_any_job(tmp_path):
     lines = [ln for ln in r.stderr.splitlines() if ln.startswith("bertscape:")]
     assert r.returncode != 0 and len(lines) == 1 and "tasks.MRPC.finetuned" in lines[0] and "does not exist" in lines[0], \
         r.stderr[-2000:]
+
+
+def test_an_imported_scratch_run_has_the_trained_runs_theta0_and_theta1(tiny_bert_dir, tmp_path):
+    """tasks.<T>.scratch: theta0 is the pipeline's shared random encoder + the seeded head, theta1 the given weights."""
+    from bertscape.modeling import scratch_encoder_state
+
+    save_tensors(tmp_path / "scratch.safetensors", scratch_encoder_state(tiny_bert_dir, 7))
+    data = random_data(16, 120, 16, 3, 3)
+    model = build_model(tiny_bert_dir, 3, "scratch", 0, ck.load(tmp_path / "scratch.safetensors"))
+    (tmp_path / "own").mkdir()
+    paths = [str(tmp_path / "own" / f"epoch{e}.safetensors") for e in (0, 1)]
+    train(model, data, data, TrainSpec(epochs=1, batch_size=8, lr=1e-3, eval_batch_tokens=160), paths,
+          tmp_path / "resume", progress=False, theta0_base=tmp_path / "scratch.safetensors")
+    model.save_pretrained(tmp_path / "user_model")
+    theta1, _ = load_checkpoint(tmp_path / "user_model", tiny_bert_dir, 3, "tasks.MRPC.scratch")
+    import_run(theta1, tiny_bert_dir, 3, "scratch", 0, tmp_path / "scratch.safetensors", data, 160, 1,
+               tmp_path / "imported", {})
+    for e in (0, 1):
+        a, b = ck.load(ck.full_path(tmp_path / "own", e)), ck.load(ck.full_path(tmp_path / "imported", e))
+        assert set(a) == set(b) and all(torch.equal(a[k], b[k]) for k in a), e
