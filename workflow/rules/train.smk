@@ -76,7 +76,7 @@ ruleorder: import_checkpoint > train
 rule import_checkpoint:
     input:
         unpack(import_inputs),
-        code=lib("modeling.py", "imported.py", "architectures.py", "train.py", "checkpoints.py", "directions.py"),
+        code=code_id("import_checkpoint.py"),
     output:
         ckpts=directory(f"{R}/train/{{task}}/{{init}}/checkpoints"),
         steps=f"{R}/train/{{task}}/{{init}}/steps.tsv",
