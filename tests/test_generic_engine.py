@@ -8,9 +8,10 @@ from bertscape.directions import join
 from bertscape.io import save_tensors
 from bertscape.landscape import HFLandscape, make_batches
 from bertscape.modeling import build_model, encoder_prefix, load_config, state_dict
-from bertscape.surfaces import build_engine, layer_keys
-from bertscape.train import TrainSpec, evaluate, train
-from conftest import random_data
+from bertscape.architectures import layer_keys, layer_map_of
+from bertscape.surfaces import build_engine
+from bertscape.train import TrainSpec, train
+from conftest import reference, random_data
 
 
 def save_encoder(kind, d):
@@ -44,12 +45,6 @@ def setup(request, tmp_path_factory):
             "batches": make_batches(dev, torch.arange(20), "dev", 160), "config": load_config(d, 3)}
 
 
-def reference(s, state):
-    m = build_model(s["dir"], 3, "finetune", 0)
-    m.load_state_dict(state)
-    return evaluate(m, s["dev"], 160)
-
-
 def test_surface_points_equal_transformers(setup):
     s = setup
     eng, _ = build_engine("surface", s["config"], s["dir"] / "theta0.safetensors", s["dir"] / "theta1.safetensors",
@@ -80,7 +75,7 @@ def test_layer_groups_from_depth_and_rollback_point(setup):
     s = setup
     groups = layer_groups({"layers": {"groups": None}}, s["config"].num_hidden_layers)
     assert groups == {"low": [0, 1], "mid": [2, 3], "high": [4, 5]}
-    keys = layer_keys(s["d1"], groups["high"])
+    keys = layer_keys(s["d1"], groups["high"], layer_map_of(s["config"]))
     assert keys and all(k.startswith(s["prefix"]) for k in keys)
     eng, _ = build_engine("layer_surface", s["config"], s["dir"] / "theta0.safetensors", s["dir"] / "theta1.safetensors",
                           s["dir"] / "dirs.safetensors", s["batches"], groups["high"])

@@ -11,7 +11,8 @@ from bertscape.io import save_tensors
 from bertscape.landscape import BertLandscape, make_batches
 from bertscape.modeling import build_model, load_config, state_dict
 from bertscape.rollback import rollback_rows
-from bertscape.surfaces import build_engine, evaluate_shard, layer_keys, points, shard_grid
+from bertscape.architectures import layer_keys, layer_map_of
+from bertscape.surfaces import build_engine, evaluate_shard, points, shard_grid
 from bertscape.train import evaluate
 
 EV = {"train_subset": 24, "dev_subset": None, "batch_tokens": 160}
@@ -142,7 +143,7 @@ def test_layer_surface_rollback_point_equals_rollback_model(setup, group):
                              s["dir"] / "dirs.safetensors", only_train, group)
     assert eng.start == group[0]  # layers below the group are cached, not recomputed
     assert info["layers"] == group
-    keys = layer_keys(s["theta1"], group)
+    keys = layer_keys(s["theta1"], group, layer_map_of(s["config"]))
     rolled = {**s["theta1"], **{k: s["theta0"][k] for k in keys}}
     ref = hf_metrics(s["model_dir"], rolled, s["train"], torch.sort(torch.arange(24)).values)
     assert eng.evaluate(-1.0, 0.0)["train_loss"] == pytest.approx(ref["loss"], rel=1e-5)
@@ -157,7 +158,7 @@ def test_rollback_table_resets_exactly_one_group(setup):
     assert [r["group"] for r in rows] == ["none", "low", "mid", "high"]
     full = hf_metrics(s["model_dir"], s["theta1"], s["dev"], torch.arange(20))
     assert rows[0]["dev_acc"] == full["acc"]
-    keys = layer_keys(s["theta1"], [1, 1])
+    keys = layer_keys(s["theta1"], [1, 1], layer_map_of(s["config"]))
     assert keys and all(".layer.1." in k for k in keys)
     mid = hf_metrics(s["model_dir"], {**s["theta1"], **{k: s["theta0"][k] for k in keys}}, s["dev"], torch.arange(20))
     assert rows[2]["dev_acc"] == mid["acc"] and rows[2]["delta"] == pytest.approx(mid["acc"] - full["acc"])

@@ -303,11 +303,11 @@ class HFLandscape:
                  device: str | torch.device | None = None, dtype: str = "fp32"):
         from transformers import AutoModelForSequenceClassification
 
-        from .modeling import _quiet_transformers, batch_inputs
+        from .modeling import quiet_transformers, batch_inputs
 
         if set(d1) - set(base) or (d2 is not None and set(d2) != set(d1)):
             raise BertscapeError("directions must cover the same parameters, all present in the base point")
-        _quiet_transformers()
+        quiet_transformers()
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.dtype = resolve(dtype, self.device)  # bf16/fp16: the model's own forward under autocast
         self.model = AutoModelForSequenceClassification.from_config(config).to(self.device).eval()

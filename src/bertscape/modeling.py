@@ -87,7 +87,7 @@ def load_config(model_dir: str | os.PathLike, num_labels: int):
     return AutoConfig.from_pretrained(str(model_dir), num_labels=num_labels, local_files_only=True)
 
 
-def _quiet_transformers() -> None:
+def quiet_transformers() -> None:
     from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()
@@ -123,7 +123,7 @@ def scratch_encoder_state(model_dir: str | os.PathLike, seed: int) -> dict[str, 
     """One random initialisation of the encoder architecture, shared by every scratch run."""
     from transformers import AutoModelForSequenceClassification
 
-    _quiet_transformers()
+    quiet_transformers()
     torch.manual_seed(seed)
     model = AutoModelForSequenceClassification.from_config(load_config(model_dir, 2))
     prefix = base_prefix(model)
@@ -135,10 +135,12 @@ def build_model(model_dir: str | os.PathLike, num_labels: int, init: str, seed: 
     """theta0 as a torch module: pre-trained (finetune) or the shared random encoder (scratch)."""
     from transformers import AutoModelForSequenceClassification
 
-    _quiet_transformers()
+    quiet_transformers()
     config = load_config(model_dir, num_labels)
     if init == "finetune":
-        model = AutoModelForSequenceClassification.from_pretrained(str(model_dir), config=config, local_files_only=True)
+        # a checkpoint's own task head (any size: another task's labels) is replaced below by the seeded one
+        model = AutoModelForSequenceClassification.from_pretrained(str(model_dir), config=config, local_files_only=True,
+                                                                   ignore_mismatched_sizes=True)
     elif init == "scratch":
         if scratch_state is None:
             raise BertscapeError("scratch init needs the shared random encoder state")
@@ -151,6 +153,23 @@ def build_model(model_dir: str | os.PathLike, num_labels: int, init: str, seed: 
         raise BertscapeError(f"init must be finetune or scratch, not {init!r}")
     init_head(model, seed)
     return model
+
+
+def head_note(model_dir: str | os.PathLike, num_labels: int) -> str | None:
+    """One line when ``model_dir`` is a classifier with its own task head (which theta0 never uses: it gets the
+    seeded head for the task), saying what that head was; None for a base model without one."""
+    import json
+
+    c = json.loads((Path(model_dir) / "config.json").read_text())
+    archs = [a for a in c.get("architectures") or [] if "For" in a and not a.endswith(("ForMaskedLM", "ForPreTraining"))]
+    if not archs:
+        return None
+    labels = c.get("id2label") or {}
+    n = len(labels) or c.get("num_labels")
+    names = ", ".join(str(labels[k]) for k in sorted(labels, key=lambda k: int(k))) if labels else "?"
+    size = "another size" if n != num_labels else "the same size"
+    return (f"{Path(model_dir).name}: its {archs[0]} head ({n} labels: {names}; {size} as the task's {num_labels}) "
+            f"is replaced by a fresh seeded head for the task")
 
 
 def batch_inputs(model, ids: torch.Tensor, types: torch.Tensor, mask: torch.Tensor | None) -> dict:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from .architectures import layer_keys, layer_map
 from .checkpoints import load
 from .modeling import build_model
-from .surfaces import layer_keys
 from .train import evaluate
 
 
@@ -21,9 +21,10 @@ def rollback_rows(model_dir, theta0_path, theta1_path, dev, groups: dict[str, li
     model = build_model(model_dir, num_labels, "finetune", 0)
     model.load_state_dict(theta1)
     full = evaluate(model, dev, batch_tokens)
+    lmap = layer_map(model)
     rows = [_row("none", "", "", full, metric, None)]
     for name, (lo, hi) in groups.items():
-        keys = layer_keys(theta1, [lo, hi])
+        keys = layer_keys(theta1, [lo, hi], lmap)
         model.load_state_dict({**theta1, **{k: theta0[k] for k in keys}})
         rows.append(_row(name, lo, hi, evaluate(model, dev, batch_tokens), metric, full[metric]))
     return rows

@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +22,7 @@ from tqdm import tqdm
 from . import BertscapeError
 from . import checkpoints as ck
 from . import preempt
+from .architectures import layer_keys, layer_map_of
 from .directions import State, norm, split
 from .modeling import encoder_prefix
 from .h5io import Grid
@@ -48,12 +48,6 @@ def eval_batches(train: dict, dev: dict | None, ev: dict, seed: int) -> list:
     return batches
 
 
-def layer_keys(keys, layers: list[int]) -> list[str]:
-    lo, hi = layers
-    pat = re.compile(r"\.(?:encoder|transformer)\.layers?\.(\d+)\.")  # BERT/RoBERTa: encoder.layer, DistilBERT: transformer.layer
-    return [k for k in keys if (m := pat.search(k)) and lo <= int(m.group(1)) <= hi]
-
-
 def read_head(path: str | os.PathLike, prefix: str) -> State:
     with safe_open(str(path), framework="pt") as f:
         return {k: f.get_tensor(k) for k in f.keys() if not k.startswith(prefix)}
@@ -68,7 +62,7 @@ def build_engine(kind: str, config, theta0_path, theta1_path, directions, batche
     info = {}
     if kind == "layer_surface":
         base = load_tensors(theta1_path)
-        keys = layer_keys(d1, layers)
+        keys = layer_keys(d1, layers, layer_map_of(config))
         if not keys:
             raise BertscapeError(f"layer group {layers} selects no parameters")
         d1 = {k: d1[k] for k in keys}

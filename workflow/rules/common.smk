@@ -99,10 +99,10 @@ def data_source_files(task):
 
 
 def cfg_depth(model_dir):
-    import json
+    """The number of transformer blocks, counted in the model object (bertscape.architectures), any architecture."""
+    from bertscape.architectures import depth
 
-    c = json.loads((Path(model_dir) / "config.json").read_text())
-    return c.get("num_hidden_layers") or c.get("n_layers")
+    return depth(model_dir)
 
 
 def _model_dir():
@@ -132,6 +132,51 @@ if workflow.is_main_process:
     except OSError as e:
         sys.stderr.write(f"bertscape: cannot hash an external input ({e})\n")
         sys.exit(2)
+
+
+# Models the user already fine-tuned (tasks.<T>.finetuned / scratch) are theta1 of those runs: rule
+# import_checkpoint writes what train would. Each enters the DAG by content like the model; its architecture
+# and vocabulary are checked against model.name before any job runs.
+from bertscape import imported as imp
+
+IMPORTED = imp.imported_runs(config["tasks"])
+
+
+def checkpoint_id(task, init):
+    return f"{R}/sources/checkpoints/{task}/{init}.json"
+
+
+def _imported_dirs():
+    dirs = {}
+    try:
+        for (t, init), ref in IMPORTED.items():
+            key = f"tasks.{t}.{imp.KEYS[init]}"
+            dirs[t, init] = d = imp.checkpoint_dir(ref, config["resources_dir"], key)
+            if MODEL_DIR is not None:
+                imp.check_compatible(d, MODEL_DIR, key, config["model"]["name"])
+    except BertscapeError as e:
+        sys.stderr.write(f"bertscape: {e}\n")
+        sys.exit(2)
+    return dirs
+
+
+IMPORTED_DIRS = _imported_dirs()
+if workflow.is_main_process:
+    try:
+        for (t, init), d in IMPORTED_DIRS.items():
+            identity.refresh_model(checkpoint_id(t, init), d)
+    except OSError as e:
+        sys.stderr.write(f"bertscape: cannot hash a checkpoint ({e})\n")
+        sys.exit(2)
+
+
+def import_inputs(wildcards):
+    """Only an imported run has a checkpoint identity: for any other run this names a file nothing makes, so
+    the train rule is the one that applies (ruleorder import_checkpoint > train)."""
+    run = (wildcards.task, wildcards.init)
+    inp = {"model": MODEL_ID, "init": f"{R}/init/{wildcards.init}.safetensors", "dev": tokens(wildcards.task, "dev")}
+    inp["checkpoint"] = checkpoint_id(*run) if run in IMPORTED else f"{R}/sources/checkpoints/not-imported"
+    return inp
 
 
 def ckpt_dir(task, init):

@@ -68,3 +68,31 @@ rule train:
         seed=config["seed"],
     script:
         "../scripts/train.py"
+
+
+ruleorder: import_checkpoint > train
+
+
+rule import_checkpoint:
+    input:
+        unpack(import_inputs),
+        code=code_id("import_checkpoint.py"),
+    output:
+        ckpts=directory(f"{R}/train/{{task}}/{{init}}/checkpoints"),
+        steps=f"{R}/train/{{task}}/{{init}}/steps.tsv",
+        epochs=f"{R}/train/{{task}}/{{init}}/epochs.tsv",
+        displacements=f"{R}/train/{{task}}/{{init}}/displacements.tsv",
+    log:
+        log("import_checkpoint/{task}-{init}"),
+    conda:
+        "../../envs/torch.yaml"
+    threads: config["threads"]["light"]
+    resources:
+        **config["resources"]["light"],
+    params:
+        ref=lambda wc: IMPORTED.get((wc.task, wc.init)),
+        key=lambda wc: f"tasks.{wc.task}.{imp.KEYS.get(wc.init)}",
+        epochs=lambda wc: cfg.epochs(config, wc.task, wc.init),
+        seed=config["seed"],
+    script:
+        "../scripts/import_checkpoint.py"

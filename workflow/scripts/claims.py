@@ -3,6 +3,7 @@ gated by its preconditions (P1-P4, preconditions.tsv): an n/a names what failed 
 from bertscape import preconditions as P
 from bertscape.audit import sources
 from bertscape.claims import evaluate
+from bertscape.imported import imported_runs, no_history
 from bertscape.io import write_json, write_text, write_tsv
 from bertscape.report import claims_html
 from bertscape.runner import run
@@ -13,6 +14,7 @@ def main(job):
     params = dict(job.params.items())
     r = evaluate(dict(job.input.items()), params.pop("input_keys"), params)
     rows, checks, table1 = r["claims"], r["preconditions"], r["table1_vs_paper"]
+    rows = no_history(rows, [f"{t}/{i}" for t, i in imported_runs(params["task_configs"])], params["long"])
     prov = job.provenance(sources=sources(list(job.input.surfaces)))
     write_tsv(job.output.tsv, flat_rows(rows), COLUMNS)
     write_tsv(job.output.preconditions, P.flat_rows(checks), P.COLUMNS)

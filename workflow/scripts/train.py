@@ -4,7 +4,7 @@ from pathlib import Path
 from bertscape.checkpoints import DISPLACEMENT_COLUMNS, full_path
 from bertscape.data import task_spec
 from bertscape.io import load_tensors, write_tsv
-from bertscape.modeling import build_model, model_identity, resolve_model_dir
+from bertscape.modeling import build_model, head_note, model_identity, resolve_model_dir
 from bertscape.provenance import sha256_path
 from bertscape.preempt import watch
 from bertscape.runner import run
@@ -15,8 +15,11 @@ def main(job):
     c, task, init = job.smk.config, job.wildcards.task, job.wildcards.init
     model_dir = resolve_model_dir(c["model"]["name"], c["resources_dir"], c["model"]["revision"])
     scratch = load_tensors(job.input.init) if init == "scratch" else None
-    model = build_model(model_dir, task_spec(task, c["tasks"]).num_labels, "scratch" if init == "scratch" else "finetune",
-                        job.params.seed, scratch)
+    num_labels = task_spec(task, c["tasks"]).num_labels
+    model = build_model(model_dir, num_labels, "scratch" if init == "scratch" else "finetune", job.params.seed, scratch)
+    head = head_note(model_dir, num_labels) if init == "finetune" else None
+    if head:
+        job.log.info(head)
     first = job.params.first_epoch
     if init == "long":  # start from the last checkpoint of the regular fine-tuning run
         model.load_state_dict(load_tensors(full_path(job.input.start, first)))
@@ -28,7 +31,8 @@ def main(job):
     base = None
     if init == "long":  # its start is the fine-tuning run's last checkpoint: not stored twice; deltas from that run's theta0
         paths[0], base = None, full_path(job.input.start, 0)
-    sources = {"model": model_identity(c["model"]["name"], model_dir, c["model"]["revision"])}
+    sources = {"model": {**model_identity(c["model"]["name"], model_dir, c["model"]["revision"]),
+                         **({"head": head} if head else {})}}
     meta = {"task": task, "init": init, "provenance": job.provenance(sources=sources)}
     moved = []  # each epoch reduced to what eqs 3-5 need, measured before anything is published
     with watch():  # a time limit or preemption: save the state after the current step and stop (a rerun resumes)
