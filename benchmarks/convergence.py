@@ -28,7 +28,7 @@ from bertscape.directions import difference, dot, encoder_keys, norm, scaled
 from bertscape.io import load_tensors, save_tensors
 from bertscape.landscape import make_engine
 from bertscape.modeling import build_model, encoder_prefix, load_config, resolve_model_dir, scratch_encoder_state
-from bertscape.surfaces import eval_batches
+from bertscape.batches import eval_batches
 from bertscape.train import TrainSpec, train
 
 

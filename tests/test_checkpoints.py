@@ -10,7 +10,7 @@ from bertscape import BertscapeError
 from bertscape import checkpoints as ck
 from bertscape.directions import difference, encoder_keys, join, make_directions, norm
 from bertscape.io import load_tensors, save_tensors
-from bertscape.landscape import make_batches
+from bertscape.batches import make_batches
 from bertscape.modeling import build_model, load_config, state_dict
 from bertscape.surfaces import build_engine, evaluate_shard
 from bertscape.train import TrainSpec, train

@@ -3,10 +3,11 @@ evaluation at shifted points, layer groups come from the model's depth, and trai
 import pytest
 import torch
 
+from bertscape.batches import make_batches
 from bertscape.config import layer_groups
 from bertscape.directions import join
 from bertscape.io import save_tensors
-from bertscape.landscape import HFLandscape, make_batches
+from bertscape.landscape import HFLandscape
 from bertscape.modeling import build_model, encoder_prefix, load_config, state_dict
 from bertscape.surfaces import build_engine, layer_keys
 from bertscape.train import TrainSpec, evaluate, train

@@ -11,9 +11,10 @@ from conftest import random_data
 
 from bertscape import claims as C
 from bertscape import measures as M
+from bertscape.batches import make_batches
 from bertscape.data.tokenize import tokenize_rows
 from bertscape.io import save_tensors
-from bertscape.landscape import BertLandscape, HFLandscape, make_batches
+from bertscape.landscape import BertLandscape, HFLandscape
 from bertscape.metrics import dev_error, glue_metrics, score, task_loss
 from bertscape.modeling import build_model, load_config, state_dict
 from bertscape.rollback import rollback_rows

@@ -87,7 +87,7 @@ def load_config(model_dir: str | os.PathLike, num_labels: int):
     return AutoConfig.from_pretrained(str(model_dir), num_labels=num_labels, local_files_only=True)
 
 
-def _quiet_transformers() -> None:
+def quiet_transformers() -> None:
     from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()
@@ -123,7 +123,7 @@ def scratch_encoder_state(model_dir: str | os.PathLike, seed: int) -> dict[str, 
     """One random initialisation of the encoder architecture, shared by every scratch run."""
     from transformers import AutoModelForSequenceClassification
 
-    _quiet_transformers()
+    quiet_transformers()
     torch.manual_seed(seed)
     model = AutoModelForSequenceClassification.from_config(load_config(model_dir, 2))
     prefix = base_prefix(model)
@@ -135,7 +135,7 @@ def build_model(model_dir: str | os.PathLike, num_labels: int, init: str, seed: 
     """theta0 as a torch module: pre-trained (finetune) or the shared random encoder (scratch)."""
     from transformers import AutoModelForSequenceClassification
 
-    _quiet_transformers()
+    quiet_transformers()
     config = load_config(model_dir, num_labels)
     if init == "finetune":
         model = AutoModelForSequenceClassification.from_pretrained(str(model_dir), config=config, local_files_only=True)

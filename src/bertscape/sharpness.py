@@ -11,16 +11,16 @@ import os
 
 import torch
 
-from .landscape import Batch
+from .batches import Batch
 from .metrics import task_loss
-from .modeling import _quiet_transformers, base_prefix, batch_inputs, is_encoder_param, load_config
+from .modeling import base_prefix, batch_inputs, is_encoder_param, load_config, quiet_transformers
 
 
 def load_for_hessian(model_dir: str | os.PathLike, state: dict[str, torch.Tensor], num_labels: int):
     """The model at ``state`` with eager attention (differentiable twice everywhere), in eval mode."""
     from transformers import AutoModelForSequenceClassification
 
-    _quiet_transformers()
+    quiet_transformers()
     model = AutoModelForSequenceClassification.from_config(load_config(model_dir, num_labels), attn_implementation="eager")
     model.load_state_dict(state)
     return model.eval()

@@ -16,36 +16,22 @@ import re
 from pathlib import Path
 
 import numpy as np
-import torch
 from safetensors import safe_open
 from tqdm import tqdm
 
 from . import BertscapeError
 from . import checkpoints as ck
 from . import preempt
+from .batches import eval_batches
 from .directions import State, norm, split
 from .modeling import encoder_prefix
 from .h5io import Grid
 from .io import load_tensors, read_json, write_json
-from .landscape import make_batches, make_engine
+from .landscape import make_engine
 
 ANCHORS = {"surface": {"start": (0.0, 0.0), "end": (1.0, 0.0)},
            "curve": {"start": (0.0, 0.0), "end": (1.0, 0.0)},
            "layer_surface": {"finetuned": (0.0, 0.0), "rollback": (-1.0, 0.0)}}
-
-
-def subset(n: int, k: int | None, seed: int) -> torch.Tensor:
-    """A fixed, seeded subset of k of n example indices (all of them when k is None or >= n), sorted."""
-    if k is None or k >= n:
-        return torch.arange(n)
-    return torch.sort(torch.randperm(n, generator=torch.Generator().manual_seed(seed))[:k]).values
-
-
-def eval_batches(train: dict, dev: dict | None, ev: dict, seed: int) -> list:
-    batches = make_batches(train, subset(len(train["labels"]), ev["train_subset"], seed), "train", ev["batch_tokens"])
-    if dev is not None:
-        batches += make_batches(dev, subset(len(dev["labels"]), ev["dev_subset"], seed + 1), "dev", ev["batch_tokens"])
-    return batches
 
 
 def layer_keys(keys, layers: list[int]) -> list[str]:

@@ -31,8 +31,8 @@ from tqdm import tqdm
 
 from . import checkpoints as ck
 from . import preempt, stepstate
+from .batches import make_batches
 from .io import load_tensors, read_json, save_tensors, write_json
-from .landscape import make_batches
 from .metrics import as_labels, score, task_loss
 from .modeling import batch_inputs
 from .precision import LOW, matmul_mode, resolve

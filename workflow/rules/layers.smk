@@ -13,6 +13,7 @@ rule layer_shard:
         code=lib(
             "surfaces.py",
             "landscape.py",
+            "batches.py",
             "h5io.py",
             "directions.py",
             "config.py",
@@ -68,6 +69,7 @@ rule rollback:
         code=lib(
             "rollback.py",
             "landscape.py",
+            "batches.py",
             "metrics.py",
             "measures.py",
             "config.py",

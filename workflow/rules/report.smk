@@ -18,7 +18,13 @@ rule sharpness:
         train=lambda wc: tokens(wc.task, "train"),
         model=MODEL_ID,
         code=lib(
-            "sharpness.py", "landscape.py", "metrics.py", "measures.py", "modeling.py", "surfaces.py", "precision.py"
+            "sharpness.py",
+            "batches.py",
+            "metrics.py",
+            "measures.py",
+            "modeling.py",
+            "precision.py",
+            "data/__init__.py",
         ),
     output:
         f"{R}/claims/sharpness/{{task}}/{{init}}.json",

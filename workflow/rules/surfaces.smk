@@ -14,6 +14,7 @@ rule curve:
         code=lib(
             "surfaces.py",
             "landscape.py",
+            "batches.py",
             "h5io.py",
             "directions.py",
             "checkpoints.py",
@@ -49,6 +50,7 @@ rule surface_shard:
         code=lib(
             "surfaces.py",
             "landscape.py",
+            "batches.py",
             "h5io.py",
             "directions.py",
             "checkpoints.py",
@@ -101,6 +103,7 @@ rule basin:  # C1's 2D region followed past the surface's edge (only where it re
             "basins.py",
             "surfaces.py",
             "landscape.py",
+            "batches.py",
             "h5io.py",
             "directions.py",
             "checkpoints.py",

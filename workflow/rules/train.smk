@@ -48,7 +48,7 @@ rule train:
         code=lib(
             "modeling.py",
             "train.py",
-            "landscape.py",
+            "batches.py",
             "checkpoints.py",
             "directions.py",
             "metrics.py",

@@ -3,12 +3,12 @@ from pathlib import Path
 
 import torch
 
+from bertscape.batches import eval_batches
 from bertscape.data import task_spec
 from bertscape.io import load_tensors, write_json
 from bertscape.modeling import resolve_model_dir
 from bertscape.runner import run
 from bertscape.sharpness import load_for_hessian, top_eigenvalue
-from bertscape.surfaces import eval_batches
 
 
 def main(job):
