@@ -202,12 +202,13 @@ def _c2_epochs_only(epochs, var):
 
 def test_regression_labels_in_figures_and_table1():
     from bertscape.h5io import Grid
-    from bertscape.plots import _metric_label, table1
+    from bertscape.figures.scales import metric_label
+    from bertscape.figures.table import table1
 
     g = Grid("surface", np.zeros(2), np.zeros(2), {}, np.ones((2, 2), bool), attrs={"loss": "MSE", "dev_error_is": "1 − Pearson r"})
-    assert _metric_label("dev_error", [g]) == "generalization error (dev, 1 − Pearson r)"
-    assert _metric_label("train_loss", [g]) == "training loss (MSE)"
-    assert _metric_label("dev_error", []) == "generalization error (dev, 1 − acc)"
+    assert metric_label("dev_error", [g]) == "generalization error (dev, 1 − Pearson r)"
+    assert metric_label("train_loss", [g]) == "training loss (MSE)"
+    assert metric_label("dev_error", []) == "generalization error (dev, 1 − acc)"
     md, _ = table1([{"task": "STS-B", "metric": "Pearson r", "finetuned": 80.0, "low": 79.5, "glue": "Pearson r 80.00 / Spearman rho 79.10"},
                     {"task": "RTE", "metric": "accuracy", "finetuned": 70.0, "low": 69.0}])
     assert "STS-B (Pearson r)" in md and "| RTE |" in md and "Pearson r 80.00 / Spearman rho 79.10" in md

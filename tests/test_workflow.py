@@ -226,7 +226,7 @@ def test_staleness_reruns_exactly_what_changed(tiny_project):
     assert set(planned(base.replace("figures: {dpi: 60}", "figures: {dpi: 61, cmap: magma}"))) \
         == {"figure", "table1", "summary", "view3d", "all"}
     # 3. plotting code edited -> figure jobs only (a mere touch is not an edit: Snakemake compares checksums)
-    plots = proj.root / "src" / "bertscape" / "plots.py"
+    plots = proj.root / "src" / "bertscape" / "figures" / "scales.py"
     st, text = plots.stat(), plots.read_text()
     try:
         plots.write_text(text + "\n# edited by test_staleness\n")

@@ -1,5 +1,5 @@
 # Stage 9 -- Figures 1-7 and Table 1 (PNG + PDF), laid out like the paper. Only figure
-# settings are params here, and only plots.py is declared as code, so a colour-map change or a
+# settings are params here, and only the figures package is declared as code, so a colour-map change or a
 # plotting edit reruns figure jobs and nothing else.
 
 
@@ -8,10 +8,29 @@ localrules:
     table1,
 
 
+# the figures package (every figure family: inputs.py reaches them all); the 3D views use scales and style
+FIGURES_CODE = [
+    f"figures/{m}.py"
+    for m in (
+        "__init__",
+        "inputs",
+        "scales",
+        "style",
+        "surfaces",
+        "training",
+        "trajectories",
+        "curves",
+        "layers",
+        "table",
+        "save",
+    )
+]
+
+
 rule figure:
     input:
         data=figure_inputs,
-        code=lib("plots.py", "h5io.py", "figures.py"),
+        code=lib(*FIGURES_CODE, "h5io.py", "summary.py", "data/__init__.py"),
     output:
         [
             report(f, caption="../report/figure.rst", category="1. Figures") if f.endswith(".png") else f
@@ -33,7 +52,7 @@ rule figure:
 rule table1:
     input:
         data=[f"{R}/layers/{t}/rollback.tsv" for t in ROLLBACK_TASKS],
-        code=lib("plots.py", "figures.py", "summary.py", "data/__init__.py"),
+        code=lib(*FIGURES_CODE, "h5io.py", "summary.py", "data/__init__.py"),
     output:
         md=f"{R}/figures/table1_rollback.md",
         tsv=f"{R}/figures/table1_rollback.tsv",

@@ -11,7 +11,7 @@ localrules:
 rule view3d:
     input:
         data=view_inputs,
-        code=lib("views.py", "plots.py", "h5io.py"),
+        code=lib("views.py", "figures/__init__.py", "figures/scales.py", "figures/style.py", "h5io.py"),
     output:
         report(f"{R}/views/{{view}}_3d.html", caption="../report/view3d.rst", category="3. 3D views"),
     log:

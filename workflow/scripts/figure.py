@@ -1,8 +1,8 @@
 """Rule figure: one of Figures 1-7 (PNG and PDF) from the pipeline's files."""
 from pathlib import Path
 
-from bertscape.figures import make_figure
-from bertscape.plots import save_figure
+from bertscape.figures.inputs import make_figure
+from bertscape.figures.save import save_figure
 from bertscape.runner import run
 
 
