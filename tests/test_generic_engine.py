@@ -79,7 +79,7 @@ def test_bf16_generic_engine_agrees_with_fp32_within_budget(setup):
 
 def test_layer_groups_from_depth_and_rollback_point(setup):
     s = setup
-    groups = layer_groups({"layers": {"groups": None}}, s["config"].num_hidden_layers)
+    groups = layer_groups(None, s["config"].num_hidden_layers)
     assert groups == {"low": [0, 1], "mid": [2, 3], "high": [4, 5]}
     keys = layer_keys(s["d1"], groups["high"])
     assert keys and all(k.startswith(s["prefix"]) for k in keys)

@@ -1,3 +1,4 @@
+import dataclasses
 import os
 import re
 import sys
@@ -109,7 +110,8 @@ def _model_dir():
 
         try:
             d = resolve_model_dir(name)
-            cfg.layer_groups(config, cfg_depth(d))  # the depth is known before any job runs: check the groups now
+            # the depth is known before any job runs: check the groups now
+            cfg.layer_groups(config["layers"]["groups"], cfg_depth(d))
         except BertscapeError as e:
             sys.stderr.write(f"bertscape: {e}\n")
             sys.exit(2)
@@ -145,6 +147,14 @@ def log(name):
 
 def bench(name):
     return f"{R}/benchmarks/{name}.tsv"
+
+
+MODEL = {k: config["model"][k] for k in ("name", "revision")}  # a job's params.model (runner.Job.model locates it)
+
+
+def task_params(wc):
+    """A task's spec as a param (``TaskSpec(**params.task)`` in the script): labels, loss, metric, nothing else."""
+    return dataclasses.asdict(SPECS[wc.task])
 
 
 def eval_params():

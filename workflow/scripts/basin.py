@@ -2,7 +2,7 @@
 surface's edge on its lattice where it reaches it (at most claims.basin_points nodes evaluated out there), so
 that its area is measured instead of censored (P3). A region inside the grid costs no evaluation (no engine)."""
 from bertscape.basins import extend
-from bertscape.data import task_spec
+from bertscape.data import TaskSpec
 from bertscape.h5io import read_grid
 from bertscape.io import load_tensors, write_json
 from bertscape.modeling import load_config, resolve_model_dir
@@ -11,14 +11,14 @@ from bertscape.surfaces import open_engine
 
 
 def main(job):
-    c, p, wc = job.smk.config, job.params, job.wildcards
+    p, wc = job.params, job.wildcards
     grid = read_grid(job.input.surface)
     engine = []  # built on the first node past the edge
 
     def train_loss(alpha: float, beta: float) -> float:
         if not engine:
-            model_dir = resolve_model_dir(c["model"]["name"], c["resources_dir"], c["model"]["revision"])
-            mconf = load_config(model_dir, task_spec(wc.task, c["tasks"]).num_labels)
+            model_dir = resolve_model_dir(**job.model())
+            mconf = load_config(model_dir, TaskSpec(**p.task).num_labels)
             engine.append(open_engine("surface", mconf, load_tensors(job.input.train), None, p.eval, p.seed,
                                       job.input.ckpts, p.epochs, job.input.other, job.input.directions)[0])
         return engine[0].evaluate(alpha, beta)["train_loss"]

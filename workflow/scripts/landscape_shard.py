@@ -5,7 +5,7 @@ import numpy as np
 
 from bertscape.accuracy import check
 from bertscape.config import layer_groups
-from bertscape.data import task_spec
+from bertscape.data import TaskSpec
 from bertscape.h5io import write_grid
 from bertscape.io import load_tensors
 from bertscape.modeling import load_config, resolve_model_dir
@@ -15,13 +15,13 @@ from bertscape.surfaces import evaluate_shard, open_engine, points, run_key, sha
 
 
 def main(job):
-    c, p, wc = job.smk.config, job.params, job.wildcards
+    p, wc = job.params, job.wildcards
     kind = p.kind
     k, n = (int(wc.k), p.shards) if "k" in wc.keys() else (0, 1)
-    model_dir = resolve_model_dir(c["model"]["name"], c["resources_dir"], c["model"]["revision"])
-    spec = task_spec(wc.task, c["tasks"])
+    model_dir = resolve_model_dir(**job.model())
+    spec = TaskSpec(**p.task)
     mconf = load_config(model_dir, spec.num_labels)
-    layers = layer_groups(c, mconf.num_hidden_layers)[wc.group] if kind == "layer_surface" else None
+    layers = layer_groups(p.groups, mconf.num_hidden_layers)[wc.group] if kind == "layer_surface" else None
     engine, info, stats, batches = open_engine(
         kind, mconf, load_tensors(job.input.train), load_tensors(job.input.dev) if p.dev else None, p.eval, p.seed,
         job.input.ckpts, p.epochs, job.input.other, job.input.directions, layers)

@@ -2,7 +2,7 @@
 from pathlib import Path
 
 from bertscape.checkpoints import DISPLACEMENT_COLUMNS, full_path
-from bertscape.data import task_spec
+from bertscape.data import TaskSpec
 from bertscape.io import load_tensors, write_tsv
 from bertscape.modeling import build_model, model_identity, resolve_model_dir
 from bertscape.provenance import sha256_path
@@ -12,15 +12,15 @@ from bertscape.train import TrainSpec, train
 
 
 def main(job):
-    c, task, init = job.smk.config, job.wildcards.task, job.wildcards.init
-    model_dir = resolve_model_dir(c["model"]["name"], c["resources_dir"], c["model"]["revision"])
+    task, init = job.wildcards.task, job.wildcards.init
+    model_dir = resolve_model_dir(**job.model())
     scratch = load_tensors(job.input.init) if init == "scratch" else None
-    model = build_model(model_dir, task_spec(task, c["tasks"]).num_labels, "scratch" if init == "scratch" else "finetune",
+    model = build_model(model_dir, TaskSpec(**job.params.task).num_labels, "scratch" if init == "scratch" else "finetune",
                         job.params.seed, scratch)
     first = job.params.first_epoch
     if init == "long":  # start from the last checkpoint of the regular fine-tuning run
         model.load_state_dict(load_tensors(full_path(job.input.start, first)))
-    spec = TrainSpec(**job.params.spec, eval_batch_tokens=c["eval"]["batch_tokens"])
+    spec = TrainSpec(**job.params.spec, eval_batch_tokens=job.params.eval_batch_tokens)
     data = {s: load_tensors(job.input[s]) for s in ("train", "dev")}
     ident = {k: sha256_path(job.input[k]) for k in ("train", "dev", "init", "start") if k in job.input.keys()}
     out = Path(job.output.ckpts)
@@ -28,7 +28,7 @@ def main(job):
     base = None
     if init == "long":  # its start is the fine-tuning run's last checkpoint: not stored twice; deltas from that run's theta0
         paths[0], base = None, full_path(job.input.start, 0)
-    sources = {"model": model_identity(c["model"]["name"], model_dir, c["model"]["revision"])}
+    sources = {"model": model_identity(model_dir=model_dir, **job.params.model)}
     meta = {"task": task, "init": init, "provenance": job.provenance(sources=sources)}
     moved = []  # each epoch reduced to what eqs 3-5 need, measured before anything is published
     with watch():  # a time limit or preemption: save the state after the current step and stop (a rerun resumes)
