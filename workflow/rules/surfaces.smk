@@ -114,6 +114,7 @@ rule basin:  # C1's 2D region followed past the surface's edge (only where it re
             "metrics.py",
             "measures.py",
             "precision.py",
+            "accuracy.py",
         ),
     output:
         f"{R}/surfaces/{{task}}/{{init}}.basin.json",
