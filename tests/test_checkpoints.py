@@ -8,10 +8,11 @@ from conftest import random_data
 
 from bertscape import BertscapeError
 from bertscape import checkpoints as ck
+from bertscape.batches import make_batches
 from bertscape.directions import difference, encoder_keys, join, make_directions, norm
 from bertscape.io import load_tensors, save_tensors
-from bertscape.batches import make_batches
 from bertscape.modeling import build_model, load_config, state_dict
+from bertscape.store import CheckpointStore
 from bertscape.surfaces import build_engine, evaluate_shard
 from bertscape.train import TrainSpec, train
 from bertscape.trajectory import error_norm, project, project_products
@@ -43,8 +44,8 @@ def fit(model_dir, out, storage, epochs=4, **kw):
     spec = TrainSpec(epochs=epochs, batch_size=8, lr=1e-3, seed=3, eval_batch_tokens=256)
     model = build_model(model_dir, 2, "finetune", spec.seed)
     paths = [str(out / f"epoch{e}.safetensors") for e in range(epochs + 1)]
-    train(model, random_data(40, 120, 16, 2, 0), random_data(10, 120, 16, 2, 1), spec, paths, out.parent / f".resume-{out.name}",
-          progress=False, storage=storage, **kw)
+    store = CheckpointStore(paths, out.parent / f".resume-{out.name}", storage=storage, **kw)
+    train(model, random_data(40, 120, 16, 2, 0), random_data(10, 120, 16, 2, 1), spec, store, progress=False)
     return out
 
 

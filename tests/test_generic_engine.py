@@ -9,6 +9,7 @@ from bertscape.directions import join
 from bertscape.io import save_tensors
 from bertscape.landscape import HFLandscape
 from bertscape.modeling import build_model, encoder_prefix, load_config, state_dict
+from bertscape.store import CheckpointStore
 from bertscape.surfaces import build_engine, layer_keys
 from bertscape.train import TrainSpec, evaluate, train
 from conftest import random_data
@@ -94,5 +95,5 @@ def test_training_runs(setup, tmp_path):
     m = build_model(s["dir"], 3, "finetune", 0)
     spec = TrainSpec(epochs=1, batch_size=8, lr=1e-3, eval_batch_tokens=160)
     paths = [str(tmp_path / f"epoch{e}.safetensors") for e in range(2)]
-    steps, epochs = train(m, s["dev"], s["dev"], spec, paths, tmp_path / "resume", progress=False)
+    steps, epochs = train(m, s["dev"], s["dev"], spec, CheckpointStore(paths, tmp_path / "resume"), progress=False)
     assert len(steps) == 3 and torch.isfinite(torch.tensor(epochs[-1]["train_loss"]))

@@ -19,6 +19,7 @@ from bertscape.metrics import dev_error, glue_metrics, score, task_loss
 from bertscape.modeling import build_model, load_config, state_dict
 from bertscape.rollback import rollback_rows
 from bertscape.sharpness import hvp
+from bertscape.store import CheckpointStore
 from bertscape.train import TrainSpec, evaluate, train
 
 
@@ -120,7 +121,7 @@ def test_training_on_float_targets_learns_their_mean(tiny_bert_dir, tmp_path):
     model = build_model(tiny_bert_dir, 1, "finetune", 0)
     d = float_data(32, 3)
     paths = [str(tmp_path / f"epoch{e}.safetensors") for e in range(5)]
-    steps, epochs = train(model, d, d, spec, paths, tmp_path / ".resume", progress=False)
+    steps, epochs = train(model, d, d, spec, CheckpointStore(paths, tmp_path / ".resume"), progress=False)
     assert {"dev_loss", "dev_pearson", "dev_spearman", "dev_mse"} <= set(epochs[0]) and "dev_acc" not in epochs[0]
     var = M.target_variance(d["labels"].tolist())
     assert epochs[0]["dev_loss"] > 3 * var

@@ -51,6 +51,7 @@ rule train:
         code=lib(
             "modeling.py",
             "train.py",
+            "store.py",
             "batches.py",
             "checkpoints.py",
             "directions.py",

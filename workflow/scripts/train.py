@@ -8,6 +8,7 @@ from bertscape.modeling import build_model, model_identity, resolve_model_dir
 from bertscape.provenance import sha256_path
 from bertscape.preempt import watch
 from bertscape.runner import run
+from bertscape.store import CheckpointStore
 from bertscape.train import TrainSpec, train
 
 
@@ -31,11 +32,11 @@ def main(job):
     sources = {"model": model_identity(model_dir=model_dir, **job.params.model)}
     meta = {"task": task, "init": init, "provenance": job.provenance(sources=sources)}
     moved = []  # each epoch reduced to what eqs 3-5 need, measured before anything is published
+    store = CheckpointStore(paths, out.parent / ".resume", meta, identity=str(ident), storage=job.params.storage,
+                            delta_base=base, keep_intermediate=job.params.keep, theta0_base=job.input.get("init"),
+                            displacements=moved)
     with watch():  # a time limit or preemption: save the state after the current step and stop (a rerun resumes)
-        steps, epochs = train(model, data["train"], data["dev"], spec, paths, str(out.parent / ".resume"), meta,
-                              identity=str(ident), storage=job.params.storage, delta_base=base,
-                              keep_intermediate=job.params.keep, theta0_base=job.input.get("init"),
-                              displacements=moved)
+        steps, epochs = train(model, data["train"], data["dev"], spec, store)
     for r in steps + epochs + moved:
         r["epoch"] += first
     for r in steps:
