@@ -216,24 +216,36 @@ def source_files(wildcards):
 # ---- used by figures.smk
 
 
-def figure_inputs(wildcards):
-    f = wildcards.fig
-    surf = lambda tasks: [f"{R}/surfaces/{t}/{i}.h5" for i in INITS for t in tasks]
+def figure_files(f):
+    """[(path, task, init)] of figure ``f``'s inputs (a grid names its own task and init in its attributes)."""
+    surf = lambda tasks: [(f"{R}/surfaces/{t}/{i}.h5", t, i) for i in INITS for t in tasks]
     if f in ("fig1_train_loss_surfaces", "fig6_dev_error_surfaces"):
         return surf(TASKS)
     if f == "fig2_training_curves":
-        return [f"{R}/train/{t}/{i}/steps.tsv" for i in INITS for t in TASKS]
+        return [(f"{R}/train/{t}/{i}/steps.tsv", t, i) for i in INITS for t in TASKS]
     if f == "fig3_trajectories":
         paper = [t for t in ("MRPC", "MNLI") if t in TASKS]  # the paper's two columns, filled up to two
         tasks = paper + [t for t in TASKS if t not in paper][: max(0, 2 - len(paper))]
-        return surf(tasks) + [f"{R}/trajectories/{t}/{i}.tsv" for i in INITS for t in tasks]
+        return surf(tasks) + [(f"{R}/trajectories/{t}/{i}.tsv", t, i) for i in INITS for t in tasks]
     if f == "fig4_long_run":
-        return [f"{R}/surfaces/{LONG}/finetune.h5", f"{R}/trajectories/{LONG}/long.tsv"]
+        return [
+            (f"{R}/surfaces/{LONG}/finetune.h5", LONG, "finetune"),
+            (f"{R}/trajectories/{LONG}/long.tsv", LONG, "long"),
+        ]
     if f == "fig5_curves":
-        return [f"{R}/curves/{t}/{i}.h5" for i in INITS for t in TASKS]
+        return [(f"{R}/curves/{t}/{i}.h5", t, i) for i in INITS for t in TASKS]
     if f == "fig7_layer_surfaces":
-        return [f"{R}/layers/{t}/{g}.h5" for t in LAYER_TASKS for g in GROUPS]
+        return [(f"{R}/layers/{t}/{g}.h5", t, "finetune") for t in LAYER_TASKS for g in GROUPS]
     raise ValueError(f"unknown figure {f}")
+
+
+def figure_inputs(wildcards):
+    return [path for path, _, _ in figure_files(wildcards.fig)]
+
+
+def figure_keys(wildcards):
+    """(task, init) of each input of the figure, in its input order (the script never parses paths)."""
+    return [[t, i] for _, t, i in figure_files(wildcards.fig)]
 
 
 # ---- used by report.smk

@@ -45,6 +45,7 @@ rule figure:
     params:
         style=config["figures"],
         tasks=TASKS,
+        file_keys=figure_keys,
     script:
         "../scripts/figure.py"
 
