@@ -11,7 +11,7 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from .scales import INIT_COLOR, INIT_LABEL, INIT_LINESTYLE, INIT_LONG, NONFINITE_COLOR, ordered
-from .style import MARKERS, empty_panel, finish, font_size, label_axes, new_figure, nonfinite_handle, note, resolve_style
+from .style import MARKERS, empty_panel, finish, font_size, label_axes, nonfinite_handle, note, one_row, resolve_style
 
 if TYPE_CHECKING:  # only for annotations: importing h5io pulls in torch via io
     from ..h5io import Grid
@@ -41,10 +41,7 @@ def fig_curves(curves: Mapping[str, Mapping[str, Grid]], style: Mapping | None =
     """
     st = resolve_style(style)
     tasks = list(curves)
-    if not tasks:
-        raise ValueError("fig_curves: no curves given")
-    fig = new_figure(st, len(tasks), 1, extra_h=0.6)
-    axes = fig.subplots(1, len(tasks), squeeze=False)[0]
+    fig, axes = one_row(st, len(tasks), "fig_curves: no curves given")
     ratio = st["curve_norm"] == "ratio"
     ylabel = (r"$f(\alpha)\,/\,f(1)$  (log scale)" if ratio
               else r"$(f-\min)\,/\,(\max-\min)$ over $\alpha\in[-4,4]$")

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Mapping
 
-import numpy as np
 from matplotlib.figure import Figure
 
-from .scales import GROUP_LABEL, anchor_xy, field, group_key, layers_text, metric_label, scale
+from .scales import GROUP_LABEL, anchor_xy, group_key, layers_text, metric_label, shared_scale
 from .style import (colorbar, draw_surface, empty_panel, finish, font_size, label_axes, mark, marker_handle, new_figure,
                     nonfinite_handle, resolve_style)
 
@@ -37,12 +36,8 @@ def fig_layers(grids: Mapping[str, Mapping[str, Grid]], style: Mapping | None = 
     axes = fig.subplots(nr, nc, squeeze=False)
     any_nonfinite = False
     for r, task in enumerate(tasks):
-        fields = []
-        for gname, g in grids[task].items():
-            _, _, v, done = field(g, metric, f"{task}/{gname}")
-            fields.append((v, done))
-            any_nonfinite |= bool((~np.isfinite(v) & done).any())
-        sc = scale(fields, metric, st)
+        sc, nonfinite = shared_scale([(g, f"{task}/{gname}") for gname, g in grids[task].items()], metric, st)
+        any_nonfinite |= nonfinite
         mappable = None
         for c, gname in enumerate(groups):
             ax = axes[r, c]

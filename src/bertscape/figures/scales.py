@@ -134,6 +134,16 @@ def scale(fields: list[tuple[np.ndarray, np.ndarray]], metric: str, st: dict,
 
 
 
+def shared_scale(named: list[tuple[Grid, str]], metric: str, st: dict) -> tuple[Scale, bool]:
+    """One colour scale over several surfaces ``(grid, where)``, and whether any has non-finite values."""
+    fields, nonfinite = [], False
+    for g, where in named:
+        _, _, v, done = field(g, metric, where)
+        fields.append((v, done))
+        nonfinite |= bool((~np.isfinite(v) & done).any())
+    return scale(fields, metric, st), nonfinite
+
+
 def field(grid: Grid, metric: str, where: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(alpha, beta, values[A, B], done[A, B]) with both axes sorted increasingly."""
     if grid.beta is None:

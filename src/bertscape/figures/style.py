@@ -77,6 +77,15 @@ def new_figure(st: dict, ncols: int, nrows: int, extra_w: float = 0.0, extra_h: 
 
 
 
+def one_row(st: dict, n: int, empty: str):
+    """A figure of one row of ``n`` panels, with room for a legend below: (figure, axes); ``empty``: the error
+    when there is no panel."""
+    if not n:
+        raise ValueError(empty)
+    fig = new_figure(st, n, 1, extra_h=0.6)
+    return fig, fig.subplots(1, n, squeeze=False)[0]
+
+
 def font_size(st: dict, what: str) -> float:
     f = st["font_size"]
     return {"title": f, "label": f, "tick": 0.85 * f, "note": 0.75 * f, "suptitle": 1.15 * f, "legend": 0.85 * f}[what]

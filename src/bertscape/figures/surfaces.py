@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Mapping
 
-import numpy as np
 from matplotlib.figure import Figure
 
-from .scales import INIT_LABEL, INIT_LONG, INIT_ORDER, anchor_xy, field, metric_label, ordered, scale
+from .scales import INIT_LABEL, INIT_LONG, INIT_ORDER, anchor_xy, metric_label, ordered, shared_scale
 from .style import (colorbar, draw_surface, empty_panel, finish, font_size, label_axes, mark, marker_handle,
                     new_figure, nonfinite_handle, resolve_style, row_words)
 
@@ -33,12 +32,8 @@ def fig_surfaces(grids: Mapping[str, Mapping[str, Grid]], metric: str, style: Ma
     any_nonfinite = False
     for c, task in enumerate(tasks):
         present = [(r, init, grids[init][task]) for r, init in enumerate(inits) if task in grids[init]]
-        fields = []
-        for r, init, g in present:
-            _, _, v, done = field(g, metric, f"{task}/{init}")
-            fields.append((v, done))
-            any_nonfinite |= bool((~np.isfinite(v) & done).any())
-        sc = scale(fields, metric, st)
+        sc, nonfinite = shared_scale([(g, f"{task}/{init}") for _, init, g in present], metric, st)
+        any_nonfinite |= nonfinite
         mappable = None
         for r, init in enumerate(inits):
             ax = axes[r, c]

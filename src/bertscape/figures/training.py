@@ -10,7 +10,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from .scales import INIT_COLOR, INIT_LABEL, INIT_LINESTYLE, INIT_LONG, ordered
-from .style import empty_panel, finish, font_size, label_axes, new_figure, note, resolve_style
+from .style import empty_panel, finish, font_size, label_axes, note, one_row, resolve_style
 
 
 def _running_mean(y: np.ndarray, k: int) -> np.ndarray:
@@ -49,10 +49,7 @@ def fig_training_curves(logs: Mapping[str, Mapping[str, Mapping[str, np.ndarray]
     """
     st = resolve_style(style)
     tasks = list(logs)
-    if not tasks:
-        raise ValueError("fig_training_curves: no logs given")
-    fig = new_figure(st, len(tasks), 1, extra_h=0.6)
-    axes = fig.subplots(1, len(tasks), squeeze=False)[0]
+    fig, axes = one_row(st, len(tasks), "fig_training_curves: no logs given")
     windows = set()
     for c, task in enumerate(tasks):
         ax = axes[c]
