@@ -66,8 +66,8 @@ def make_figure(fig: str, paths: list[str], style: dict, keys: list):
         return fig_trajectories(panels, "train_loss" if fig.startswith("fig3") else "dev_error", style)
     if fig == "fig5_curves":
         curves = _grids(paths)
-        return fig_curves({t: {i: curves[i][t] for i in curves if t in curves[i]}
-                           for t in {t for d in curves.values() for t in d}}, style)
+        tasks = dict.fromkeys(t for d in curves.values() for t in d)  # first-seen order (a set's would vary)
+        return fig_curves({t: {i: curves[i][t] for i in curves if t in curves[i]} for t in tasks}, style)
     if fig == "fig7_layer_surfaces":
         layers: dict = {}
         for p in _by(paths, ".h5"):
