@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -353,3 +356,23 @@ def test_style_validation():
         fig_curves(curves(("MRPC",)), {"levels": 1})
     fig = fig_curves(curves(("MRPC",)), {"font_size": 12, "figsize_per_panel": (4, 3), "unrelated": 1})
     assert fig.get_size_inches()[0] == pytest.approx(4.0)
+
+
+def test_fig5_columns_follow_the_input_order_whatever_the_string_hashes(tmp_path):
+    """The figure rule's inputs in order give fig5's columns: a set of task names once chose them, so the
+    column order (and the pixels) changed with PYTHONHASHSEED; run under two hash seeds, both keep the order."""
+    from bertscape.h5io import write_grid
+
+    order = ["SST-2", "RTE", "MRPC", "CoLA", "QNLI"]
+    paths, keys = [], []
+    for init in ("scratch", "finetune"):
+        for task in order:
+            paths.append(str(tmp_path / f"{task}-{init}.h5"))
+            keys.append([task, init])
+            write_grid(paths[-1], curve(init, task))
+    code = ("import json, sys; from bertscape.figures.inputs import make_figure; "
+            "print(json.dumps([a.get_title() for a in make_figure('fig5_curves', *json.loads(sys.argv[1])).axes]))")
+    for seed in ("1", "2"):
+        out = subprocess.run([sys.executable, "-c", code, json.dumps([paths, {"dpi": 40}, keys])], check=True,
+                             capture_output=True, text=True, env={**os.environ, "PYTHONHASHSEED": seed}).stdout
+        assert json.loads(out) == order
