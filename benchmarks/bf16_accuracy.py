@@ -39,9 +39,10 @@ from bertscape.checkpoints import directions
 from bertscape.config import read_yaml, validate
 from bertscape.data import task_spec
 from bertscape.io import load_tensors, read_json
-from bertscape.landscape import BertLandscape, _residual
+from bertscape.landscape import BertLandscape, residual
 from bertscape.modeling import load_config, resolve_model_dir
-from bertscape.surfaces import build_engine, eval_batches, points
+from bertscape.batches import eval_batches
+from bertscape.surfaces import build_engine, points
 
 BF = torch.bfloat16
 
@@ -99,10 +100,10 @@ class Emulated(BertLandscape):
         att = att.transpose(1, 2).reshape(B * T, H)
         if pk.index is not None:
             att = att.index_select(0, pk.index)
-        x = F.layer_norm(_residual(lin("ao", att, W["ao.w"], W["ao.b"]), x), (H,), W["ln1.w"], W["ln1.b"], self.eps)
+        x = F.layer_norm(residual(lin("ao", att, W["ao.w"], W["ao.b"]), x), (H,), W["ln1.w"], W["ln1.b"], self.eps)
         h = lin("ff1", x, W["ff1.w"], W["ff1.b"])
         h = self.act(h.to(BF)).float() if "act" in f and "act" not in keep else self.act(h)
-        return F.layer_norm(_residual(lin("ff2", h, W["ff2.w"], W["ff2.b"]), x), (H,), W["ln2.w"], W["ln2.b"], self.eps)
+        return F.layer_norm(residual(lin("ff2", h, W["ff2.w"], W["ff2.b"]), x), (H,), W["ln2.w"], W["ln2.b"], self.eps)
 
 
 class TopLow(BertLandscape):

@@ -28,7 +28,8 @@ from bertscape.directions import difference, dot, encoder_keys, norm, scaled
 from bertscape.io import load_tensors, save_tensors
 from bertscape.landscape import make_engine
 from bertscape.modeling import build_model, encoder_prefix, load_config, resolve_model_dir, scratch_encoder_state
-from bertscape.surfaces import eval_batches
+from bertscape.batches import eval_batches
+from bertscape.store import CheckpointStore
 from bertscape.train import TrainSpec, train
 
 
@@ -69,7 +70,7 @@ def main() -> None:
     work = Path(a.work or tempfile.mkdtemp(prefix="conv-"))
     ckpts = [str(work / f"epoch{e}.safetensors") for e in range(a.epochs + 1)]
     t0, c0 = time.time(), time.process_time()
-    _, epochs = train(model, tr, dv, spec, ckpts, work / "resume", progress=False)
+    _, epochs = train(model, tr, dv, spec, CheckpointStore(ckpts, work / "resume"), progress=False)
     cpu = time.process_time() - c0
     chance = math.log(n_labels)
     print(f"# {a.task} {a.init} train={len(tr['labels'])} epochs={a.epochs} lr={a.lr:g} batch={a.batch} "

@@ -34,7 +34,7 @@ def gpu_peaks() -> tuple[str, dict | None]:
 def build(args):
     from transformers import BertConfig
 
-    from bertscape.landscape import make_batches
+    from bertscape.batches import make_batches
 
     if args.tiny:
         args.examples, args.length, args.points = 16, 24, 4

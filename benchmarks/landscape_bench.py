@@ -115,7 +115,8 @@ def child(method: str, d: Path, args) -> dict:
     """One method, timed over side x side points (after one warm-up point)."""
     torch.set_num_threads(args.threads)
     from bertscape.io import load_tensors
-    from bertscape.landscape import HFLandscape, make_batches
+    from bertscape.batches import make_batches
+    from bertscape.landscape import HFLandscape
     from bertscape.modeling import build_model, load_config, resolve_model_dir
     from bertscape.surfaces import build_engine
 

@@ -1,5 +1,7 @@
 """Checkpoint storage: fp16 deltas with a recorded error, directions recomputed where used (bit-identical)."""
+import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -8,11 +10,12 @@ from conftest import random_data
 
 from bertscape import BertscapeError
 from bertscape import checkpoints as ck
+from bertscape.batches import make_batches
 from bertscape.directions import difference, encoder_keys, join, make_directions, norm
 from bertscape.io import load_tensors, save_tensors
-from bertscape.landscape import make_batches
 from bertscape.modeling import build_model, load_config, state_dict
-from bertscape.surfaces import build_engine, evaluate_shard
+from bertscape.store import CheckpointStore
+from bertscape.surfaces import EngineSpec, build_engine, evaluate_shard, open_engine
 from bertscape.train import TrainSpec, train
 from bertscape.trajectory import error_norm, project, project_products
 
@@ -43,8 +46,8 @@ def fit(model_dir, out, storage, epochs=4, **kw):
     spec = TrainSpec(epochs=epochs, batch_size=8, lr=1e-3, seed=3, eval_batch_tokens=256)
     model = build_model(model_dir, 2, "finetune", spec.seed)
     paths = [str(out / f"epoch{e}.safetensors") for e in range(epochs + 1)]
-    train(model, random_data(40, 120, 16, 2, 0), random_data(10, 120, 16, 2, 1), spec, paths, out.parent / f".resume-{out.name}",
-          progress=False, storage=storage, **kw)
+    store = CheckpointStore(paths, out.parent / f".resume-{out.name}", storage=storage, **kw)
+    train(model, random_data(40, 120, 16, 2, 0), random_data(10, 120, 16, 2, 1), spec, store, progress=False)
     return out
 
 
@@ -160,3 +163,31 @@ def test_surface_from_recomputed_directions_is_bit_identical_to_stored_direction
         grids.append(evaluate_shard(eng, kind, axis, axis, 0, 1, d / f"p{len(grids)}.json", "k", progress=False))
     assert grids[0] == grids[1] and grids[2] == grids[3]  # every metric at every point, exactly
     assert all(math.isfinite(v["train_loss"]) for v in grids[1].values())
+
+
+def test_open_engine_reads_each_checkpoint_once_and_equals_build_engine(two_runs, tiny_bert_dir, monkeypatch):
+    d = two_runs
+    train, dev = random_data(30, 120, 16, 3, 0), random_data(12, 120, 16, 3, 1)
+    save_tensors(d / "train.safetensors", train)
+    save_tensors(d / "dev.safetensors", dev)
+    _, _, stats = ck.directions(d / "run", 2, d / "other", 2)
+    (d / "directions.json").write_text(json.dumps(stats))
+    ev = {"train_subset": 16, "dev_subset": None, "batch_tokens": 160, "dtype": "fp32"}
+    config, axis = load_config(tiny_bert_dir, 3), np.linspace(-1, 2, 3)
+    real, reads = ck.load, []
+    monkeypatch.setattr(ck, "load", lambda p: reads.append(Path(p).relative_to(d).as_posix()) or real(p))
+    for kind, layers in (("surface", None), ("curve", None), ("layer_surface", [1, 2])):
+        reads.clear()
+        spec = EngineSpec(kind, config, d / "run", 2, d / "other", d / "directions.json", d / "train.safetensors",
+                          d / "dev.safetensors", ev, 5, layers)
+        eng, _, _, batches = open_engine(spec)
+        assert sorted(reads) == ["other/epoch0.safetensors", "other/epoch2.safetensors", "run/epoch0.safetensors",
+                                 "run/epoch2.safetensors"]  # each once
+        ref, _ = build_engine(kind, config, d / "run" / "epoch0.safetensors", d / "run" / "epoch2.safetensors",
+                              ck.directions(d / "run", 2, d / "other", 2)[:2], batches, layers)
+        beta = None if kind == "curve" else axis
+        assert evaluate_shard(eng, kind, axis, beta, 0, 1, d / "a.json", "k", progress=False) == \
+            evaluate_shard(ref, kind, axis, beta, 0, 1, d / "b.json", "k", progress=False)
+    (d / "directions.json").write_text(json.dumps({**stats, "norm_delta1": 1.0}))
+    with pytest.raises(BertscapeError, match="was computed from other checkpoints"):
+        open_engine(spec)

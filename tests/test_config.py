@@ -72,11 +72,11 @@ def test_yaml_that_is_not_a_mapping(tmp_path):
 
 def test_layer_groups_default_to_thirds_and_are_checked_against_depth():
     c = validate(copy.deepcopy(TINY))
-    assert layer_groups(c, 24) == {"low": [0, 7], "mid": [8, 15], "high": [16, 23]}
-    assert layer_groups(c, 6) == {"low": [0, 1], "mid": [2, 3], "high": [4, 5]}
+    assert layer_groups(c["layers"]["groups"], 24) == {"low": [0, 7], "mid": [8, 15], "high": [16, 23]}
+    assert layer_groups(c["layers"]["groups"], 6) == {"low": [0, 1], "mid": [2, 3], "high": [4, 5]}
     c["layers"]["groups"] = {"a": [0, 5], "b": [6, 12]}
     with pytest.raises(BertscapeError, match="layers.groups.b: layer 12 is beyond the model's 12 layers"):
-        layer_groups(c, 12)
+        layer_groups(c["layers"]["groups"], 12)
 
 
 def test_estimate_by_hand():

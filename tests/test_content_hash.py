@@ -4,7 +4,8 @@ import json
 import numpy as np
 import torch
 
-from bertscape import plots
+from bertscape.figures.save import save_figure
+from bertscape.figures.surfaces import fig_surfaces
 from bertscape.h5io import Grid, write_grid
 from bertscape.io import save_tensors
 from bertscape.provenance import content_hash, sha256_file
@@ -46,7 +47,7 @@ def test_json(tmp_path):
 
 
 def test_png_and_pdf(tmp_path):
-    fig = plots.fig_surfaces(surfaces(("MRPC",)), "train_loss", STYLE)
-    other = plots.fig_surfaces(surfaces(("RTE",)), "train_loss", STYLE)
+    fig = fig_surfaces(surfaces(("MRPC",)), "train_loss", STYLE)
+    other = fig_surfaces(surfaces(("RTE",)), "train_loss", STYLE)
     for ext in ("png", "pdf"):
-        check(tmp_path, ext, lambda p, r: plots.save_figure(fig, [p], r), lambda p: plots.save_figure(other, [p], RUN1))
+        check(tmp_path, ext, lambda p, r: save_figure(fig, [p], r), lambda p: save_figure(other, [p], RUN1))

@@ -24,6 +24,7 @@ from bertscape.h5io import Grid, read_grid, write_grid
 from bertscape.io import atomic_path, load_tensors, read_json, save_tensors, write_json, write_jsonl, write_tsv
 from bertscape.modeling import build_model
 from bertscape.runner import run as run_job
+from bertscape.store import CheckpointStore
 from bertscape.surfaces import evaluate_shard, points
 from bertscape.train import TrainSpec, train
 
@@ -35,7 +36,8 @@ def fit(model_dir, out, storage="fp32"):
     model = build_model(model_dir, 2, "finetune", SPEC.seed)
     paths = [str(out / f"epoch{e}.safetensors") for e in range(SPEC.epochs + 1)]
     with preempt.watch():
-        steps, epochs = train(model, TRAIN, DEV, SPEC, paths, out / ".resume", progress=False, storage=storage)
+        steps, epochs = train(model, TRAIN, DEV, SPEC, CheckpointStore(paths, out / ".resume", storage=storage),
+                              progress=False)
     return paths, steps, epochs
 
 
@@ -102,7 +104,7 @@ def umask(mask):
 def test_every_written_file_and_folder_has_the_mode_the_umask_allows(tiny_bert_dir, tmp_path, mask):
     from matplotlib.figure import Figure
 
-    from bertscape.plots import save_figure
+    from bertscape.figures.save import save_figure
     from bertscape.vtk import write_vtk
 
     out = tmp_path / "results"

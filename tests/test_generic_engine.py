@@ -3,12 +3,14 @@ evaluation at shifted points, layer groups come from the model's depth, and trai
 import pytest
 import torch
 
+from bertscape.batches import make_batches
 from bertscape.config import layer_groups
 from bertscape.directions import join
 from bertscape.io import save_tensors
-from bertscape.landscape import HFLandscape, make_batches
+from bertscape.landscape import HFLandscape
 from bertscape.modeling import build_model, encoder_prefix, load_config, state_dict
 from bertscape.architectures import layer_keys, layer_map_of
+from bertscape.store import CheckpointStore
 from bertscape.surfaces import build_engine
 from bertscape.train import TrainSpec, train
 from conftest import reference, random_data
@@ -73,7 +75,7 @@ def test_bf16_generic_engine_agrees_with_fp32_within_budget(setup):
 
 def test_layer_groups_from_depth_and_rollback_point(setup):
     s = setup
-    groups = layer_groups({"layers": {"groups": None}}, s["config"].num_hidden_layers)
+    groups = layer_groups(None, s["config"].num_hidden_layers)
     assert groups == {"low": [0, 1], "mid": [2, 3], "high": [4, 5]}
     keys = layer_keys(s["d1"], groups["high"], layer_map_of(s["config"]))
     assert keys and all(k.startswith(s["prefix"]) for k in keys)
@@ -88,5 +90,5 @@ def test_training_runs(setup, tmp_path):
     m = build_model(s["dir"], 3, "finetune", 0)
     spec = TrainSpec(epochs=1, batch_size=8, lr=1e-3, eval_batch_tokens=160)
     paths = [str(tmp_path / f"epoch{e}.safetensors") for e in range(2)]
-    steps, epochs = train(m, s["dev"], s["dev"], spec, paths, tmp_path / "resume", progress=False)
+    steps, epochs = train(m, s["dev"], s["dev"], spec, CheckpointStore(paths, tmp_path / "resume"), progress=False)
     assert len(steps) == 3 and torch.isfinite(torch.tensor(epochs[-1]["train_loss"]))

@@ -5,10 +5,11 @@ import torch
 import torch.nn.functional as F
 from conftest import random_data
 
+from bertscape.batches import make_batches
 from bertscape.directions import join, split
 from bertscape.h5io import gather, read_grid, write_grid
 from bertscape.io import save_tensors
-from bertscape.landscape import BertLandscape, make_batches
+from bertscape.landscape import BertLandscape
 from bertscape.modeling import build_model, load_config, state_dict
 from bertscape.rollback import rollback_rows
 from bertscape.architectures import layer_keys, layer_map_of

@@ -1,7 +1,6 @@
 """The precision policy (auto -> bf16 only on native-bf16 hardware) and the accuracy contract of grids."""
 import numpy as np
 import pytest
-import torch
 
 import bertscape.precision as prec
 from bertscape import BertscapeError

@@ -11,13 +11,15 @@ from conftest import random_data
 
 from bertscape import claims as C
 from bertscape import measures as M
+from bertscape.batches import make_batches
 from bertscape.data.tokenize import tokenize_rows
 from bertscape.io import save_tensors
-from bertscape.landscape import BertLandscape, HFLandscape, make_batches
+from bertscape.landscape import BertLandscape, HFLandscape
 from bertscape.metrics import dev_error, glue_metrics, score, task_loss
 from bertscape.modeling import build_model, load_config, state_dict
 from bertscape.rollback import rollback_rows
 from bertscape.sharpness import hvp
+from bertscape.store import CheckpointStore
 from bertscape.train import TrainSpec, evaluate, train
 
 
@@ -119,7 +121,7 @@ def test_training_on_float_targets_learns_their_mean(tiny_bert_dir, tmp_path):
     model = build_model(tiny_bert_dir, 1, "finetune", 0)
     d = float_data(32, 3)
     paths = [str(tmp_path / f"epoch{e}.safetensors") for e in range(5)]
-    steps, epochs = train(model, d, d, spec, paths, tmp_path / ".resume", progress=False)
+    steps, epochs = train(model, d, d, spec, CheckpointStore(paths, tmp_path / ".resume"), progress=False)
     assert {"dev_loss", "dev_pearson", "dev_spearman", "dev_mse"} <= set(epochs[0]) and "dev_acc" not in epochs[0]
     var = M.target_variance(d["labels"].tolist())
     assert epochs[0]["dev_loss"] > 3 * var
@@ -201,12 +203,13 @@ def _c2_epochs_only(epochs, var):
 
 def test_regression_labels_in_figures_and_table1():
     from bertscape.h5io import Grid
-    from bertscape.plots import _metric_label, table1
+    from bertscape.figures.scales import metric_label
+    from bertscape.figures.table import table1
 
     g = Grid("surface", np.zeros(2), np.zeros(2), {}, np.ones((2, 2), bool), attrs={"loss": "MSE", "dev_error_is": "1 − Pearson r"})
-    assert _metric_label("dev_error", [g]) == "generalization error (dev, 1 − Pearson r)"
-    assert _metric_label("train_loss", [g]) == "training loss (MSE)"
-    assert _metric_label("dev_error", []) == "generalization error (dev, 1 − acc)"
+    assert metric_label("dev_error", [g]) == "generalization error (dev, 1 − Pearson r)"
+    assert metric_label("train_loss", [g]) == "training loss (MSE)"
+    assert metric_label("dev_error", []) == "generalization error (dev, 1 − acc)"
     md, _ = table1([{"task": "STS-B", "metric": "Pearson r", "finetuned": 80.0, "low": 79.5, "glue": "Pearson r 80.00 / Spearman rho 79.10"},
                     {"task": "RTE", "metric": "accuracy", "finetuned": 70.0, "low": 69.0}])
     assert "STS-B (Pearson r)" in md and "| RTE |" in md and "Pearson r 80.00 / Spearman rho 79.10" in md

@@ -1,7 +1,7 @@
 """Top Hessian eigenvalue: power iteration on HVPs equals the explicit Hessian's, on a tiny BERT."""
 import torch
 
-from bertscape.landscape import make_batches
+from bertscape.batches import make_batches
 from bertscape.modeling import base_prefix, is_encoder_param
 from bertscape.sharpness import hvp, load_for_hessian, top_eigenvalue
 

@@ -12,6 +12,7 @@ from conftest import random_data
 import bertscape.train as tr
 from bertscape.io import load_tensors
 from bertscape.modeling import build_model, scratch_encoder_state
+from bertscape.store import CheckpointStore
 from bertscape.train import TrainSpec, lr_at, train
 
 # the fast path: fused AdamW, length-bucketed batches, bf16 autocast (all resume tests below run it)
@@ -21,8 +22,9 @@ SPEC = TrainSpec(epochs=3, batch_size=8, lr=1e-3, seed=3, eval_batch_tokens=256,
 def run(model_dir, out, spec=SPEC, identity="x", storage="fp32"):
     model = build_model(model_dir, 2, "finetune", spec.seed)
     paths = [str(out / f"epoch{e}.safetensors") for e in range(spec.epochs + 1)]
-    steps, epochs = train(model, random_data(30, 120, 16, 2, 0), random_data(10, 120, 16, 2, 1), spec, paths,
-                          out / ".resume", progress=False, identity=identity, storage=storage)
+    store = CheckpointStore(paths, out / ".resume", identity=identity, storage=storage)
+    steps, epochs = train(model, random_data(30, 120, 16, 2, 0), random_data(10, 120, 16, 2, 1), spec, store,
+                          progress=False)
     return paths, steps, epochs
 
 

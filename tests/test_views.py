@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 from test_plots import STYLE, layer_surface, surface
 
-from bertscape import plots
+from bertscape.figures import scales
+from bertscape.figures.style import resolve_style
 from bertscape.views import make_view, view_html
 from bertscape.vtk import read_vtk, vtk_bytes, write_vtk
 
@@ -27,7 +28,7 @@ def test_surface_view_has_every_surface_twice_with_the_2d_colour_scales():
     by = {s.name: s for s in surfs}
     ft, sc = by["MRPC (fine-tune): training loss (Figure 1)"], by["MRPC (scratch): training loss (Figure 1)"]
     assert (ft.cmin, ft.cmax) == (sc.cmin, sc.cmax)  # one scale per task, as a column of Figure 1
-    scale = plots._scale([(g.values["train_loss"], g.done) for g in grids[:2]], "train_loss", plots._style(STYLE))
+    scale = scales.scale([(g.values["train_loss"], g.done) for g in grids[:2]], "train_loss", resolve_style(STYLE))
     f = np.log10 if scale.log else (lambda x: x)
     assert np.isclose(ft.cmin, f(scale.lo)) and np.isclose(ft.cmax, f(scale.hi))
     rte = by["RTE (fine-tune): training loss (Figure 1)"]

@@ -226,7 +226,7 @@ def test_staleness_reruns_exactly_what_changed(tiny_project):
     assert set(planned(base.replace("figures: {dpi: 60}", "figures: {dpi: 61, cmap: magma}"))) \
         == {"figure", "table1", "summary", "view3d", "all"}
     # 3. plotting code edited -> figure jobs only; a comment or a mere touch is not an edit (code by content)
-    plots = proj.root / "src" / "bertscape" / "plots.py"
+    plots = proj.root / "src" / "bertscape" / "figures" / "scales.py"
     st, text = plots.stat(), plots.read_text()
     try:
         plots.write_text(text + "\n\ndef edited_by_test_staleness():\n    return 1\n")

@@ -132,10 +132,14 @@ def directions(run_dir: str | os.PathLike, epoch1: int, other_dir: str | os.Path
     """(delta1, delta2 rescaled to ||delta1||, stats) from the runs' fp32 checkpoints, computed where they are used
     (eqs 1-2; :func:`bertscape.directions.make_directions`) instead of being stored: delta2 is the other run's
     delta1 times stats' ``scale_delta2`` = ||delta1|| / ||delta2||."""
+    return directions_from(load(full_path(run_dir, 0)), load(full_path(run_dir, epoch1)), other_dir, epoch2, epoch1)
+
+
+def directions_from(theta0: State, theta1: State, other_dir: str | os.PathLike, epoch2: int, epoch1: int):
+    """:func:`directions` with this run's theta0 and theta1 (epoch ``epoch1``) already in memory."""
     from .directions import make_directions
     from .modeling import encoder_prefix
 
-    theta0, theta1 = load(full_path(run_dir, 0)), load(full_path(run_dir, epoch1))
     theta0_other, theta2 = load(full_path(other_dir, 0)), load(full_path(other_dir, epoch2))
     d1, d2, stats = make_directions(theta0, theta1, theta0_other, theta2, encoder_prefix(theta0))
     return d1, d2, {**stats, "scale_delta2": stats["norm_delta1"] / stats["norm_delta2_raw"], "epoch_theta1": epoch1,

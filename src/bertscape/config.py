@@ -237,9 +237,9 @@ def check_groups(groups: dict[str, list[int]], n_layers: int | None) -> None:
             seen[i] = name
 
 
-def layer_groups(config: dict, n_layers: int) -> dict[str, list[int]]:
-    """Configured groups, or the model's layers split in thirds (BERT-large: 0-7, 8-15, 16-23)."""
-    groups = config["layers"]["groups"]
+def layer_groups(groups: dict | None, n_layers: int) -> dict[str, list[int]]:
+    """The configured groups (``layers.groups``), or the model's layers split in thirds
+    (BERT-large: 0-7, 8-15, 16-23)."""
     if not groups:
         if n_layers < 3:
             raise BertscapeError(f"config key layers.groups: a {n_layers}-layer model cannot be split in thirds; set groups")

@@ -19,13 +19,15 @@ bit-identical results whatever the shard count.
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
 from . import BertscapeError
-from .metrics import as_labels, dev_error, is_regression, score
+from .batches import Batch
+from .metrics import dev_error, is_regression, score
 from .precision import LOW, matmul_mode, resolve
 
 State = dict[str, torch.Tensor]
@@ -34,16 +36,6 @@ _MATMUL = ("qkv", "ao.", "ff1", "ff2")  # weight-name prefixes of the matmuls (w
 _ACTS = {"gelu": torch.ops.aten.gelu_, "relu": torch.Tensor.relu_,
          "gelu_new": lambda x: torch.ops.aten.gelu_(x, approximate="tanh"),
          "gelu_pytorch_tanh": lambda x: torch.ops.aten.gelu_(x, approximate="tanh")}
-
-
-@dataclass
-class Batch:
-    ids: torch.Tensor          # (B, T) int64, already remapped to the compact vocabulary
-    types: torch.Tensor        # (B, T) int64
-    mask: torch.Tensor | None  # (B, 1, 1, T) bool, None when no padding
-    labels: torch.Tensor       # (B,)
-    set_name: str
-    n_tokens: int              # real (non-pad) tokens
 
 
 @dataclass
@@ -66,36 +58,13 @@ def pack(b: Batch, ids: torch.Tensor) -> Pack:
                 torch.cumsum(lengths, 0) - lengths, (B, T))
 
 
-def make_batches(data: dict[str, torch.Tensor], indices: torch.Tensor, set_name: str, batch_tokens: int) -> list[Batch]:
-    """Sort by length and cut into batches of at most ``batch_tokens`` padded tokens."""
-    lengths = data["lengths"][indices].long()
-    order = indices[torch.argsort(lengths, stable=True)]
-    batches, start = [], 0
-    while start < len(order):
-        end = start + 1
-        while end < len(order):
-            t = int(data["lengths"][order[end]])
-            if t * (end + 1 - start) > batch_tokens:
-                break
-            end += 1
-        sel = order[start:end]
-        lens = data["lengths"][sel].long()
-        T = int(lens.max())
-        pad = bool((lens < T).any())
-        mask = (torch.arange(T)[None, :] < lens[:, None])[:, None, None, :] if pad else None
-        batches.append(Batch(data["input_ids"][sel, :T].long(), data["token_type_ids"][sel, :T].long(), mask,
-                             as_labels(data["labels"][sel]), set_name, int(lens.sum())))
-        start = end
-    return batches
-
-
 def _own(v: torch.Tensor, device: torch.device) -> torch.Tensor:
     """A private fp32 copy. Tensors read with safetensors are views of the file's mmap: every page a
     view ever touched stays resident (RSS) while any view of that file lives, dead tensors' pages included."""
     return v.to(device=device, dtype=torch.float32, copy=True)
 
 
-def _residual(f: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+def residual(f: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """x + f, in f's buffer when that loses nothing; a bf16/fp16 f is widened first (the same sum, and 1.6x
     faster on CPU than the mixed-dtype x + f)."""
     return f.add_(x) if f.dtype == x.dtype else f.float().add_(x)
@@ -134,13 +103,18 @@ def fuse_bert(p: State, n_layers: int) -> State:
     return out
 
 
+def supports_fast(config) -> bool:
+    """Whether the fast engine applies: a BERT model with absolute positions and an activation it knows."""
+    return getattr(config, "model_type", None) == "bert" and config.hidden_act in _ACTS \
+        and getattr(config, "position_embedding_type", "absolute") == "absolute"
+
+
 class BertLandscape:
     """Evaluate J(base + a*d1 + b*d2) for BERT-architecture sequence classifiers."""
 
     def __init__(self, config, base: State, d1: State, d2: State | None, batches: list[Batch],
                  device: str | torch.device | None = None, dtype: str = "fp32"):
-        if getattr(config, "model_type", None) != "bert" or config.hidden_act not in _ACTS \
-                or getattr(config, "position_embedding_type", "absolute") != "absolute":
+        if not supports_fast(config):
             raise BertscapeError(f"the fast engine supports BERT models only (got {config.model_type})")
         self.L, self.H, self.nh = config.num_hidden_layers, config.hidden_size, config.num_attention_heads
         self.eps, self.act = config.layer_norm_eps, _ACTS[config.hidden_act]
@@ -228,9 +202,9 @@ class BertLandscape:
         att = F.scaled_dot_product_attention(qkv[0], qkv[1], qkv[2], attn_mask=mask).transpose(1, 2).reshape(B * T, H)
         if pk.index is not None:
             att = att.index_select(0, pk.index)
-        x = F.layer_norm(_residual(F.linear(att, W["ao.w"], W["ao.b"]), x), (H,), W["ln1.w"], W["ln1.b"], self.eps)
+        x = F.layer_norm(residual(F.linear(att, W["ao.w"], W["ao.b"]), x), (H,), W["ln1.w"], W["ln1.b"], self.eps)
         f = F.linear(self.act(F.linear(x.to(low), W["ff1.w"], W["ff1.b"])), W["ff2.w"], W["ff2.b"])
-        return F.layer_norm(_residual(f, x), (H,), W["ln2.w"], W["ln2.b"], self.eps)
+        return F.layer_norm(residual(f, x), (H,), W["ln2.w"], W["ln2.b"], self.eps)
 
     def logits(self, a: float, b: float = 0.0, dtype: str | None = None) -> list[torch.Tensor]:
         """Logits at (a, b) in the engine's precision, or in ``dtype`` (e.g. fp32 for the accuracy check)."""
@@ -257,14 +231,6 @@ class BertLandscape:
     def useful_flops(self) -> float:
         """FLOPs of the real tokens through the layers recomputed at each point (matmuls + attention)."""
         return useful_flops(self.H, self.base["0.ff1.w"].shape[0], self.L - max(self.start, 0), self.batches)
-
-
-class _null:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
 
 
 def useful_flops(hidden: int, inter: int, n_layers: int, batches: list[Batch]) -> float:
@@ -303,7 +269,7 @@ class HFLandscape:
                  device: str | torch.device | None = None, dtype: str = "fp32"):
         from transformers import AutoModelForSequenceClassification
 
-        from .modeling import quiet_transformers, batch_inputs
+        from .modeling import batch_inputs, quiet_transformers
 
         if set(d1) - set(base) or (d2 is not None and set(d2) != set(d1)):
             raise BertscapeError("directions must cover the same parameters, all present in the base point")
@@ -324,7 +290,7 @@ class HFLandscape:
 
     def logits(self, a: float, b: float = 0.0, dtype: str | None = None) -> list[torch.Tensor]:
         dtype = self.dtype if dtype is None else dtype
-        ac = torch.autocast(self.device.type, dtype=LOW[dtype]) if dtype in LOW else _null()
+        ac = torch.autocast(self.device.type, dtype=LOW[dtype]) if dtype in LOW else nullcontext()
         with torch.inference_mode(), matmul_mode(dtype):
             for k, p in self.targets.items():  # theta = base + a d1 + b d2, recomputed from base every time
                 torch.add(self.base[k], self.d1[k], alpha=a, out=p)
@@ -345,6 +311,4 @@ class HFLandscape:
 
 def make_engine(config, base: State, d1: State, d2: State | None, batches: list[Batch], dtype: str = "fp32"):
     """The fast BERT engine where it applies, the generic one otherwise."""
-    fast = getattr(config, "model_type", None) == "bert" and config.hidden_act in _ACTS \
-        and getattr(config, "position_embedding_type", "absolute") == "absolute"
-    return (BertLandscape if fast else HFLandscape)(config, base, d1, d2, batches, dtype=dtype)
+    return (BertLandscape if supports_fast(config) else HFLandscape)(config, base, d1, d2, batches, dtype=dtype)

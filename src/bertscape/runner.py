@@ -35,6 +35,21 @@ class Job:
     def sidecar(self, path, **extra) -> None:
         write_json(sidecar_path(path), self.provenance(**extra))
 
+    def location(self, *keys: str):
+        """A configured location (a directory or file: ``resources_dir``, ``data.glue_dir``, a custom task's
+        ``path``), None when unset. Locations are read here, in one place, and never passed as params: the
+        inputs identify what is there by content, so moving a directory reruns nothing."""
+        v = self.smk.config
+        for k in keys:
+            v = v.get(k) if isinstance(v, dict) else None
+        return v
+
+    def model(self) -> dict:
+        """The model of ``params.model`` (name, revision) and where it is cached: the keyword arguments of
+        :func:`bertscape.modeling.resolve_model_dir`."""
+        return {"name": self.params.model["name"], "revision": self.params.model["revision"],
+                "cache_dir": self.location("resources_dir")}
+
 
 def run(smk, main) -> None:
     """Run ``main(job)`` with the log redirected to the rule's log file; BertscapeError or OSError (a full disk,

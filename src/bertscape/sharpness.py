@@ -11,9 +11,9 @@ import os
 
 import torch
 
-from .landscape import Batch
+from .batches import Batch
 from .metrics import task_loss
-from .modeling import quiet_transformers, base_prefix, batch_inputs, is_encoder_param, load_config
+from .modeling import base_prefix, batch_inputs, is_encoder_param, load_config, quiet_transformers
 
 
 def load_for_hessian(model_dir: str | os.PathLike, state: dict[str, torch.Tensor], num_labels: int):

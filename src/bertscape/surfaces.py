@@ -12,40 +12,31 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-import torch
 from safetensors import safe_open
 from tqdm import tqdm
 
 from . import BertscapeError
 from . import checkpoints as ck
 from . import preempt
+from .accuracy import check
 from .architectures import layer_keys, layer_map_of
+from .batches import eval_batches
 from .directions import State, norm, split
 from .modeling import encoder_prefix
-from .h5io import Grid
+from .h5io import Grid, write_grid
 from .io import load_tensors, read_json, write_json
-from .landscape import make_batches, make_engine
+from .landscape import make_engine
 
 ANCHORS = {"surface": {"start": (0.0, 0.0), "end": (1.0, 0.0)},
            "curve": {"start": (0.0, 0.0), "end": (1.0, 0.0)},
            "layer_surface": {"finetuned": (0.0, 0.0), "rollback": (-1.0, 0.0)}}
 
 
-def subset(n: int, k: int | None, seed: int) -> torch.Tensor:
-    """A fixed, seeded subset of k of n example indices (all of them when k is None or >= n), sorted."""
-    if k is None or k >= n:
-        return torch.arange(n)
-    return torch.sort(torch.randperm(n, generator=torch.Generator().manual_seed(seed))[:k]).values
-
-
-def eval_batches(train: dict, dev: dict | None, ev: dict, seed: int) -> list:
-    batches = make_batches(train, subset(len(train["labels"]), ev["train_subset"], seed), "train", ev["batch_tokens"])
-    if dev is not None:
-        batches += make_batches(dev, subset(len(dev["labels"]), ev["dev_subset"], seed + 1), "dev", ev["batch_tokens"])
-    return batches
 
 
 def read_head(path: str | os.PathLike, prefix: str) -> State:
@@ -59,9 +50,20 @@ def build_engine(kind: str, config, theta0_path, theta1_path, directions, batche
 
     ``directions``: the pair (d1, d2), or a safetensors file of them (keys of :func:`bertscape.directions.join`)."""
     d1, d2 = directions if isinstance(directions, tuple) else split(load_tensors(directions))
+    if kind == "layer_surface":
+        return engine_at(kind, config, None, load_tensors(theta1_path), d1, d2, batches, layers, dtype)
+    theta1_head = read_head(theta1_path, encoder_prefix(d1))
+    return engine_at(kind, config, ck.load(theta0_path), theta1_head, d1, d2, batches, layers, dtype)
+
+
+def engine_at(kind: str, config, theta0: State | None, theta1: State, d1: State, d2: State, batches,
+              layers: list[int] | None = None, dtype: str = "fp32"):
+    """The engine from weights in memory: ``theta0`` (its encoder; None for a layer surface) and ``theta1`` (the
+    whole model for a layer surface, else at least its head, which stays at theta1's learned values):
+    (engine, info)."""
     info = {}
     if kind == "layer_surface":
-        base = load_tensors(theta1_path)
+        base = theta1
         keys = layer_keys(d1, layers, layer_map_of(config))
         if not keys:
             raise BertscapeError(f"layer group {layers} selects no parameters")
@@ -71,25 +73,49 @@ def build_engine(kind: str, config, theta0_path, theta1_path, directions, batche
         d2 = {k: v * (n1 / n2) for k, v in raw2.items()}  # delta2^G rescaled to ||delta1^G||
         info.update(norm_delta1_group=n1, norm_delta2_group_raw=n2, layers=list(layers))
     else:
-        base = ck.load(theta0_path)  # (its encoder may be the init's shared file)
-        base.update(read_head(theta1_path, encoder_prefix(d1)))  # the head stays at theta1's learned values
+        prefix = encoder_prefix(d1)
+        base = dict(theta0)  # (its encoder may be the init's shared file)
+        base.update({k: v for k, v in theta1.items() if not k.startswith(prefix)})  # the head stays at theta1's
         if kind == "curve":
             d2 = None
     return make_engine(config, base, d1, d2, batches, dtype=dtype), info
 
 
-def open_engine(kind: str, mconf, train: dict, dev: dict | None, ev: dict, seed: int, ckpts, epochs: int, other,
-                directions_json, layers: list[int] | None = None):
-    """The engine of a run's curve, surface or layer surface from its checkpoints (delta1, delta2 recomputed and
-    checked against the ``directions`` rule's record at ``directions_json``): (engine, info, stats, batches)."""
-    batches = eval_batches(train, dev, ev, seed)
-    stats = read_json(directions_json)
-    ckpts = Path(ckpts)
-    d1, d2, again = ck.directions(ckpts, epochs, other, stats["epoch_theta2"])
+@dataclass(frozen=True)
+class EngineSpec:
+    """Everything one curve, surface or layer-surface engine is built from, named once by the script.
+
+    ``ckpts``: the run's checkpoint folder (theta0 = epoch 0, theta1 = epoch ``epochs``); ``other``: the other
+    task's run (delta2); ``directions``: the ``directions`` rule's record, checked against the directions
+    recomputed here; ``train``/``dev``: token files (``dev`` None: training loss only); ``ev``: the ``eval``
+    config section; ``layers``: the layer group of a layer surface."""
+    kind: str
+    config: Any  # the model's transformers config
+    ckpts: Path
+    epochs: int
+    other: Path
+    directions: Path
+    train: Path
+    dev: Path | None
+    ev: dict
+    seed: int
+    layers: list[int] | None = None
+
+
+def open_engine(spec: EngineSpec):
+    """The engine of a run's curve, surface or layer surface, each checkpoint read once (delta1, delta2
+    recomputed and checked against the ``directions`` rule's record): (engine, info, stats, batches)."""
+    train = load_tensors(spec.train)
+    dev = load_tensors(spec.dev) if spec.dev is not None else None
+    batches = eval_batches(train, dev, spec.ev, spec.seed)
+    stats = read_json(spec.directions)
+    theta0, theta1 = ck.load(ck.full_path(spec.ckpts, 0)), ck.load(ck.full_path(spec.ckpts, spec.epochs))
+    d1, d2, again = ck.directions_from(theta0, theta1, spec.other, stats["epoch_theta2"], spec.epochs)
     if again["norm_delta1"] != stats["norm_delta1"] or again["norm_delta2_raw"] != stats["norm_delta2_raw"]:
-        raise BertscapeError(f"{directions_json}: was computed from other checkpoints than {ckpts}, {other}")
-    engine, info = build_engine(kind, mconf, ckpts / "epoch0.safetensors", ckpts / f"epoch{epochs}.safetensors",
-                                (d1, d2), batches, layers, dtype=ev["dtype"])
+        raise BertscapeError(f"{spec.directions}: was computed from other checkpoints than {spec.ckpts}, {spec.other}")
+    if spec.kind == "layer_surface":
+        theta0 = None
+    engine, info = engine_at(spec.kind, spec.config, theta0, theta1, d1, d2, batches, spec.layers, spec.ev["dtype"])
     return engine, info, stats, batches
 
 
@@ -138,6 +164,34 @@ def shard_grid(kind: str, values: dict[str, dict[str, float]], alpha, beta, attr
         done[idx] = True
     return Grid("shard", np.asarray(alpha), None if beta is None else np.asarray(beta), arrays, done, anchors,
                 {"target_kind": kind, **attrs})
+
+
+def run_shard(spec: EngineSpec, axis: list, k: int, n: int, out: str | os.PathLike, key: str, names: dict,
+              about: dict) -> None:
+    """Evaluate shard k of n of the grid ``axis`` = [min, max, points] (with its anchors) and write it to ``out``
+    with the accuracy contract's check (README: Precision). ``key`` identifies the run for resuming from the
+    shard's partial file; ``names`` (task, init, group) and ``about`` (loss, dev_error_is, provenance) become
+    HDF5 attributes beside what the engine reports."""
+    engine, info, stats, batches = open_engine(spec)
+    alpha = np.linspace(*axis[:2], int(axis[2]))
+    beta = None if spec.kind == "curve" else alpha.copy()
+    out = Path(out)
+    partial = out.with_name(f".{out.name}.partial.json")
+    with preempt.watch():  # a time limit or preemption: flush the finished nodes and stop (a rerun resumes)
+        values = evaluate_shard(engine, spec.kind, alpha, beta, k, n, partial, key)
+    coords = {name: (a, b) for name, a, b in points(spec.kind, alpha, beta)}
+    precision = check(engine, values, coords, spec.ev["precision_nodes"], spec.seed * 1009 + k,
+                      spec.ev["precision_budget"], out)
+    stats.pop("provenance", None)
+    attrs = {**names, "shard": [k, n], "seed": spec.seed,
+             "n_train_subset": sum(len(b.labels) for b in batches if b.set_name == "train"),
+             "n_dev": sum(len(b.labels) for b in batches if b.set_name == "dev"), "grid": list(axis),
+             "useful_flops_per_point": engine.useful_flops(), **about, **stats, **info, **precision}
+    grid = shard_grid(spec.kind, values, alpha, beta, attrs)
+    if spec.kind == "curve":
+        grid.kind, grid.attrs["target_kind"] = "curve", "curve"
+    write_grid(out, grid)
+    partial.unlink(missing_ok=True)
 
 
 def run_key(*parts) -> str:

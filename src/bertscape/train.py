@@ -1,19 +1,11 @@
-"""Fine-tuning / training from scratch with a checkpoint after every epoch (epoch 0 = theta0).
+"""Fine-tuning / training from scratch: the training loop, a checkpoint after every epoch (epoch 0 = theta0).
 
-Exact resume: every epoch reseeds its data order and dropout from (seed, epoch), and the
-resume state (weights + AdamW moments + losses so far) is written after each epoch to a
-folder that Snakemake does not own, so a killed job restarts from its last finished epoch
-and ends with the same weights as an uninterrupted run on CPU. Inside :func:`bertscape.preempt.watch`, a
-SIGTERM/SIGUSR1 (a time limit, a preemption) also saves the state after the current step
-(:mod:`bertscape.stepstate`) and stops with :class:`bertscape.preempt.Preempted`: a rerun resumes mid-epoch.
-
-Resume folder: ``state.json`` (the commit point), ``epoch0.safetensors``, the fp32 weights and
-``optim{E}.safetensors`` (AdamW moments) of the last finished epoch E only, and the stored form
-of every finished intermediate epoch (see :mod:`bertscape.checkpoints`). When training ends, the
-intermediate epochs are reduced to what the trajectory needs (``displacements``), theta0 and the
-last epoch are published (theta0 as its head plus a reference to the init's shared encoder when
-``theta0_base`` is given), the intermediate epochs too when ``keep_intermediate``, and the folder
-is removed: the optimiser state exists only while the run can still resume.
+Exact resume: every epoch reseeds its data order and dropout from (seed, epoch), and the resume state is
+committed after each epoch to a :class:`bertscape.store.CheckpointStore`, so a killed job restarts from its
+last finished epoch and ends with the same weights as an uninterrupted run on CPU. Inside
+:func:`bertscape.preempt.watch`, a SIGTERM/SIGUSR1 (a time limit, a preemption) also saves the state after the
+current step (:meth:`bertscape.store.CheckpointStore.stop_mid`) and stops with
+:class:`bertscape.preempt.Preempted`: a rerun resumes mid-epoch.
 """
 
 from __future__ import annotations
@@ -21,21 +13,17 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
-import shutil
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import torch
 from tqdm import tqdm
 
-from . import checkpoints as ck
 from . import preempt, stepstate
-from .io import load_tensors, read_json, save_tensors, write_json
-from .landscape import make_batches
+from .batches import make_batches
 from .metrics import as_labels, score, task_loss
 from .modeling import batch_inputs
 from .precision import LOW, matmul_mode, resolve
+from .store import CheckpointStore
 
 POOL = 50   # bucketed batching: batches are cut from pools of POOL x batch_size examples sorted by length
 ROUND = 8   # ... padded to a multiple of ROUND tokens (few distinct shapes: oneDNN reuses its bf16 kernels)
@@ -73,22 +61,6 @@ def _optimizer(model, spec: TrainSpec):
     # fused: one kernel per step for all parameters (7x faster than the default on CPU, same update rule)
     return torch.optim.AdamW([{"params": decay, "weight_decay": spec.weight_decay},
                               {"params": no_decay, "weight_decay": 0.0}], lr=spec.lr, fused=True)
-
-
-def _optim_tensors(model, opt) -> dict[str, torch.Tensor]:
-    names = {id(p): n for n, p in model.named_parameters()}
-    out = {}
-    for p, st in opt.state.items():
-        for k, v in st.items():
-            out[f"{k}.{names[id(p)]}"] = torch.as_tensor(v).clone()
-    return out
-
-
-def _load_optim(model, opt, tensors: dict[str, torch.Tensor]) -> None:
-    for n, p in model.named_parameters():
-        if f"exp_avg.{n}" in tensors:
-            opt.state[p] = {k: tensors[f"{k}.{n}"].clone().to(p.device)  # fused AdamW keeps step on the device
-                            for k in ("step", "exp_avg", "exp_avg_sq")}
 
 
 def device_of(model) -> torch.device:
@@ -136,52 +108,20 @@ def _epoch_batches(data, spec: TrainSpec, epoch: int):
             as_labels(data["labels"][idx])
 
 
-def train(model, train_data, dev_data, spec: TrainSpec, ckpt_paths: list[str | None], resume_dir: str | os.PathLike,
-          metadata: dict | None = None, progress: bool = True, identity: str = "", storage: str = "fp32",
-          delta_base: str | os.PathLike | None = None, keep_intermediate: bool = True,
-          theta0_base: str | os.PathLike | None = None,
-          displacements: list | None = None) -> tuple[list[dict], list[dict]]:
-    """Train for spec.epochs; ckpt_paths[e] receives the weights after epoch e (e = 0 is theta0; None: not published).
-
-    ``storage`` (see :mod:`bertscape.checkpoints`): ``fp32`` publishes every epoch in fp32; ``fp16_delta``
-    publishes the epochs strictly between the first and the last as fp16 deltas from ``delta_base``
-    (default: this run's theta0) next to ckpt_paths[e], named ``epoch{E}.delta.safetensors``.
-    ``keep_intermediate=False`` publishes only the first and last epoch. ``theta0_base``: the init's shared
-    encoder file (fp32), from which epoch 0 is published in the shared-base format
-    (:func:`bertscape.checkpoints.save_shared`). ``displacements``: a list that receives, before anything is
-    published, :func:`bertscape.checkpoints.displacement_rows` of every epoch after the first (the long run,
-    ``delta_base`` given: delta1 is its start minus ``delta_base``, the trajectory's own delta1).
-    ``identity`` names the inputs (e.g. their hashes): resume state is reused only when both it
-    and the spec match. Returns (per-step records, per-epoch records).
-    """
-    if storage not in ck.FORMATS:
-        raise ValueError(f"storage must be one of {ck.FORMATS}, not {storage!r}")
-    key = f"{spec.key()}-{hashlib.sha256(f'{identity}|{storage}'.encode()).hexdigest()[:16]}"
-    assert len(ckpt_paths) == spec.epochs + 1
-    resume = Path(resume_dir)
-    state_file = resume / "state.json"
-    if state_file.exists() and not _resumable(resume, read_json(state_file), key, spec.epochs, storage):
-        shutil.rmtree(resume)  # a different run (or an unusable state) lived here: never resume from it
-    resume.mkdir(parents=True, exist_ok=True)
-    state = read_json(state_file) if state_file.exists() else {"key": key, "epoch": -1, "steps": [], "epochs": []}
-    _drop_stale(resume, state["epoch"], spec.epochs, storage)
-    meta = dict(metadata or {})
+def train(model, train_data, dev_data, spec: TrainSpec, store: CheckpointStore,
+          progress: bool = True) -> tuple[list[dict], list[dict]]:
+    """Train for spec.epochs, each finished epoch committed to ``store`` (resumed from its last committed epoch),
+    then published there. Returns (per-step records, per-epoch records)."""
+    state = store.open(spec.key(), spec.epochs)
     model.to("cuda" if torch.cuda.is_available() else "cpu")  # a GPU job trains on its GPU
     dev = device_of(model)
     steps_per_epoch = math.ceil(len(train_data["labels"]) / spec.batch_size)
     total = steps_per_epoch * spec.epochs
     opt = _optimizer(model, spec)
     dtype = resolve(spec.dtype, dev, "train.dtype")
-    meta.setdefault("train_dtype", dtype)
-    if state["epoch"] >= 0:
-        model.load_state_dict(load_tensors(resume / f"epoch{state['epoch']}.safetensors"))  # copies onto dev
-        if state["epoch"] > 0:
-            _load_optim(model, opt, load_tensors(resume / f"optim{state['epoch']}.safetensors"))
-    mid, rng = state.get("mid"), None  # (preemption) stopped by a signal after step mid["step"] of an epoch
-    if mid:
-        weights, moments, rng = stepstate.load(resume, mid["step"])
-        model.load_state_dict(weights)
-        _load_optim(model, opt, moments)
+    store.meta.setdefault("train_dtype", dtype)
+    rng = store.restore(model, opt)
+    mid = state.get("mid")  # (preemption) stopped by a signal after step mid["step"] of an epoch
     for epoch in range(state["epoch"] + 1, spec.epochs + 1):
         losses = [s["loss"] for s in state["steps"] if s["epoch"] == epoch]  # (preemption) those before a stop
         if epoch > 0:
@@ -210,94 +150,12 @@ def train(model, train_data, dev_data, spec: TrainSpec, ckpt_paths: list[str | N
                 state["steps"].append({"epoch": epoch, "step": step + 1, "epoch_pos": epoch - 1 + (i + 1) / steps_per_epoch,
                                        "loss": losses[-1], "lr": opt.param_groups[0]["lr"]})
                 bar.set_postfix(loss=f"{losses[-1]:.4f}")
-                preempt.check(lambda: _stop_mid(resume, state, model, opt, epoch, i + 1, step + 1))
+                preempt.check(lambda: store.stop_mid(model, opt, epoch, i + 1, step + 1))  # a safe point
         ev = evaluate(model, dev_data, spec.eval_batch_tokens)
         state["epochs"].append({"epoch": epoch, "train_loss": sum(losses) / len(losses) if losses else float("nan"),
                                 "dev_loss": ev["loss"], **{f"dev_{k}": v for k, v in ev.items() if k != "loss"}})
-        weights = model.state_dict()
-        save_tensors(resume / f"epoch{epoch}.safetensors", weights, {**meta, "epoch": epoch})
-        if 0 < epoch < spec.epochs:  # the moments are needed only to continue: none after the last epoch
-            save_tensors(resume / f"optim{epoch}.safetensors", _optim_tensors(model, opt))
-            if storage == "fp16_delta":
-                base = Path(delta_base) if delta_base is not None else resume / "epoch0.safetensors"
-                published = Path(ckpt_paths[-1]).parent
-                ref = Path(ckpt_paths[0]) if delta_base is None else base  # the published copy of theta0
-                ck.save_delta(ck.delta_path(resume, epoch), {k: v.cpu() for k, v in weights.items()}, base, ref,
-                              published, {**meta, "epoch": epoch})
-        state["epoch"] = epoch
-        state.pop("mid", None)
-        write_json(state_file, state)
-        _drop_stale(resume, epoch, spec.epochs, storage)
-        stepstate.drop(resume)
+        store.commit(epoch, model, opt)  # the epoch's commit point: a run stopped after it resumes from here
         if epoch < spec.epochs:
-            preempt.check(lambda: f"{resume} (after epoch {epoch})")  # a signal during the evaluation
-    last = resume / f"epoch{spec.epochs}.safetensors"
-    if displacements is not None:
-        long = delta_base is not None  # its epoch 0 (the start) is the last row of the run it continues
-        origin = Path(delta_base) if long else resume / "epoch0.safetensors"
-        displacements[:] = ck.displacement_rows(resume, list(range(int(long), spec.epochs + 1)), origin,
-                                                load_tensors(last), spec.epochs,
-                                                ck.load(resume / "epoch0.safetensors") if long else None)
-    for epoch, path in enumerate(ckpt_paths):
-        if path is None or (0 < epoch < spec.epochs and not keep_intermediate):
-            continue
-        if storage == "fp16_delta" and 0 < epoch < spec.epochs:
-            _publish(ck.delta_path(resume, epoch), ck.delta_path(Path(path).parent, _epoch_number(path)))
-        elif epoch == 0 and theta0_base is not None and not (keep_intermediate and storage == "fp16_delta"):
-            # (published deltas name the published theta0's bytes as their base: then it stays a plain file)
-            ck.save_shared(path, load_tensors(resume / "epoch0.safetensors"), theta0_base, theta0_base,
-                           Path(path).parent, {**meta, "epoch": 0})
-        else:
-            _publish(resume / f"epoch{epoch}.safetensors", Path(path))
-    shutil.rmtree(resume)  # published: nothing left to resume, and the optimiser state goes with it
+            preempt.check(lambda: f"{store.resume} (after epoch {epoch})")  # a signal during the evaluation
+    store.publish()
     return state["steps"], state["epochs"]
-
-
-def _epoch_number(path) -> int:
-    return int(Path(path).name.split(".")[0][len("epoch"):])
-
-
-def _resumable(resume: Path, state: dict, key: str, epochs: int, storage: str) -> bool:
-    """The state belongs to this run and every file it needs to continue is there."""
-    e = state.get("epoch", -1)
-    need = [resume / f"epoch{x}.safetensors" for x in {0, max(e, 0)}] if e >= 0 else []
-    if 0 < e < epochs:
-        need.append(resume / f"optim{e}.safetensors")
-    need += [ck.delta_path(resume, x) if storage == "fp16_delta" else resume / f"epoch{x}.safetensors"
-             for x in range(1, min(e + 1, epochs))]
-    if state.get("mid"):
-        need.append(stepstate.path(resume, state["mid"]["step"]))
-    return state.get("key") == key and all(p.is_file() for p in need)
-
-
-def _stop_mid(resume: Path, state: dict, model, opt, epoch: int, pos: int, step: int) -> str:
-    """(preemption) Commit the state after global step ``step`` (the ``pos``-th of ``epoch``): a rerun resumes there."""
-    stepstate.save(resume, step, model.state_dict(), _optim_tensors(model, opt))
-    state["mid"] = {"epoch": epoch, "pos": pos, "step": step}
-    write_json(resume / "state.json", state)
-    stepstate.drop(resume, keep=step)
-    return f"{resume} (after step {pos} of epoch {epoch})"
-
-
-def _drop_stale(resume: Path, epoch: int, epochs: int, storage: str) -> None:
-    """After epoch ``epoch`` is committed: older optimiser states, and (fp16_delta) older fp32 intermediates."""
-    for p in resume.glob("optim*.safetensors"):
-        if p.name != f"optim{epoch}.safetensors":
-            p.unlink()
-    if storage == "fp16_delta":
-        for p in resume.glob("epoch*.safetensors"):
-            e = p.name[len("epoch"):-len(".safetensors")]
-            if e.isdigit() and 0 < int(e) < epoch:
-                p.unlink()
-
-
-def _publish(src: Path, dst: Path) -> None:
-    """Hard-link (or copy) a finished checkpoint to its output path atomically."""
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.with_name(f".{dst.name}.tmp")
-    tmp.unlink(missing_ok=True)
-    try:
-        os.link(src, tmp)
-    except OSError:
-        shutil.copyfile(src, tmp)
-    os.replace(tmp, dst)

@@ -1,7 +1,7 @@
 """Interactive 3D views of the 2D surfaces and layer surfaces: one self-contained HTML page per figure
 family (plotly, with plotly.js embedded, so it opens offline), a menu to pick the surface.
 
-Each surface is drawn as in its 2D figure (:mod:`bertscape.plots`): alpha along x, beta along y, the
+Each surface is drawn as in its 2D figure (:mod:`bertscape.figures`): alpha along x, beta along y, the
 metric as height and colour; one colour scale per task (shared by scratch and fine-tune, as a column of
 Figures 1 and 6; by the layer groups, as a row of Figure 7), clipped at the same quantile, on a log
 scale when the 2D figure's is (height and colour then show log10 of the value, the colour bar is
@@ -17,8 +17,11 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
+from matplotlib.ticker import LogLocator, MaxNLocator
 
-from . import plots
+from .figures.scales import (GROUP_LABEL, INIT_LABEL, INIT_ORDER, NONFINITE_COLOR, anchor_xy, field, group_key,
+                             higher_is_better, layers_text, metric_label, scale)
+from .figures.style import resolve_style
 
 if TYPE_CHECKING:
     from .h5io import Grid
@@ -40,14 +43,14 @@ def _panel(g: Grid, metric: str, sc, st: dict, name: str) -> tuple[list, dict]:
     """The traces of one surface and its z axis (ticks labelled in values, like the colour bar)."""
     import plotly.graph_objects as go
 
-    a, b, v, done = plots._field(g, metric, name)
+    a, b, v, done = field(g, metric, name)
     f = (lambda x: np.log10(x)) if sc.log else (lambda x: x)
     z = np.where(done & np.isfinite(v), v, np.nan)
     zc = f(np.clip(z, sc.lo, sc.hi)) if sc.log else np.clip(z, sc.lo, sc.hi)
-    ticks = plots.LogLocator(base=10, subs=(1.0, 2.0, 5.0), numticks=8).tick_values(sc.lo, sc.hi) if sc.log else \
-        plots.MaxNLocator(nbins=6).tick_values(sc.lo, sc.hi)
+    ticks = LogLocator(base=10, subs=(1.0, 2.0, 5.0), numticks=8).tick_values(sc.lo, sc.hi) if sc.log else \
+        MaxNLocator(nbins=6).tick_values(sc.lo, sc.hi)
     ticks = ticks[(ticks >= sc.lo * (1 - 1e-9)) & (ticks <= sc.hi * (1 + 1e-9))]
-    label = plots._metric_label(metric) + (" (log scale)" if sc.log else "")
+    label = metric_label(metric) + (" (log scale)" if sc.log else "")
     bar = dict(title=dict(text=label, side="right"), tickvals=[float(f(t)) for t in ticks],
                ticktext=[f"{t:.3g}" for t in ticks], len=0.75)
     traces = [go.Surface(x=a, y=b, z=zc.T, surfacecolor=zc.T, cmin=float(f(sc.lo)), cmax=float(f(sc.hi)),
@@ -59,7 +62,7 @@ def _panel(g: Grid, metric: str, sc, st: dict, name: str) -> tuple[list, dict]:
                                               size=float(f(sc.hi) - f(sc.lo)) / 6)))]
     lift = 0.12 * float(f(sc.hi) - f(sc.lo))  # the marker floats above the surface on a stem, so it is never hidden
     for key, default, symbol, text in ANCHORS.get(g.kind, ANCHORS["surface"]):
-        x, y = plots._anchor_xy(g, key, default)
+        x, y = anchor_xy(g, key, default)
         val = (g.anchors or {}).get(key, {}).get(metric)
         val = np.nan if val is None else float(val)
         zt = float(f(np.clip(val, sc.lo, sc.hi))) if np.isfinite(val) else float(f(sc.hi))
@@ -73,10 +76,10 @@ def _panel(g: Grid, metric: str, sc, st: dict, name: str) -> tuple[list, dict]:
     bad = done & ~np.isfinite(v)
     if bad.any():
         A, B = np.meshgrid(a, b, indexing="ij")
-        top = float(f(sc.lo if plots._higher_is_better(metric) else sc.hi))
+        top = float(f(sc.lo if higher_is_better(metric) else sc.hi))
         traces.append(go.Scatter3d(x=A[bad], y=B[bad], z=np.full(int(bad.sum()), top), mode="markers",
                                    name=f"{int(bad.sum())} non-finite (NaN/Inf)",
-                                   marker=dict(symbol="x", size=4, color=plots.NONFINITE_COLOR)))
+                                   marker=dict(symbol="x", size=4, color=NONFINITE_COLOR)))
     zaxis = dict(title=dict(text=label), tickvals=bar["tickvals"], ticktext=bar["ticktext"],
                  range=[float(f(sc.lo)), float(f(sc.hi))])
     return traces, zaxis
@@ -85,17 +88,17 @@ def _panel(g: Grid, metric: str, sc, st: dict, name: str) -> tuple[list, dict]:
 def view_figure(panels: Sequence[tuple[str, Grid, str]], scale_key: Mapping[str, str], style: Mapping | None,
                 title: str):
     """A plotly figure with one surface visible at a time. ``panels``: (menu label, grid, metric); panels with
-    the same ``scale_key[label]`` and metric share a colour scale (computed as :func:`plots._scale` does for 2D)."""
+    the same ``scale_key[label]`` and metric share a colour scale (computed as :func:`bertscape.figures.scales.scale` does for 2D)."""
     import plotly.graph_objects as go
 
-    st = plots._style(style)
+    st = resolve_style(style)
     if not panels:
         raise ValueError("view_html: no surfaces given")
     fields: dict[tuple, list] = {}
     for label, g, metric in panels:
-        _, _, v, done = plots._field(g, metric, label)
+        _, _, v, done = field(g, metric, label)
         fields.setdefault((scale_key[label], metric), []).append((v, done))
-    scales = {k: plots._scale(fs, k[1], st) for k, fs in fields.items()}
+    scales = {k: scale(fs, k[1], st) for k, fs in fields.items()}
     fig, owners, zaxes = go.Figure(), [], []
     for n, (label, g, metric) in enumerate(panels):
         traces, zaxis = _panel(g, metric, scales[(scale_key[label], metric)], st, label)
@@ -128,20 +131,20 @@ def view_html(fig) -> str:
 def make_view(view: str, grids: Sequence[Grid], style: Mapping | None = None):
     """``surfaces``: every surface twice, training loss (Figure 1) and dev error (Figure 6), one colour scale
     per task and metric; ``layers``: every layer surface's training loss (Figure 7), one scale per task."""
-    order = {k: i for i, k in enumerate(plots.INIT_ORDER)}
+    order = {k: i for i, k in enumerate(INIT_ORDER)}
     panels, key = [], {}
     if view == "surfaces":
         gs = sorted(grids, key=lambda g: order.get(g.attrs["init"], len(order)))
         for metric, fig in (("train_loss", "Figure 1"), ("dev_error", "Figure 6")):
             for g in gs:
                 task, init = g.attrs["task"], g.attrs["init"]
-                label = f"{task} ({plots.INIT_LABEL.get(init, init)}): {plots._metric_label(metric)} ({fig})"
+                label = f"{task} ({INIT_LABEL.get(init, init)}): {metric_label(metric)} ({fig})"
                 panels.append((label, g, metric))
                 key[label] = task
     elif view == "layers":
-        for g in sorted(grids, key=lambda g: (g.attrs["task"], plots._group_key(g.attrs["group"], g))):
+        for g in sorted(grids, key=lambda g: (g.attrs["task"], group_key(g.attrs["group"], g))):
             task, group = g.attrs["task"], g.attrs["group"]
-            label = f"{task}: {plots.GROUP_LABEL.get(group, group)} layers {plots._layers_text(g.attrs.get('layers'))}"
+            label = f"{task}: {GROUP_LABEL.get(group, group)} layers {layers_text(g.attrs.get('layers'))}"
             panels.append((label.rstrip(), g, "train_loss"))
             key[label.rstrip()] = task
     else:

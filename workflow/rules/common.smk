@@ -1,3 +1,4 @@
+import dataclasses
 import os
 import re
 import sys
@@ -112,7 +113,8 @@ def _model_dir():
 
         try:
             d = resolve_model_dir(name)
-            cfg.layer_groups(config, cfg_depth(d))  # the depth is known before any job runs: check the groups now
+            # the depth is known before any job runs: check the groups now
+            cfg.layer_groups(config["layers"]["groups"], cfg_depth(d))
         except BertscapeError as e:
             sys.stderr.write(f"bertscape: {e}\n")
             sys.exit(2)
@@ -195,6 +197,14 @@ def bench(name):
     return f"{R}/benchmarks/{name}.tsv"
 
 
+MODEL = {k: config["model"][k] for k in ("name", "revision")}  # a job's params.model (runner.Job.model locates it)
+
+
+def task_params(wc):
+    """A task's spec as a param (``TaskSpec(**params.task)`` in the script): labels, loss, metric, nothing else."""
+    return dataclasses.asdict(SPECS[wc.task])
+
+
 def eval_params():
     """Everything that decides a landscape value at a point (and nothing else)."""
     return {"eval": config["eval"], "seed": config["seed"]}
@@ -254,24 +264,36 @@ def source_files(wildcards):
 # ---- used by figures.smk
 
 
-def figure_inputs(wildcards):
-    f = wildcards.fig
-    surf = lambda tasks: [f"{R}/surfaces/{t}/{i}.h5" for i in INITS for t in tasks]
+def figure_files(f):
+    """[(path, task, init)] of figure ``f``'s inputs (a grid names its own task and init in its attributes)."""
+    surf = lambda tasks: [(f"{R}/surfaces/{t}/{i}.h5", t, i) for i in INITS for t in tasks]
     if f in ("fig1_train_loss_surfaces", "fig6_dev_error_surfaces"):
         return surf(TASKS)
     if f == "fig2_training_curves":
-        return [f"{R}/train/{t}/{i}/steps.tsv" for i in INITS for t in TASKS]
+        return [(f"{R}/train/{t}/{i}/steps.tsv", t, i) for i in INITS for t in TASKS]
     if f == "fig3_trajectories":
         paper = [t for t in ("MRPC", "MNLI") if t in TASKS]  # the paper's two columns, filled up to two
         tasks = paper + [t for t in TASKS if t not in paper][: max(0, 2 - len(paper))]
-        return surf(tasks) + [f"{R}/trajectories/{t}/{i}.tsv" for i in INITS for t in tasks]
+        return surf(tasks) + [(f"{R}/trajectories/{t}/{i}.tsv", t, i) for i in INITS for t in tasks]
     if f == "fig4_long_run":
-        return [f"{R}/surfaces/{LONG}/finetune.h5", f"{R}/trajectories/{LONG}/long.tsv"]
+        return [
+            (f"{R}/surfaces/{LONG}/finetune.h5", LONG, "finetune"),
+            (f"{R}/trajectories/{LONG}/long.tsv", LONG, "long"),
+        ]
     if f == "fig5_curves":
-        return [f"{R}/curves/{t}/{i}.h5" for i in INITS for t in TASKS]
+        return [(f"{R}/curves/{t}/{i}.h5", t, i) for i in INITS for t in TASKS]
     if f == "fig7_layer_surfaces":
-        return [f"{R}/layers/{t}/{g}.h5" for t in LAYER_TASKS for g in GROUPS]
+        return [(f"{R}/layers/{t}/{g}.h5", t, "finetune") for t in LAYER_TASKS for g in GROUPS]
     raise ValueError(f"unknown figure {f}")
+
+
+def figure_inputs(wildcards):
+    return [path for path, _, _ in figure_files(wildcards.fig)]
+
+
+def figure_keys(wildcards):
+    """(task, init) of each input of the figure, in its input order (the script never parses paths)."""
+    return [[t, i] for _, t, i in figure_files(wildcards.fig)]
 
 
 # ---- used by report.smk

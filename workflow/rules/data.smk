@@ -75,6 +75,7 @@ rule tokenize:
     resources:
         **config["resources"]["light"],
     params:
+        model=MODEL,
         max_length=config["model"]["max_length"],
     script:
         "../scripts/tokenize.py"

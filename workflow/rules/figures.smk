@@ -1,5 +1,5 @@
 # Stage 9 -- Figures 1-7 and Table 1 (PNG + PDF), laid out like the paper. Only figure
-# settings are params here, and only plots.py is declared as code, so a colour-map change or a
+# settings are params here, and only the figures package is reached by the scripts, so a colour-map change or a
 # plotting edit reruns figure jobs and nothing else.
 
 
@@ -26,6 +26,7 @@ rule figure:
     params:
         style=config["figures"],
         tasks=TASKS,
+        file_keys=figure_keys,
     script:
         "../scripts/figure.py"
 

@@ -24,6 +24,8 @@ rule layer_shard:
         **config["resources"]["surface"],
     params:
         **eval_params(),
+        model=MODEL,
+        task=task_params,
         kind="layer_surface",
         axis=lambda wc: [config["grid"]["min"], config["grid"]["max"], config["grid"]["points"]],
         epochs=lambda wc: cfg.epochs(config, wc.task, "finetune"),
@@ -65,6 +67,8 @@ rule rollback:
     resources:
         **config["resources"]["surface"],
     params:
+        model=MODEL,
+        task=task_params,
         epochs=lambda wc: cfg.epochs(config, wc.task, "finetune"),
         groups=config["layers"]["groups"],
         batch_tokens=config["eval"]["batch_tokens"],

@@ -32,6 +32,8 @@ rule sharpness:
     resources:
         **config["resources"]["surface"],
     params:
+        model=MODEL,
+        task=task_params,
         epochs=lambda wc: cfg.epochs(config, wc.task, wc.init),
         eval={k: config["eval"][k] for k in ("train_subset", "batch_tokens")},
         hessian={k: HESSIAN[k] for k in ("iterations", "tol")},

@@ -25,6 +25,8 @@ rule curve:
         **config["resources"]["surface"],
     params:
         **eval_params(),
+        model=MODEL,
+        task=task_params,
         kind="curve",
         axis=lambda wc: [config["grid"]["min"], config["grid"]["max"], config["grid"]["curve_points"]],
         epochs=lambda wc: cfg.epochs(config, wc.task, wc.init),
@@ -50,6 +52,8 @@ rule surface_shard:
         **config["resources"]["surface"],
     params:
         **eval_params(),
+        model=MODEL,
+        task=task_params,
         kind="surface",
         axis=lambda wc: [config["grid"]["min"], config["grid"]["max"], config["grid"]["points"]],
         epochs=lambda wc: cfg.epochs(config, wc.task, wc.init),
@@ -91,6 +95,8 @@ rule basin:  # C1's 2D region followed past the surface's edge (only where it re
         **config["resources"]["surface"],
     params:
         **eval_params(),
+        model=MODEL,
+        task=task_params,
         epochs=lambda wc: cfg.epochs(config, wc.task, wc.init),
         tau=config["claims"]["tau_loss"],
         budget=config["claims"]["basin_points"],

@@ -20,6 +20,7 @@ rule scratch_init:
     resources:
         **config["resources"]["light"],
     params:
+        model=MODEL,
         seed=config["seed"],
     script:
         "../scripts/scratch_init.py"
@@ -38,6 +39,8 @@ rule finetune_init:
     threads: config["threads"]["light"]
     resources:
         **config["resources"]["light"],
+    params:
+        model=MODEL,
     script:
         "../scripts/finetune_init.py"
 
@@ -61,6 +64,9 @@ rule train:
     resources:
         **config["resources"]["train"],
     params:
+        model=MODEL,
+        task=task_params,
+        eval_batch_tokens=config["eval"]["batch_tokens"],
         spec=lambda wc: cfg.train_params(config, wc.task, wc.init),
         first_epoch=lambda wc: config["tasks"][wc.task]["epochs_finetune"] if wc.init == "long" else 0,
         storage=config["train"]["intermediate_checkpoints"],
@@ -90,6 +96,9 @@ rule import_checkpoint:
     resources:
         **config["resources"]["light"],
     params:
+        model=MODEL,
+        task=task_params,
+        eval_batch_tokens=config["eval"]["batch_tokens"],
         ref=lambda wc: IMPORTED.get((wc.task, wc.init)),
         key=lambda wc: f"tasks.{wc.task}.{imp.KEYS.get(wc.init)}",
         epochs=lambda wc: cfg.epochs(config, wc.task, wc.init),

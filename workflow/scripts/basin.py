@@ -1,26 +1,28 @@
 """Rule basin: C1's 2D region around theta1 (train loss <= f(theta1) + claims.tau_loss), followed past the
 surface's edge on its lattice where it reaches it (at most claims.basin_points nodes evaluated out there), so
 that its area is measured instead of censored (P3). A region inside the grid costs no evaluation (no engine)."""
+from pathlib import Path
+
 from bertscape.basins import extend
-from bertscape.data import task_spec
+from bertscape.data import TaskSpec
 from bertscape.h5io import read_grid
-from bertscape.io import load_tensors, write_json
+from bertscape.io import write_json
 from bertscape.modeling import load_config, resolve_model_dir
 from bertscape.runner import run
-from bertscape.surfaces import open_engine
+from bertscape.surfaces import EngineSpec, open_engine
 
 
 def main(job):
-    c, p, wc = job.smk.config, job.params, job.wildcards
+    p, wc = job.params, job.wildcards
     grid = read_grid(job.input.surface)
     engine = []  # built on the first node past the edge
 
     def train_loss(alpha: float, beta: float) -> float:
         if not engine:
-            model_dir = resolve_model_dir(c["model"]["name"], c["resources_dir"], c["model"]["revision"])
-            mconf = load_config(model_dir, task_spec(wc.task, c["tasks"]).num_labels)
-            engine.append(open_engine("surface", mconf, load_tensors(job.input.train), None, p.eval, p.seed,
-                                      job.input.ckpts, p.epochs, job.input.other, job.input.directions)[0])
+            mconf = load_config(resolve_model_dir(**job.model()), TaskSpec(**p.task).num_labels)
+            inp = job.input
+            engine.append(open_engine(EngineSpec("surface", mconf, Path(inp.ckpts), p.epochs, Path(inp.other),
+                                                 Path(inp.directions), Path(inp.train), None, p.eval, p.seed))[0])
         return engine[0].evaluate(alpha, beta)["train_loss"]
 
     region = extend(grid, p.tau, train_loss, p.budget)

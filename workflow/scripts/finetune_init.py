@@ -5,12 +5,11 @@ from bertscape.runner import run
 
 
 def main(job):
-    c = job.smk.config  # the model enters the DAG by content (input model); found through the config
-    model_dir = resolve_model_dir(c["model"]["name"], c["resources_dir"], c["model"]["revision"])
+    model_dir = resolve_model_dir(**job.model())  # the model enters the DAG by content (input model)
     model = build_model(model_dir, 2, "finetune", 0)  # the encoder as every fine-tuning run loads it
     prefix = base_prefix(model)
     state = {k: v.detach().clone() for k, v in model.state_dict().items() if is_encoder_param(k, prefix)}
-    sources = {"model": model_identity(c["model"]["name"], model_dir, c["model"]["revision"])}
+    sources = {"model": model_identity(model_dir=model_dir, **job.params.model)}
     save_tensors(job.output[0], state, {"provenance": job.provenance(sources=sources)})
 
 

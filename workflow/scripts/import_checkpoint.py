@@ -2,7 +2,7 @@
 from pathlib import Path
 
 from bertscape.checkpoints import DISPLACEMENT_COLUMNS
-from bertscape.data import task_spec
+from bertscape.data import TaskSpec
 from bertscape.imported import check_compatible, checkpoint_dir, import_run, load_checkpoint, split_ref
 from bertscape.io import load_tensors, write_tsv
 from bertscape.modeling import model_identity, resolve_model_dir
@@ -10,18 +10,18 @@ from bertscape.runner import run
 
 
 def main(job):
-    c, task, init, p = job.smk.config, job.wildcards.task, job.wildcards.init, job.params
-    model_dir = resolve_model_dir(c["model"]["name"], c["resources_dir"], c["model"]["revision"])
-    ckpt = checkpoint_dir(p.ref, c["resources_dir"], p.key)
-    check_compatible(ckpt, model_dir, p.key, c["model"]["name"])
-    num_labels = task_spec(task, c["tasks"]).num_labels
+    task, init, p = job.wildcards.task, job.wildcards.init, job.params
+    model_dir = resolve_model_dir(**job.model())
+    ckpt = checkpoint_dir(p.ref, job.location("resources_dir"), p.key)
+    check_compatible(ckpt, model_dir, p.key, p.model["name"])
+    num_labels = TaskSpec(**p.task).num_labels
     theta1, loaded = load_checkpoint(ckpt, model_dir, num_labels, p.key)
     name, rev = split_ref(p.ref)
-    sources = {"model": model_identity(c["model"]["name"], model_dir, c["model"]["revision"]),
+    sources = {"model": model_identity(model_dir=model_dir, **p.model),
                "checkpoint": {**model_identity(name, ckpt, rev), "config_key": p.key, **loaded}}
     meta = {"task": task, "init": init, "imported": p.ref, "provenance": job.provenance(sources=sources)}
     epochs, moved = import_run(theta1, model_dir, num_labels, init, p.seed, Path(job.input.init),
-                               load_tensors(job.input.dev), c["eval"]["batch_tokens"], p.epochs, Path(job.output.ckpts),
+                               load_tensors(job.input.dev), p.eval_batch_tokens, p.epochs, Path(job.output.ckpts),
                                meta)
     write_tsv(job.output.steps, [], ["epoch", "step", "epoch_pos", "loss", "lr"])
     write_tsv(job.output.epochs, epochs, list(epochs[0]))

@@ -7,15 +7,15 @@ from bertscape.runner import run
 def main(job):
     data = dict(job.params.data)
     sources = {"data": data}
-    task, config = job.wildcards.task, job.smk.config
+    task = job.wildcards.task
     if job.input.rows:  # the files are identified by content (input rows), located by the config
         sources["files"] = read_json(job.input.rows[0])["files"]
     if data.get("custom"):
-        data["custom"] = {**data["custom"], **({"path": config["tasks"][task]["path"]}
-                                                if config["tasks"][task].get("path") else {})}
+        data["custom"] = {**data["custom"], **({"path": job.location("tasks", task, "path")}
+                                                if job.location("tasks", task, "path") else {})}
     elif data["source"] == "glue_dir":
-        data["glue_dir"] = config["data"]["glue_dir"]
-    data["cache_dir"] = f"{config['resources_dir']}/datasets"  # hub datasets (GLUE or a custom task)
+        data["glue_dir"] = job.location("data", "glue_dir")
+    data["cache_dir"] = f"{job.location('resources_dir')}/datasets"  # hub datasets (GLUE or a custom task)
     train, dev = prepare(task, data)
     for rows, path in ((train, job.output.train), (dev, job.output.dev)):
         write_jsonl(path, rows)

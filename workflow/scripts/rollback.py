@@ -2,7 +2,7 @@
 from pathlib import Path
 
 from bertscape.config import layer_groups
-from bertscape.data import task_spec
+from bertscape.data import TaskSpec
 from bertscape.io import load_tensors, write_tsv
 from bertscape.modeling import load_config, resolve_model_dir
 from bertscape.rollback import rollback_rows
@@ -10,11 +10,10 @@ from bertscape.runner import run
 
 
 def main(job):
-    c = job.smk.config
-    model_dir = resolve_model_dir(c["model"]["name"], c["resources_dir"], c["model"]["revision"])
-    groups = layer_groups(c, load_config(model_dir, 2).num_hidden_layers)
+    model_dir = resolve_model_dir(**job.model())
+    groups = layer_groups(job.params.groups, load_config(model_dir, 2).num_hidden_layers)
     ckpts = Path(job.input.ckpts)
-    spec = task_spec(job.wildcards.task, c["tasks"])
+    spec = TaskSpec(**job.params.task)
     rows = rollback_rows(model_dir, ckpts / "epoch0.safetensors", ckpts / f"epoch{job.params.epochs}.safetensors",
                          load_tensors(job.input.dev), groups, job.params.batch_tokens,
                          spec.num_labels, spec.metric)

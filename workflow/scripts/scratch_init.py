@@ -5,10 +5,9 @@ from bertscape.runner import run
 
 
 def main(job):
-    c = job.smk.config  # the model enters the DAG by content (input model); found through the config
-    model_dir = resolve_model_dir(c["model"]["name"], c["resources_dir"], c["model"]["revision"])
+    model_dir = resolve_model_dir(**job.model())  # the model enters the DAG by content (input model)
     state = scratch_encoder_state(model_dir, job.params.seed)
-    sources = {"model": model_identity(c["model"]["name"], model_dir, c["model"]["revision"])}
+    sources = {"model": model_identity(model_dir=model_dir, **job.params.model)}
     save_tensors(job.output[0], state, {"provenance": job.provenance(sources=sources), "seed": job.params.seed})
 
 

@@ -3,22 +3,22 @@ from pathlib import Path
 
 import torch
 
-from bertscape.data import task_spec
+from bertscape.batches import eval_batches
+from bertscape.data import TaskSpec
 from bertscape.io import load_tensors, write_json
 from bertscape.modeling import resolve_model_dir
 from bertscape.runner import run
 from bertscape.sharpness import load_for_hessian, top_eigenvalue
-from bertscape.surfaces import eval_batches
 
 
 def main(job):
-    c, p = job.smk.config, job.params
-    model_dir = resolve_model_dir(c["model"]["name"], c["resources_dir"], c["model"]["revision"])
+    p = job.params
+    model_dir = resolve_model_dir(**job.model())
     theta1 = load_tensors(Path(job.input.ckpts) / f"epoch{p.epochs}.safetensors")
     train = load_tensors(job.input.train)  # the training-loss surfaces' seeded subset
     batches = eval_batches(train, None, p.eval, p.seed)
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    model = load_for_hessian(model_dir, theta1, task_spec(job.wildcards.task, c["tasks"]).num_labels).to(device)
+    model = load_for_hessian(model_dir, theta1, TaskSpec(**p.task).num_labels).to(device)
     r = top_eigenvalue(model, batches, p.hessian["iterations"], p.hessian["tol"], p.seed)
     job.log.info("%s %s: lambda_max %.5g after %d iterations", job.wildcards.task, job.wildcards.init,
                  r["lambda_max"], r["iterations"])

@@ -1,7 +1,8 @@
 """Rule table1: the layer-rollback table, each task in its own metric (Markdown, TSV, PNG/PDF)."""
-from bertscape.figures import table1_rows
+from bertscape.figures.inputs import table1_rows
+from bertscape.figures.save import save_figure
+from bertscape.figures.table import table1
 from bertscape.io import write_text, write_tsv
-from bertscape.plots import save_figure, table1
 from bertscape.runner import run
 
 

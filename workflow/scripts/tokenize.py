@@ -5,8 +5,7 @@ from bertscape.runner import run
 
 
 def main(job):
-    c = job.smk.config  # the model enters the DAG by content (input model); found through the config
-    model_dir = resolve_model_dir(c["model"]["name"], c["resources_dir"], c["model"]["revision"])
+    model_dir = resolve_model_dir(**job.model())  # the model enters the DAG by content (input model)
     t = tokenize_file(job.input.rows, job.output[0], model_dir, job.params.max_length,
                       {"provenance": job.provenance()})
     job.log.info("%d examples, mean length %.1f tokens", len(t["labels"]), t["lengths"].float().mean())

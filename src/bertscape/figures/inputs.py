@@ -6,9 +6,13 @@ from pathlib import Path
 
 import numpy as np
 
-from . import plots
-from .h5io import read_grid
-from .io import read_tsv
+from ..h5io import read_grid
+from ..io import read_tsv
+from .curves import fig_curves
+from .layers import fig_layers
+from .surfaces import fig_surfaces
+from .training import fig_training_curves
+from .trajectories import fig_trajectories
 
 
 def _by(paths, ext):
@@ -35,40 +39,41 @@ def _long_label(path: Path) -> str:
     return f"fine-tune {base}+{int(rows[-1]['epoch']) - base} epochs"
 
 
-def make_figure(fig: str, paths: list[str], style: dict):
+def make_figure(fig: str, paths: list[str], style: dict, keys: list):
+    """Figure ``fig`` from its input files ``paths``; ``keys[i]`` is (task, init) of ``paths[i]``."""
+    named = [(Path(p), str(t), str(i)) for p, (t, i) in zip(paths, keys, strict=True)]
     if fig in ("fig1_train_loss_surfaces", "fig6_dev_error_surfaces"):
-        return plots.fig_surfaces(_grids(paths), "train_loss" if fig.startswith("fig1") else "dev_error", style)
+        return fig_surfaces(_grids(paths), "train_loss" if fig.startswith("fig1") else "dev_error", style)
     if fig == "fig2_training_curves":
         logs: dict = {}
-        for p in _by(paths, "steps.tsv"):
+        for p, task, init in named:
             rows = read_tsv(p)
-            logs.setdefault(p.parts[-3], {})[p.parts[-2]] = {
+            logs.setdefault(task, {})[init] = {
                 "step": np.array([r["step"] for r in rows]), "loss": np.array([r["loss"] for r in rows]),
                 "epoch": np.array([r["epoch_pos"] for r in rows])}
-        return plots.fig_training_curves(logs, style)
+        return fig_training_curves(logs, style)
     if fig in ("fig3_trajectories", "fig4_long_run"):
         grids = _grids(paths)
-        trajs = _by(paths, ".tsv")
+        trajs = [(p, task, init) for p, task, init in named if p.suffix == ".tsv"]
         order = ("MRPC", "MNLI")  # the paper's column order
-        tasks = sorted({q.parts[-2] for q in trajs}, key=lambda t: order.index(t) if t in order else len(order))
+        tasks = sorted({task for _, task, _ in trajs}, key=lambda t: order.index(t) if t in order else len(order))
         panels = []
-        for p in trajs:
-            task, init = p.parts[-2], p.stem
+        for p, task, init in trajs:
             surf_init = "finetune" if init == "long" else init
             title = f"{task} ({_long_label(p) if init == 'long' else 'fine-tune' if init == 'finetune' else 'scratch'})"
             panels.append({"grid": grids[surf_init][task], "traj": _traj(p), "title": title,
                            "row": 0 if init in ("scratch", "long") else 1, "col": tasks.index(task)})
-        return plots.fig_trajectories(panels, "train_loss" if fig.startswith("fig3") else "dev_error", style)
+        return fig_trajectories(panels, "train_loss" if fig.startswith("fig3") else "dev_error", style)
     if fig == "fig5_curves":
         curves = _grids(paths)
-        return plots.fig_curves({t: {i: curves[i][t] for i in curves if t in curves[i]}
-                                 for t in {t for d in curves.values() for t in d}}, style)
+        tasks = dict.fromkeys(t for d in curves.values() for t in d)  # first-seen order (a set's would vary)
+        return fig_curves({t: {i: curves[i][t] for i in curves if t in curves[i]} for t in tasks}, style)
     if fig == "fig7_layer_surfaces":
         layers: dict = {}
         for p in _by(paths, ".h5"):
             g = read_grid(p)
             layers.setdefault(g.attrs["task"], {})[g.attrs["group"]] = g
-        return plots.fig_layers(layers, style)
+        return fig_layers(layers, style)
     raise ValueError(f"unknown figure {fig}")
 
 
@@ -76,8 +81,8 @@ def table1_rows(paths: list[str], report: dict[str, list[str]] | None = None) ->
     """One row per rollback table: the task's headline metric (x 100) for the fine-tuned model and each
     rolled-back group; ``metric`` its printed name, ``glue`` GLUE's metrics of the fine-tuned model
     (``report``: task -> metric names; default the headline metric)."""
-    from .data import METRIC_NAMES
-    from .summary import glue_text
+    from ..data import METRIC_NAMES
+    from ..summary import glue_text
 
     rows = []
     for p in paths:
