@@ -39,7 +39,8 @@ def main():
 
     from bertscape.data.synthetic import generate
     from bertscape.data.tokenize import tokenize_rows
-    from bertscape.landscape import BertLandscape, HFLandscape, make_batches
+    from bertscape.batches import make_batches
+    from bertscape.landscape import BertLandscape, HFLandscape
     from bertscape.modeling import build_model, encoder_prefix, load_config, resolve_model_dir, state_dict
     from bertscape.train import evaluate
     from conftest import tiny_config

@@ -11,10 +11,11 @@ from bertscape.architectures import depth, layer_keys, layer_list, layer_map, la
 from bertscape.config import layer_groups
 from bertscape.directions import join
 from bertscape.io import save_tensors
-from bertscape.landscape import make_batches
+from bertscape.batches import make_batches
 from bertscape.modeling import build_model, encoder_prefix, head_note, load_config, state_dict
 from bertscape.rollback import rollback_rows
 from bertscape.surfaces import build_engine
+from bertscape.store import CheckpointStore
 from bertscape.train import TrainSpec, train
 from conftest import reference, ARCHITECTURES, random_data, save_tiny, tiny_config
 
@@ -56,7 +57,7 @@ def test_layer_map_is_the_model_blocks(arch):
 
 def test_layer_surface_rollback_point_and_table1(arch):
     s = arch
-    groups = layer_groups({"layers": {"groups": None}}, depth(s["dir"]))
+    groups = layer_groups(None, depth(s["dir"]))
     assert groups == {"low": [0, 0], "mid": [1, 1], "high": [2, 2]}
     lmap = layer_map_of(s["config"])
     for group in ([1, 1], [0, 2]):
@@ -106,6 +107,6 @@ def test_a_checkpoint_with_another_head_trains(kind, tmp_path):
     data = random_data(16, 120, 16, 3, 2)
     data["token_type_ids"].zero_()
     paths = [str(tmp_path / f"epoch{e}.safetensors") for e in range(2)]
-    steps, epochs = train(m, data, data, TrainSpec(epochs=1, batch_size=8, lr=1e-3, eval_batch_tokens=160), paths,
-                          tmp_path / "resume", progress=False)
+    steps, epochs = train(m, data, data, TrainSpec(epochs=1, batch_size=8, lr=1e-3, eval_batch_tokens=160),
+                          CheckpointStore(paths, tmp_path / "resume"), progress=False)
     assert len(steps) == 2 and torch.isfinite(torch.tensor(epochs[-1]["train_loss"]))

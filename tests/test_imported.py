@@ -12,9 +12,10 @@ from bertscape import BertscapeError
 from bertscape import checkpoints as ck
 from bertscape.imported import check_compatible, checkpoint_dir, import_run, load_checkpoint, no_history
 from bertscape.io import save_tensors
-from bertscape.landscape import make_batches
+from bertscape.batches import make_batches
 from bertscape.modeling import base_prefix, build_model, is_encoder_param, load_config
 from bertscape.surfaces import build_engine
+from bertscape.store import CheckpointStore
 from bertscape.train import TrainSpec, train
 from conftest import REPO, random_data, save_tiny
 
@@ -28,8 +29,9 @@ def trained_run(model_dir, init_path, out, data, seed):
     moved = []
     spec = TrainSpec(epochs=EPOCHS, batch_size=8, lr=1e-3, eval_batch_tokens=160, seed=seed)
     out.mkdir()
-    train(model, data, data, spec, paths, out.parent / f".resume-{seed}", progress=False, theta0_base=init_path,
-          keep_intermediate=False, displacements=moved)
+    store = CheckpointStore(paths, out.parent / f".resume-{seed}", theta0_base=init_path, keep_intermediate=False,
+                            displacements=moved)
+    train(model, data, data, spec, store, progress=False)
     return moved
 
 
@@ -134,8 +136,8 @@ def test_an_imported_scratch_run_has_the_trained_runs_theta0_and_theta1(tiny_ber
     model = build_model(tiny_bert_dir, 3, "scratch", 0, ck.load(tmp_path / "scratch.safetensors"))
     (tmp_path / "own").mkdir()
     paths = [str(tmp_path / "own" / f"epoch{e}.safetensors") for e in (0, 1)]
-    train(model, data, data, TrainSpec(epochs=1, batch_size=8, lr=1e-3, eval_batch_tokens=160), paths,
-          tmp_path / "resume", progress=False, theta0_base=tmp_path / "scratch.safetensors")
+    train(model, data, data, TrainSpec(epochs=1, batch_size=8, lr=1e-3, eval_batch_tokens=160),
+          CheckpointStore(paths, tmp_path / "resume", theta0_base=tmp_path / "scratch.safetensors"), progress=False)
     model.save_pretrained(tmp_path / "user_model")
     theta1, _ = load_checkpoint(tmp_path / "user_model", tiny_bert_dir, 3, "tasks.MRPC.scratch")
     import_run(theta1, tiny_bert_dir, 3, "scratch", 0, tmp_path / "scratch.safetensors", data, 160, 1,
