@@ -83,3 +83,21 @@ def reference(s: dict, state: dict) -> dict:
     m = build_model(s["dir"], 3, "finetune", 0)
     m.load_state_dict(state)
     return evaluate(m, s["dev"], 160)
+
+
+_THREADS = torch.get_num_threads()  # the session's, before any test (a module-scoped fixture may change it first)
+_THREAD_ENV = {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+
+
+@pytest.fixture(autouse=True)
+def _restore_threads():
+    """bertscape.runner.run sets torch's thread count (and OMP_NUM_THREADS) for the whole process, as a job must;
+    tests that call it in-process must not change the arithmetic of later tests (a run split across processes
+    compares bit for bit only at equal thread counts): after each test, the session's count and variables."""
+    yield
+    torch.set_num_threads(_THREADS)
+    for k, v in _THREAD_ENV.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v

@@ -33,6 +33,8 @@ TRAIN, DEV = random_data(30, 120, 16, 2, 0), random_data(10, 120, 16, 2, 1)  # 4
 
 
 def fit(model_dir, out, storage="fp32"):
+    """Train as a job does (one thread: Smk.threads): runs split across processes compare bit for bit."""
+    torch.set_num_threads(1)  # (conftest restores the count after each test)
     model = build_model(model_dir, 2, "finetune", SPEC.seed)
     paths = [str(out / f"epoch{e}.safetensors") for e in range(SPEC.epochs + 1)]
     with preempt.watch():
