@@ -36,7 +36,7 @@ import torch
 import torch.nn.functional as F
 
 from bertscape.checkpoints import directions
-from bertscape.config import read_yaml, validate
+from bertscape.config import data_seed, read_yaml, validate
 from bertscape.data import task_spec
 from bertscape.io import load_tensors, read_json
 from bertscape.landscape import BertLandscape, residual
@@ -120,12 +120,14 @@ def grid_engine(c: dict, task: str, init: str, kind: str, dtype: str, cls=None):
     model_dir = resolve_model_dir(c["model"]["name"], c["resources_dir"], c["model"]["revision"])
     spec = task_spec(task, c["tasks"])
     mconf = load_config(model_dir, spec.num_labels)
-    train = load_tensors(R / "data" / task / "train.tokens.safetensors")
-    dev = load_tensors(R / "data" / task / "dev.tokens.safetensors")
-    batches = eval_batches(train, dev if kind == "surface" else None, c["eval"], c["seed"])
-    ckpts = R / "train" / task / init / "checkpoints"
-    other = R / "train" / c["tasks"][task]["other_task"] / init / "checkpoints"
-    stats = read_json(R / "directions" / task / f"{init}.json")
+    seed = c["display_seed"]  # the run whose surfaces are drawn
+    data, run = R / "data" / f"seed{data_seed(c, seed)}" / task, R / f"seed{seed}"
+    train = load_tensors(data / "train.tokens.safetensors")
+    dev = load_tensors(data / "dev.tokens.safetensors")
+    batches = eval_batches(train, dev if kind == "surface" else None, c["eval"], seed)
+    ckpts = run / "train" / task / init / "checkpoints"
+    other = run / "train" / c["tasks"][task]["other_task"] / init / "checkpoints"
+    stats = read_json(run / "directions" / task / f"{init}.json")
     epochs = stats["epoch_theta1"]
     d1, d2, _ = directions(ckpts, epochs, other, stats["epoch_theta2"])
     import bertscape.surfaces as S

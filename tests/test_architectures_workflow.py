@@ -45,10 +45,10 @@ def every_output(out, conf):
     fmts = conf.get("figures", {}).get("formats") or ["png", "pdf"]
     missing = [f"{f}.{x}" for f in figs for x in fmts if not (out / "figures" / f"{f}.{x}").is_file()]
     assert not missing and (out / "figures" / "table1_rollback.md").is_file(), missing
-    rows = read_tsv(out / "layers" / "MRPC" / "rollback.tsv")
+    rows = read_tsv(out / "seed7" / "layers" / "MRPC" / "rollback.tsv")
     assert [r["group"] for r in rows] == ["none", "low", "mid", "high"]
     for g in ("low", "mid", "high"):
-        grid = read_grid(out / "layers" / "MRPC" / f"{g}.h5")
+        grid = read_grid(out / "seed7" / "layers" / "MRPC" / f"{g}.h5")
         assert np.isfinite(grid.values["train_loss"]).all()
     return read_tsv(out / "claims" / "claims.tsv")
 
@@ -68,13 +68,13 @@ def test_full_tiny_run(kind, tmp_path):
     # MRPC's own fine-tuned weights, saved as a user saves a fine-tuned model, given back as its theta1
     epochs = conf["tasks"]["MRPC"]["epochs_finetune"]
     user = build_model(conf["model"]["name"], 2, "finetune", 0)
-    user.load_state_dict(ck.load(out / "train" / "MRPC" / "finetune" / "checkpoints" / f"epoch{epochs}.safetensors"))
+    user.load_state_dict(ck.load(out / "seed7" / "train" / "MRPC" / "finetune" / "checkpoints" / f"epoch{epochs}.safetensors"))
     user.save_pretrained(tmp_path / "mrpc-finetuned")
-    before = {f: read_grid(out / "surfaces" / "MRPC" / f"{f}.h5") for f in ("finetune",)}
+    before = {f: read_grid(out / "seed7" / "surfaces" / "MRPC" / f"{f}.h5") for f in ("finetune",)}
     conf["tasks"]["MRPC"]["finetuned"] = str(tmp_path / "mrpc-finetuned")
     r = run(conf, tmp_path / "c2.yaml", REPO)
-    assert "import_checkpoint" in r.stderr and "imported" in (out / "logs" / "import_checkpoint" / "MRPC-finetune.log").read_text()
-    after = read_grid(out / "surfaces" / "MRPC" / "finetune.h5")
+    assert "import_checkpoint" in r.stderr and "imported" in (out / "logs" / "import_checkpoint" / "seed7" / "MRPC-finetune.log").read_text()
+    after = read_grid(out / "seed7" / "surfaces" / "MRPC" / "finetune.h5")
     for m, a in before["finetune"].values.items():
         assert np.array_equal(a, after.values[m], equal_nan=True), m
     claims = every_output(out, conf)

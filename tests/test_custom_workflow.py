@@ -25,13 +25,13 @@ def test_regression_and_custom_task_end_to_end(custom_run):
               "fig6_dev_error_surfaces", "fig7_layer_surfaces", "table1_rollback"]:
         for ext in ("png", "pdf"):
             assert (out / "figures" / f"{f}.{ext}").stat().st_size > 1000
-    sts = read_grid(out / "surfaces" / "STS-B" / "finetune.h5")
+    sts = read_grid(out / "seed7" / "surfaces" / "STS-B" / "finetune.h5")
     assert sts.attrs["loss"] == "MSE" and sts.attrs["dev_error_is"] == "1 − Pearson r"
     assert {"train_pearson", "dev_pearson", "dev_error"} <= set(sts.values) and "dev_acc" not in sts.values
     assert sts.anchors["end"]["dev_error"] == pytest.approx(1 - sts.anchors["end"]["dev_pearson"])
-    pol = read_grid(out / "surfaces" / "Polarity" / "finetune.h5")
+    pol = read_grid(out / "seed7" / "surfaces" / "Polarity" / "finetune.h5")
     assert pol.attrs["dev_error_is"] == "1 − acc" and "dev_acc" in pol.values
-    epochs = read_tsv(out / "train" / "STS-B" / "finetune" / "epochs.tsv")
+    epochs = read_tsv(out / "seed7" / "train" / "STS-B" / "finetune" / "epochs.tsv")
     assert {"dev_pearson", "dev_spearman", "dev_mse"} <= set(epochs[0]) and "dev_acc" not in epochs[0]
     table = (out / "figures" / "table1_rollback.md").read_text()
     assert "| STS-B (Pearson r) |" in table and "| Polarity |" in table and "Spearman rho" in table

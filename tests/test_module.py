@@ -44,7 +44,7 @@ def test_outer_workflow_uses_every_rule_of_the_module(tmp_path):
     assert {"bertscape_surface_shard", "bertscape_view3d", "bertscape_claims", "bertscape_summary"} <= set(counts)
     assert not any(k in counts for k in ("train", "all", "figure"))  # every rule renamed
     # a real job through the module: its library, schema and scripts resolve relative to the module, not here
-    rows = out / "data" / "MRPC" / "train.jsonl"
+    rows = out / "data" / "seed7" / "MRPC" / "train.jsonl"
     smk(str(rows))
     rec = json.loads((rows.parent / "train.jsonl.prov.json").read_text())
     assert rec["rule"] == "bertscape_prepare_data" and rec["inputs"]["code"] == {str(out / "sources/code/prepare_data.json"): ANY}

@@ -102,7 +102,7 @@ def job_stats(out: str) -> dict[str, int]:
 
 
 def shard(work: Path, k: int, run: str = "slurm") -> Path:
-    return work / run / "surfaces" / TASK / INIT / f"shard{k}.h5"
+    return work / run / "seed7" / "surfaces" / TASK / INIT / f"shard{k}.h5"
 
 
 def slurm_job_id(path: Path) -> str | None:
@@ -284,7 +284,7 @@ def test_train_job_sigterm_mid_epoch_resumes_to_the_same_checkpoints(work):
     log = work / "train_sigterm.log"
     cmd = [*SNAKEMAKE, *PROFILES, "--configfile", "config/tiny.yaml", "--config", f"results={run}", BIGGER,
            "--slurm-logdir", str(work / "tslurm_logs"), str(run / TRAIN_TARGET)]
-    state = run / "train" / TASK / INIT / ".resume" / "state.json"
+    state = run / "seed7" / "train" / TASK / INIT / ".resume" / "state.json"
     run_id = None
     with open(log, "w") as fh:
         proc = subprocess.Popen(cmd, cwd=REPO, stdout=fh, stderr=subprocess.STDOUT, env=_env(), start_new_session=True)
@@ -312,8 +312,8 @@ def test_train_job_sigterm_mid_epoch_resumes_to_the_same_checkpoints(work):
     assert len(stops) == 1 and "SIGTERM received: stopped at a safe point" in stops[0] and "after step" in stops[0], \
         job_logs[-3000:]
     assert "Traceback" not in job_logs
-    got = sorted((run / "train" / TASK / INIT / "checkpoints").glob("*.safetensors"))
-    want = sorted((work / "tlocal" / "train" / TASK / INIT / "checkpoints").glob("*.safetensors"))
+    got = sorted((run / "seed7" / "train" / TASK / INIT / "checkpoints").glob("*.safetensors"))
+    want = sorted((work / "tlocal" / "seed7" / "train" / TASK / INIT / "checkpoints").glob("*.safetensors"))
     assert [p.name for p in got] == [p.name for p in want] and got
     from bertscape.io import load_tensors
 

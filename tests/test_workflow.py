@@ -145,27 +145,27 @@ def test_tiny_end_to_end_run(tiny_run):
         for ext in ("png", "pdf"):
             assert (out / "figures" / f"{f}.{ext}").stat().st_size > 1000
     assert "| MRPC (F1) |" in (out / "figures" / "table1_rollback.md").read_text()  # MRPC's headline metric
-    surf = read_grid(out / "surfaces" / "MRPC" / "finetune.h5")
+    surf = read_grid(out / "seed7" / "surfaces" / "MRPC" / "finetune.h5")
     assert surf.kind == "surface" and surf.done.all() and surf.values["train_loss"].shape == (5, 5)
     assert surf.value_at("train_loss", 0, 0) == surf.anchors["start"]["train_loss"]
     assert surf.value_at("dev_error", 1, 0) == surf.anchors["end"]["dev_error"]
     assert {"task", "init", "norm_delta1", "cos_delta1_delta2", "provenance", "n_train_subset", "seed"} <= set(surf.attrs)
-    layer = read_grid(out / "layers" / "MRPC" / "high.h5")
+    layer = read_grid(out / "seed7" / "layers" / "MRPC" / "high.h5")
     assert layer.kind == "layer_surface" and set(layer.anchors) == {"finetuned", "rollback"}
     assert (out / "summary.md").read_text().startswith("# bertscape run summary")
     for view in ("surfaces", "layers"):  # 3D views: self-contained pages; VTK grids for every surface
         assert (out / "views" / f"{view}_3d.html").stat().st_size > 3_000_000
     assert len(list((out / "views" / "vtk").rglob("*.vtk"))) == 4 + 3
-    traj = (out / "trajectories" / "MRPC" / "long.tsv").read_text().splitlines()
+    traj = (out / "seed7" / "trajectories" / "MRPC" / "long.tsv").read_text().splitlines()
     assert len(traj) == 1 + 4  # epochs 0..3: 2 fine-tuning + 1 more
     # disk: theta0 (its head; the encoder is the init's, once) and the last epoch of every run, no resume state
-    kept = sorted(str(p.relative_to(out / "train")) for p in (out / "train").rglob("*")
+    kept = sorted(str(p.relative_to(out / "seed7" / "train")) for p in (out / "seed7" / "train").rglob("*")
                   if p.name.endswith(".safetensors") or p.name == ".resume")  # (.resume: a run's resume state)
     assert kept == [f"{t}/{i}/checkpoints/epoch{e}.safetensors" for t, i, e in (
         ("MNLI", "finetune", 0), ("MNLI", "finetune", 2), ("MNLI", "scratch", 0), ("MNLI", "scratch", 1),
         ("MRPC", "finetune", 0), ("MRPC", "finetune", 2), ("MRPC", "long", 3), ("MRPC", "scratch", 0),
         ("MRPC", "scratch", 2))]
-    assert (out / "train" / "MRPC" / "scratch" / "checkpoints" / "epoch0.safetensors").stat().st_size < 1e5
+    assert (out / "seed7" / "train" / "MRPC" / "scratch" / "checkpoints" / "epoch0.safetensors").stat().st_size < 1e5
 
 
 @pytest.mark.slow
@@ -176,7 +176,7 @@ def test_claims_are_measured_and_the_html_report_builds(tiny_project, tmp_path):
     assert {r["claim"] for r in rows} == {"C1", "C2", "C3", "C4", "C5", "C6"}
     assert len((tiny_run / "claims" / "claims.tsv").read_text().splitlines()) == 1 + len(rows)
     for r in (r for r in rows if r["claim"] == "C6"):  # re-derive a verdict from the artifact it comes from
-        d = json.loads((tiny_run / "directions" / r["task"] / f"{r['values']['init']}.json").read_text())
+        d = json.loads((tiny_run / "seed7" / "directions" / r["task"] / f"{r['values']['init']}.json").read_text())
         assert r["values"]["cos"] == d["cos_delta1_delta2"] and r["holds"] == (abs(d["cos_delta1_delta2"]) <= 0.2)
     hess = [r for r in rows if r["measure"] == "hessian_top_eigenvalue"]
     assert len(hess) == 2 and all(np.isfinite(r["values"][i]["lambda_max"]) for r in hess for i in ("finetune", "scratch"))
@@ -200,7 +200,7 @@ def check_preconditions(out, doc):
         {(p, t, i) for p in ("P1", "P2", "P3", "P4") for t in ("MNLI", "MRPC") for i in ("finetune", "scratch")}
     p1 = next(c for c in checks if (c["precondition"], c["task"], c["init"]) == ("P1", "MNLI", "scratch"))
     assert p1["holds"] is False and "tasks.MNLI.epochs_scratch" in p1["fix"]
-    assert p1["measured"]["train_loss_end"] == read_grid(out / "curves" / "MNLI" / "scratch.h5").anchors["end"]["train_loss"]
+    assert p1["measured"]["train_loss_end"] == read_grid(out / "seed7" / "curves" / "MNLI" / "scratch.h5").anchors["end"]["train_loss"]
     c1 = [r for r in doc["claims"] if r["claim"] == "C1" and r["task"] == "MNLI"]
     assert len(c1) == 3 and all(r["holds"] is None and "P1: train loss at theta1" in r["reason"]
                                 and "tasks.MNLI.epochs_scratch" in r["reason"] for r in c1)
@@ -305,7 +305,7 @@ def test_a_code_edit_replans_exactly_the_rules_whose_scripts_reach_it(tiny_proje
         assert not direct or any("code" in k for k in plan["reasons"].values()), (f, plan["reasons"])
     assert base["scripts"]["all"] is None and {r for r, s in base["scripts"].items() if not s} == {"all"}
     assert proj.planned() == {}  # every file back as it was: nothing to do (the identities are rewritten back)
-    rec = read_record(proj.out / "curves" / "MRPC" / "finetune.h5")  # its provenance holds what decided a rerun
+    rec = read_record(proj.out / "seed7" / "curves" / "MRPC" / "finetune.h5")  # its provenance holds what decided a rerun
     assert rec["code"]["identity"] == json.loads((proj.out / "sources" / "code" / "landscape_shard.json").read_text())
     assert "src/bertscape/config.py" in rec["code"]["identity"]["modules"]
 
@@ -386,7 +386,7 @@ def test_audit_traces_a_figure_to_its_sources(tiny_project, monkeypatch):
     assert f"file:{fig1}" in ents and any(a.startswith("bs:surface_shard/") for a in acts) and "bs:claims/" in acts
     assert all(u["prov:entity"] in ents and u["prov:activity"] in acts for u in doc["used"].values())
     assert all(g["prov:activity"] in acts for g in doc["wasGeneratedBy"].values()) and len(doc["agent"]) == 1
-    rows = tiny_run / "data" / "MRPC" / "dev.jsonl"
+    rows = tiny_run / "data" / "seed7" / "MRPC" / "dev.jsonl"
     original = rows.read_text()
     try:
         rows.write_text(original.replace('"label": 0', '"label": 1', 1))

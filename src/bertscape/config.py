@@ -77,8 +77,23 @@ def validate(config: dict, schema: dict | None = None) -> dict:
             msg = f"task name {e.instance!r} must be letters, digits, '_', '.', '-' (it names files)"
         raise BertscapeError(f"config key {_key(e.path)}: {msg}")
     _check_semantics(config)
+    config["seeds"] = seed_list(config)
+    config["display_seed"] = config["seeds"][0] if config["display_seed"] is None else config["display_seed"]
     _replace(config, canonical(config, schema))
     return config
+
+
+def seed_list(config: dict) -> list[int]:
+    """The run seeds: ``seeds`` as a list, a count n from ``seed`` on (seed, ..., seed+n-1), or [seed]."""
+    s = config.get("seeds")
+    if s is None:
+        return [config["seed"]]
+    return list(range(config["seed"], config["seed"] + s)) if isinstance(s, int) else list(s)
+
+
+def data_seed(config: dict, seed: int) -> int:
+    """The seed whose data a run of ``seed`` trains and is evaluated on (``data_seed`` shares one)."""
+    return seed if config["data_seed"] is None else config["data_seed"]
 
 
 def _replace(config: dict, new: dict) -> None:
@@ -152,6 +167,7 @@ TASK_ORDER = ["MNLI", "RTE", "SST-2", "MRPC"] + [t for t in GLUE_TASKS if t not 
 
 
 def _check_semantics(c: dict) -> None:
+    _check_seeds(c)
     tasks = c["tasks"]
     for t, spec in tasks.items():
         _check_task(c, t)
@@ -182,6 +198,12 @@ def _check_semantics(c: dict) -> None:
     if groups:
         check_groups(groups, None)
     check_writable(c["results"])
+
+
+def _check_seeds(c: dict) -> None:
+    seeds = seed_list(c)
+    if c["display_seed"] is not None and c["display_seed"] not in seeds:
+        raise BertscapeError(f"config key display_seed: {c['display_seed']} is not among the seeds {seeds}")
 
 
 def _check_task(c: dict, t: str) -> None:
@@ -261,12 +283,12 @@ def epochs(config: dict, task: str, init: str) -> int:
     return t["epochs_finetune"] if init == "finetune" else t["epochs_scratch"]
 
 
-def train_params(config: dict, task: str, init: str) -> dict:
-    """Everything that determines one training run (and nothing else)."""
+def train_params(config: dict, task: str, init: str, seed: int) -> dict:
+    """Everything that determines one training run of ``seed`` (and nothing else)."""
     t = config["tasks"][task]
     tr = config["train"]
     lr = t["lr"] if init != "scratch" or t["scratch_lr"] is None else t["scratch_lr"]
     return {"epochs": epochs(config, task, init) if init != "long" else tr["long_run"]["extra_epochs"],
             "batch_size": t["batch_size"], "lr": lr, "weight_decay": tr["weight_decay"],
-            "warmup_ratio": tr["warmup_ratio"], "max_grad_norm": tr["max_grad_norm"], "seed": config["seed"],
+            "warmup_ratio": tr["warmup_ratio"], "max_grad_norm": tr["max_grad_norm"], "seed": seed,
             "dtype": tr["dtype"], "batching": tr["batching"]}

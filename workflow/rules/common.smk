@@ -41,6 +41,8 @@ LAYER_TASKS = config["layers"]["tasks"]
 ROLLBACK_TASKS = config["layers"]["rollback_tasks"] or TASKS
 GROUPS = list(config["layers"]["groups"] or {"low": 0, "mid": 0, "high": 0})
 SHARDS = config["grid"]["shards"]
+SEEDS = config["seeds"]  # the run seeds (a list after cfg.validate); every path that names a run carries its seed
+DISPLAY = config["display_seed"]  # the seed of the full surfaces, layer surfaces, 3D views and figures
 
 
 wildcard_constraints:
@@ -49,6 +51,7 @@ wildcard_constraints:
     split="train|dev",
     group="|".join(map(re.escape, GROUPS)),
     k=r"\d+",
+    seed=r"\d+",
 
 
 def code_id(script):
@@ -175,18 +178,38 @@ if workflow.is_main_process:
 def import_inputs(wildcards):
     """Only an imported run has a checkpoint identity: for any other run this names a file nothing makes, so
     the train rule is the one that applies (ruleorder import_checkpoint > train)."""
-    run = (wildcards.task, wildcards.init)
-    inp = {"model": MODEL_ID, "init": f"{R}/init/{wildcards.init}.safetensors", "dev": tokens(wildcards.task, "dev")}
+    run, s = (wildcards.task, wildcards.init), wildcards.seed
+    inp = {"model": MODEL_ID, "init": init_file(wildcards.init, s), "dev": tokens(wildcards.task, "dev", s)}
     inp["checkpoint"] = checkpoint_id(*run) if run in IMPORTED else f"{R}/sources/checkpoints/not-imported"
     return inp
 
 
-def ckpt_dir(task, init):
-    return f"{R}/train/{task}/{init}/checkpoints"
+def run_dir(seed):
+    """Where everything of one seed's runs lives: {R}/seed<seed>/<stage>/..."""
+    return f"{R}/seed{seed}"
 
 
-def tokens(task, split):
-    return f"{R}/data/{task}/{split}.tokens.safetensors"
+def init_file(init, seed):
+    """theta0's encoder: the pre-trained one is shared by every seed; the scratch one is drawn per seed."""
+    return f"{run_dir(seed)}/init/scratch.safetensors" if init == "scratch" else f"{R}/init/{init}.safetensors"
+
+
+def ckpt_dir(task, init, seed):
+    return f"{run_dir(seed)}/train/{task}/{init}/checkpoints"
+
+
+def data_dir(seed):
+    """The prepared data a run of SEED reads: its own, or data_seed's when every seed shares one."""
+    return f"{R}/data/seed{cfg.data_seed(config, int(seed))}"
+
+
+def tokens(task, split, seed):
+    return f"{data_dir(seed)}/{task}/{split}.tokens.safetensors"
+
+
+def seed_param(wildcards):
+    """A job's seed, from its path (never config["seed"]: every seed's jobs share the rules)."""
+    return int(wildcards.seed)
 
 
 def log(name):
@@ -207,7 +230,7 @@ def task_params(wc):
 
 def eval_params():
     """Everything that decides a landscape value at a point (and nothing else)."""
-    return {"eval": config["eval"], "seed": config["seed"]}
+    return {"eval": config["eval"], "seed": seed_param}
 
 
 def all_figures():
@@ -228,6 +251,7 @@ def all_figures():
 
 
 def all_views():
+    """The display seed's surfaces and layer surfaces in 3D (the views name no seed: there is one)."""
     views = ["surfaces"] + (["layers"] if LAYER_TASKS else [])
     vtk = [f"{R}/views/vtk/surfaces/{t}/{i}.vtk" for t in TASKS for i in INITS]
     vtk += [f"{R}/views/vtk/layers/{t}/{g}.vtk" for t in LAYER_TASKS for g in GROUPS]
@@ -237,11 +261,12 @@ def all_views():
 # ---- used by data.smk
 
 
-def data_params(task):
-    """What decides the prepared rows. No paths: a GLUE directory or a custom task's files enter by content
-    (source_files), and the script finds them, like the hub dataset cache, through the config."""
+def data_params(task, seed):
+    """What decides the prepared rows (SEED: the data seed in the path). No paths: a GLUE directory or a custom
+    task's files enter by content (source_files), and the script finds them, like the hub dataset cache, through
+    the config."""
     d = config["data"]
-    keep = {"source": d["source"], "max_train": d["max_train"], "max_dev": d["max_dev"], "seed": config["seed"]}
+    keep = {"source": d["source"], "max_train": d["max_train"], "max_dev": d["max_dev"], "seed": int(seed)}
     t = config["tasks"][task]
     if is_custom(config["tasks"], task):  # a custom task brings its own source: only its own entry matters
         keep["custom"] = {k: t[k] for k in CUSTOM_KEYS if t.get(k) is not None and k != "path"}
@@ -265,25 +290,27 @@ def source_files(wildcards):
 
 
 def figure_files(f):
-    """[(path, task, init)] of figure ``f``'s inputs (a grid names its own task and init in its attributes)."""
-    surf = lambda tasks: [(f"{R}/surfaces/{t}/{i}.h5", t, i) for i in INITS for t in tasks]
+    """[(path, task, init)] of figure ``f``'s inputs (a grid names its own task and init in its attributes): the
+    display seed's."""
+    D = run_dir(DISPLAY)
+    surf = lambda tasks: [(f"{D}/surfaces/{t}/{i}.h5", t, i) for i in INITS for t in tasks]
     if f in ("fig1_train_loss_surfaces", "fig6_dev_error_surfaces"):
         return surf(TASKS)
     if f == "fig2_training_curves":
-        return [(f"{R}/train/{t}/{i}/steps.tsv", t, i) for i in INITS for t in TASKS]
+        return [(f"{D}/train/{t}/{i}/steps.tsv", t, i) for i in INITS for t in TASKS]
     if f == "fig3_trajectories":
         paper = [t for t in ("MRPC", "MNLI") if t in TASKS]  # the paper's two columns, filled up to two
         tasks = paper + [t for t in TASKS if t not in paper][: max(0, 2 - len(paper))]
-        return surf(tasks) + [(f"{R}/trajectories/{t}/{i}.tsv", t, i) for i in INITS for t in tasks]
+        return surf(tasks) + [(f"{D}/trajectories/{t}/{i}.tsv", t, i) for i in INITS for t in tasks]
     if f == "fig4_long_run":
         return [
-            (f"{R}/surfaces/{LONG}/finetune.h5", LONG, "finetune"),
-            (f"{R}/trajectories/{LONG}/long.tsv", LONG, "long"),
+            (f"{D}/surfaces/{LONG}/finetune.h5", LONG, "finetune"),
+            (f"{D}/trajectories/{LONG}/long.tsv", LONG, "long"),
         ]
     if f == "fig5_curves":
-        return [(f"{R}/curves/{t}/{i}.h5", t, i) for i in INITS for t in TASKS]
+        return [(f"{D}/curves/{t}/{i}.h5", t, i) for i in INITS for t in TASKS]
     if f == "fig7_layer_surfaces":
-        return [(f"{R}/layers/{t}/{g}.h5", t, "finetune") for t in LAYER_TASKS for g in GROUPS]
+        return [(f"{D}/layers/{t}/{g}.h5", t, "finetune") for t in LAYER_TASKS for g in GROUPS]
     raise ValueError(f"unknown figure {f}")
 
 
@@ -299,49 +326,59 @@ def figure_keys(wildcards):
 # ---- used by report.smk
 
 
-def claims_keyed():
-    """The claims rule's input lists as {name: [(key, path), ...]}: the paths are its inputs, the keys (task,
-    init), task, or (task, group) its params, aligned, so its script never parses a path."""
-    both = [(t, i) for t in TASKS for i in INITS]
+def claims_grids(seed):
+    """The grids one seed's claims read ({name: [(key, path), ...]}, like claims_keyed): C1's 2D region (surface +
+    basin), C4's window and C3's nodes (surfaces), C5's train loss at f(-1, 0) (layer surfaces). For now every
+    seed's own full surfaces and layer surfaces; the one place to name a cheaper per-seed lattice instead."""
+    D, both = run_dir(seed), [(t, i) for t in TASKS for i in INITS]
     return {
-        "surfaces": [((t, i), f"{R}/surfaces/{t}/{i}.h5") for t, i in both],
-        "basins": [((t, i), f"{R}/surfaces/{t}/{i}.basin.json") for t, i in both],
-        "curves": [((t, i), f"{R}/curves/{t}/{i}.h5") for t, i in both],
-        "epochs": [((t, i), f"{R}/train/{t}/{i}/epochs.tsv") for t, i in both],
-        "trajectories": [((t, i), f"{R}/trajectories/{t}/{i}.tsv") for t, i in both]
-        + ([((LONG, "long"), f"{R}/trajectories/{LONG}/long.tsv")] if LONG else []),
-        "directions": [((t, i), f"{R}/directions/{t}/{i}.json") for t, i in both],
-        "rollback": [(t, f"{R}/layers/{t}/rollback.tsv") for t in ROLLBACK_TASKS],
-        "layers": [((t, g), f"{R}/layers/{t}/{g}.h5") for t in LAYER_TASKS for g in GROUPS],
-        "hessian": [((t, i), f"{R}/claims/sharpness/{t}/{i}.json") for t, i in both] if HESSIAN["enabled"] else [],
+        "surfaces": [((t, i), f"{D}/surfaces/{t}/{i}.h5") for t, i in both],
+        "basins": [((t, i), f"{D}/surfaces/{t}/{i}.basin.json") for t, i in both],
+        "layers": [((t, g), f"{D}/layers/{t}/{g}.h5") for t in LAYER_TASKS for g in GROUPS],
+    }
+
+
+def claims_keyed(seed):
+    """One seed's claims_seed input lists as {name: [(key, path), ...]}: the paths are its inputs, the keys
+    (task, init), task, or (task, group) its params, aligned, so its script never parses a path."""
+    D, both = run_dir(seed), [(t, i) for t in TASKS for i in INITS]
+    return {
+        **claims_grids(seed),
+        "curves": [((t, i), f"{D}/curves/{t}/{i}.h5") for t, i in both],
+        "epochs": [((t, i), f"{D}/train/{t}/{i}/epochs.tsv") for t, i in both],
+        "trajectories": [((t, i), f"{D}/trajectories/{t}/{i}.tsv") for t, i in both]
+        + ([((LONG, "long"), f"{D}/trajectories/{LONG}/long.tsv")] if LONG else []),
+        "directions": [((t, i), f"{D}/directions/{t}/{i}.json") for t, i in both],
+        "rollback": [(t, f"{D}/layers/{t}/rollback.tsv") for t in ROLLBACK_TASKS],
+        "hessian": [((t, i), f"{D}/claims/sharpness/{t}/{i}.json") for t, i in both] if HESSIAN["enabled"] else [],
         # C2's chance loss of a regression task is the variance of its training targets
-        "targets": [(t, f"{R}/data/{t}/train.jsonl") for t in TASKS if SPECS[t].regression],
+        "targets": [(t, f"{data_dir(seed)}/{t}/train.jsonl") for t in TASKS if SPECS[t].regression],
     }
 
 
 def claims_inputs(wildcards):
-    inp = {name: [path for _, path in pairs] for name, pairs in claims_keyed().items()}
+    inp = {name: [path for _, path in pairs] for name, pairs in claims_keyed(wildcards.seed).items()}
     if LONG:
-        inp["long_epochs"] = f"{R}/train/{LONG}/long/epochs.tsv"
+        inp["long_epochs"] = f"{run_dir(wildcards.seed)}/train/{LONG}/long/epochs.tsv"
     return inp
 
 
-def claims_keys():
-    return {name: [key for key, _ in pairs] for name, pairs in claims_keyed().items()}
+def claims_keys(wildcards):
+    return {name: [key for key, _ in pairs] for name, pairs in claims_keyed(wildcards.seed).items()}
 
 
 # ---- used by surfaces.smk
 
 
 def landscape_inputs(wildcards):
-    init = wildcards.get("init", "finetune")
+    init, s, t = wildcards.get("init", "finetune"), wildcards.seed, wildcards.task
     return {
-        "directions": f"{R}/directions/{wildcards.task}/{init}.json",
-        "ckpts": ckpt_dir(wildcards.task, init),
-        "init": f"{R}/init/{init}.safetensors",  # theta0's encoder (checkpoints: shared-base format)
-        "other": ckpt_dir(config["tasks"][wildcards.task]["other_task"], init),
-        "train": tokens(wildcards.task, "train"),
-        "dev": tokens(wildcards.task, "dev"),
+        "directions": f"{run_dir(s)}/directions/{t}/{init}.json",
+        "ckpts": ckpt_dir(t, init, s),
+        "init": init_file(init, s),  # theta0's encoder (checkpoints: shared-base format)
+        "other": ckpt_dir(config["tasks"][t]["other_task"], init, s),
+        "train": tokens(t, "train", s),
+        "dev": tokens(t, "dev", s),
         "model": MODEL_ID,
     }
 
@@ -355,11 +392,12 @@ def train_side_inputs(wildcards):
 
 
 def train_inputs(wildcards):
-    inp = {"train": tokens(wildcards.task, "train"), "dev": tokens(wildcards.task, "dev"), "model": MODEL_ID}
-    if wildcards.init in ("finetune", "scratch"):  # theta0's encoder, shared by every run of the init
-        inp["init"] = f"{R}/init/{wildcards.init}.safetensors"
+    t, s = wildcards.task, wildcards.seed
+    inp = {"train": tokens(t, "train", s), "dev": tokens(t, "dev", s), "model": MODEL_ID}
+    if wildcards.init in ("finetune", "scratch"):  # theta0's encoder, shared by every run of the init and seed
+        inp["init"] = init_file(wildcards.init, s)
     if wildcards.init == "long":  # §5.3: continue the fine-tuned run for more epochs
-        inp["start"] = ckpt_dir(wildcards.task, "finetune")
+        inp["start"] = ckpt_dir(t, "finetune", s)
     return inp
 
 
@@ -367,10 +405,10 @@ def train_inputs(wildcards):
 
 
 def trajectory_inputs(wildcards):
-    base = "finetune" if wildcards.init == "long" else wildcards.init
-    inp = {"run": f"{R}/train/{wildcards.task}/{base}/displacements.tsv"}  # what the train job measured
+    base, D = "finetune" if wildcards.init == "long" else wildcards.init, run_dir(wildcards.seed)
+    inp = {"run": f"{D}/train/{wildcards.task}/{base}/displacements.tsv"}  # what the train job measured
     if wildcards.init == "long":
-        inp["long"] = f"{R}/train/{wildcards.task}/long/displacements.tsv"
+        inp["long"] = f"{D}/train/{wildcards.task}/long/displacements.tsv"
     return inp
 
 
@@ -378,6 +416,8 @@ def trajectory_inputs(wildcards):
 
 
 def view_inputs(wildcards):
+    """The display seed's grids (views are drawn for one seed)."""
+    D = run_dir(DISPLAY)
     if wildcards.view == "surfaces":
-        return [f"{R}/surfaces/{t}/{i}.h5" for t in TASKS for i in INITS]
-    return [f"{R}/layers/{t}/{g}.h5" for t in LAYER_TASKS for g in GROUPS]
+        return [f"{D}/surfaces/{t}/{i}.h5" for t in TASKS for i in INITS]
+    return [f"{D}/layers/{t}/{g}.h5" for t in LAYER_TASKS for g in GROUPS]

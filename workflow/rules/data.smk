@@ -13,15 +13,15 @@ rule prepare_data:
         rows=source_files,
         code=code_id("prepare_data.py"),
     output:
-        train=f"{R}/data/{{task}}/train.jsonl",
-        dev=f"{R}/data/{{task}}/dev.jsonl",
+        train=f"{R}/data/seed{{seed}}/{{task}}/train.jsonl",
+        dev=f"{R}/data/seed{{seed}}/{{task}}/dev.jsonl",
     log:
-        log("prepare_data/{task}"),
+        log("prepare_data/seed{seed}/{task}"),
     conda:
         "../../envs/torch.yaml"
     threads: 1
     params:
-        data=lambda wc: data_params(wc.task),
+        data=lambda wc: data_params(wc.task, wc.seed),
     script:
         "../scripts/prepare_data.py"
 
@@ -62,13 +62,13 @@ if MODEL_HUB:  # a local or packaged model's identity is written at parse time (
 
 rule tokenize:
     input:
-        rows=f"{R}/data/{{task}}/{{split}}.jsonl",
+        rows=f"{R}/data/seed{{seed}}/{{task}}/{{split}}.jsonl",
         model=MODEL_ID,
         code=code_id("tokenize.py"),
     output:
-        tokens(task="{task}", split="{split}"),
+        f"{R}/data/seed{{seed}}/{{task}}/{{split}}.tokens.safetensors",
     log:
-        log("tokenize/{task}-{split}"),
+        log("tokenize/seed{seed}/{task}-{split}"),
     conda:
         "../../envs/torch.yaml"
     threads: config["threads"]["light"]

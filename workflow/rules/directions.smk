@@ -7,13 +7,13 @@
 
 rule directions:
     input:
-        run=lambda wc: ckpt_dir(wc.task, wc.init),
-        other=lambda wc: ckpt_dir(config["tasks"][wc.task]["other_task"], wc.init),
+        run=lambda wc: ckpt_dir(wc.task, wc.init, wc.seed),
+        other=lambda wc: ckpt_dir(config["tasks"][wc.task]["other_task"], wc.init, wc.seed),
         code=code_id("directions.py"),
     output:
-        stats=f"{R}/directions/{{task}}/{{init}}.json",
+        stats=f"{R}/seed{{seed}}/directions/{{task}}/{{init}}.json",
     log:
-        log("directions/{task}-{init}"),
+        log("directions/seed{seed}/{task}-{init}"),
     conda:
         "../../envs/torch.yaml"
     threads: config["threads"]["light"]

@@ -33,7 +33,7 @@ rule figure:
 
 rule table1:
     input:
-        data=[f"{R}/layers/{t}/rollback.tsv" for t in ROLLBACK_TASKS],
+        data=[f"{run_dir(DISPLAY)}/layers/{t}/rollback.tsv" for t in ROLLBACK_TASKS],
         code=code_id("table1.py"),
     output:
         md=f"{R}/figures/table1_rollback.md",

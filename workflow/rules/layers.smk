@@ -12,11 +12,11 @@ rule layer_shard:
         unpack(landscape_inputs),
         code=code_id("landscape_shard.py"),
     output:
-        f"{R}/layers/{{task}}/{{group}}/shard{{k}}.h5",
+        f"{R}/seed{{seed}}/layers/{{task}}/{{group}}/shard{{k}}.h5",
     log:
-        log("layer_shard/{task}-{group}-{k}"),
+        log("layer_shard/seed{seed}/{task}-{group}-{k}"),
     benchmark:
-        bench("layer_shard/{task}-{group}-{k}")
+        bench("layer_shard/seed{seed}/{task}-{group}-{k}")
     conda:
         "../../envs/torch.yaml"
     threads: config["threads"]["surface"]
@@ -38,12 +38,12 @@ rule layer_shard:
 
 rule layer_gather:
     input:
-        shards=lambda wc: [f"{R}/layers/{wc.task}/{wc.group}/shard{k}.h5" for k in range(SHARDS)],
+        shards=lambda wc: [f"{run_dir(wc.seed)}/layers/{wc.task}/{wc.group}/shard{k}.h5" for k in range(SHARDS)],
         code=code_id("gather.py"),
     output:
-        f"{R}/layers/{{task}}/{{group}}.h5",
+        f"{R}/seed{{seed}}/layers/{{task}}/{{group}}.h5",
     log:
-        log("layer_gather/{task}-{group}"),
+        log("layer_gather/seed{seed}/{task}-{group}"),
     conda:
         "../../envs/plot.yaml"
     script:
@@ -52,15 +52,15 @@ rule layer_gather:
 
 rule rollback:
     input:
-        ckpts=lambda wc: ckpt_dir(wc.task, "finetune"),
-        dev=lambda wc: tokens(wc.task, "dev"),
+        ckpts=lambda wc: ckpt_dir(wc.task, "finetune", wc.seed),
+        dev=lambda wc: tokens(wc.task, "dev", wc.seed),
         init=f"{R}/init/finetune.safetensors",
         model=MODEL_ID,
         code=code_id("rollback.py"),
     output:
-        f"{R}/layers/{{task}}/rollback.tsv",
+        f"{R}/seed{{seed}}/layers/{{task}}/rollback.tsv",
     log:
-        log("rollback/{task}"),
+        log("rollback/seed{seed}/{task}"),
     conda:
         "../../envs/torch.yaml"
     threads: config["threads"]["surface"]

@@ -6,6 +6,7 @@
 
 localrules:
     summary,
+    claims_seed,
     claims,
 
 
@@ -14,16 +15,16 @@ HESSIAN = config["claims"]["hessian"]
 
 rule sharpness:
     input:
-        ckpts=lambda wc: ckpt_dir(wc.task, wc.init),
-        train=lambda wc: tokens(wc.task, "train"),
+        ckpts=lambda wc: ckpt_dir(wc.task, wc.init, wc.seed),
+        train=lambda wc: tokens(wc.task, "train", wc.seed),
         model=MODEL_ID,
         code=code_id("sharpness.py"),
     output:
-        f"{R}/claims/sharpness/{{task}}/{{init}}.json",
+        f"{R}/seed{{seed}}/claims/sharpness/{{task}}/{{init}}.json",
     log:
-        log("sharpness/{task}-{init}"),
+        log("sharpness/seed{seed}/{task}-{init}"),
     benchmark:
-        bench("sharpness/{task}-{init}")
+        bench("sharpness/seed{seed}/{task}-{init}")
     wildcard_constraints:
         init="finetune|scratch",
     conda:
@@ -37,14 +38,39 @@ rule sharpness:
         epochs=lambda wc: cfg.epochs(config, wc.task, wc.init),
         eval={k: config["eval"][k] for k in ("train_subset", "batch_tokens")},
         hessian={k: HESSIAN[k] for k in ("iterations", "tol")},
-        seed=config["seed"],
+        seed=seed_param,
     script:
         "../scripts/sharpness.py"
 
 
-rule claims:
+rule claims_seed:  # one seed's claims rows, gated by that seed's preconditions (bertscape.claims.evaluate)
     input:
         unpack(claims_inputs),
+        code=code_id("claims_seed.py"),
+    output:
+        f"{R}/seed{{seed}}/claims/rows.json",
+    log:
+        log("claims_seed/seed{seed}"),
+    conda:
+        "../../envs/plot.yaml"
+    params:
+        seed=seed_param,
+        tasks=TASKS,
+        long=LONG,
+        n_labels={t: SPECS[t].num_labels for t in TASKS if not SPECS[t].regression},
+        metrics={t: SPECS[t].metric for t in TASKS},
+        claims={k: v for k, v in config["claims"].items() if k != "hessian"},
+        hessian_tol=HESSIAN["tol"],
+        data_source=config["data"]["source"],  # names the training-set size key in a precondition's fix
+        task_configs={t: config["tasks"][t] for t in TASKS},
+        input_keys=claims_keys,  # (task, init) of each input, aligned with claims_inputs
+    script:
+        "../scripts/claims_seed.py"
+
+
+rule claims:  # every seed's rows together: claims.tsv/.json, preconditions, Table 1 vs paper, the claims page
+    input:
+        rows=[f"{run_dir(s)}/claims/rows.json" for s in SEEDS],
         code=code_id("claims.py"),
     output:
         tsv=f"{R}/claims/claims.tsv",
@@ -57,15 +83,8 @@ rule claims:
     conda:
         "../../envs/plot.yaml"
     params:
-        tasks=TASKS,
-        long=LONG,
-        n_labels={t: SPECS[t].num_labels for t in TASKS if not SPECS[t].regression},
-        metrics={t: SPECS[t].metric for t in TASKS},
-        claims={k: v for k, v in config["claims"].items() if k != "hessian"},
-        hessian_tol=HESSIAN["tol"],
-        data_source=config["data"]["source"],  # names the training-set size key in a precondition's fix
-        task_configs={t: config["tasks"][t] for t in TASKS},
-        input_keys=claims_keys(),  # (task, init) of each input, aligned with claims_inputs
+        seeds=SEEDS,  # aligned with input.rows
+        display_seed=DISPLAY,
     script:
         "../scripts/claims.py"
 
@@ -73,8 +92,8 @@ rule claims:
 rule summary:
     input:
         figures=all_figures(),
-        directions=[f"{R}/directions/{t}/{i}.json" for t in TASKS for i in INITS],
-        epochs=[f"{R}/train/{t}/{i}/epochs.tsv" for t in TASKS for i in INITS],
+        directions=[f"{run_dir(DISPLAY)}/directions/{t}/{i}.json" for t in TASKS for i in INITS],
+        epochs=[f"{run_dir(DISPLAY)}/train/{t}/{i}/epochs.tsv" for t in TASKS for i in INITS],
         claims=f"{R}/claims/claims.json",
         code=code_id("summary.py"),
     output:

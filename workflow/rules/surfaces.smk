@@ -13,11 +13,11 @@ rule curve:
         unpack(landscape_inputs),
         code=code_id("landscape_shard.py"),
     output:
-        f"{R}/curves/{{task}}/{{init}}.h5",
+        f"{R}/seed{{seed}}/curves/{{task}}/{{init}}.h5",
     log:
-        log("curve/{task}-{init}"),
+        log("curve/seed{seed}/{task}-{init}"),
     benchmark:
-        bench("curve/{task}-{init}")
+        bench("curve/seed{seed}/{task}-{init}")
     conda:
         "../../envs/torch.yaml"
     threads: config["threads"]["surface"]
@@ -40,11 +40,11 @@ rule surface_shard:
         unpack(landscape_inputs),
         code=code_id("landscape_shard.py"),
     output:
-        f"{R}/surfaces/{{task}}/{{init}}/shard{{k}}.h5",
+        f"{R}/seed{{seed}}/surfaces/{{task}}/{{init}}/shard{{k}}.h5",
     log:
-        log("surface_shard/{task}-{init}-{k}"),
+        log("surface_shard/seed{seed}/{task}-{init}-{k}"),
     benchmark:
-        bench("surface_shard/{task}-{init}-{k}")
+        bench("surface_shard/seed{seed}/{task}-{init}-{k}")
     conda:
         "../../envs/torch.yaml"
     threads: config["threads"]["surface"]
@@ -65,12 +65,12 @@ rule surface_shard:
 
 rule surface_gather:
     input:
-        shards=lambda wc: [f"{R}/surfaces/{wc.task}/{wc.init}/shard{k}.h5" for k in range(SHARDS)],
+        shards=lambda wc: [f"{run_dir(wc.seed)}/surfaces/{wc.task}/{wc.init}/shard{k}.h5" for k in range(SHARDS)],
         code=code_id("gather.py"),
     output:
-        f"{R}/surfaces/{{task}}/{{init}}.h5",
+        f"{R}/seed{{seed}}/surfaces/{{task}}/{{init}}.h5",
     log:
-        log("surface_gather/{task}-{init}"),
+        log("surface_gather/seed{seed}/{task}-{init}"),
     conda:
         "../../envs/plot.yaml"
     script:
@@ -80,14 +80,14 @@ rule surface_gather:
 rule basin:  # C1's 2D region followed past the surface's edge (only where it reaches it): P3 and basin_area_2d
     input:
         unpack(train_side_inputs),
-        surface=f"{R}/surfaces/{{task}}/{{init}}.h5",
+        surface=f"{R}/seed{{seed}}/surfaces/{{task}}/{{init}}.h5",
         code=code_id("basin.py"),
     output:
-        f"{R}/surfaces/{{task}}/{{init}}.basin.json",
+        f"{R}/seed{{seed}}/surfaces/{{task}}/{{init}}.basin.json",
     log:
-        log("basin/{task}-{init}"),
+        log("basin/seed{seed}/{task}-{init}"),
     benchmark:
-        bench("basin/{task}-{init}")
+        bench("basin/seed{seed}/{task}-{init}")
     conda:
         "../../envs/torch.yaml"
     threads: config["threads"]["surface"]

@@ -11,9 +11,9 @@ rule scratch_init:
         model=MODEL_ID,
         code=code_id("scratch_init.py"),
     output:
-        f"{R}/init/scratch.safetensors",
+        f"{R}/seed{{seed}}/init/scratch.safetensors",
     log:
-        log("scratch_init/init"),
+        log("scratch_init/seed{seed}/init"),
     conda:
         "../../envs/torch.yaml"
     threads: config["threads"]["light"]
@@ -21,7 +21,7 @@ rule scratch_init:
         **config["resources"]["light"],
     params:
         model=MODEL,
-        seed=config["seed"],
+        seed=seed_param,
     script:
         "../scripts/scratch_init.py"
 
@@ -50,14 +50,14 @@ rule train:
         unpack(train_inputs),
         code=code_id("train.py"),
     output:
-        ckpts=directory(f"{R}/train/{{task}}/{{init}}/checkpoints"),
-        steps=f"{R}/train/{{task}}/{{init}}/steps.tsv",
-        epochs=f"{R}/train/{{task}}/{{init}}/epochs.tsv",
-        displacements=f"{R}/train/{{task}}/{{init}}/displacements.tsv",
+        ckpts=directory(f"{R}/seed{{seed}}/train/{{task}}/{{init}}/checkpoints"),
+        steps=f"{R}/seed{{seed}}/train/{{task}}/{{init}}/steps.tsv",
+        epochs=f"{R}/seed{{seed}}/train/{{task}}/{{init}}/epochs.tsv",
+        displacements=f"{R}/seed{{seed}}/train/{{task}}/{{init}}/displacements.tsv",
     log:
-        log("train/{task}-{init}"),
+        log("train/seed{seed}/{task}-{init}"),
     benchmark:
-        bench("train/{task}-{init}")
+        bench("train/seed{seed}/{task}-{init}")
     conda:
         "../../envs/torch.yaml"
     threads: config["threads"]["train"]
@@ -67,11 +67,11 @@ rule train:
         model=MODEL,
         task=task_params,
         eval_batch_tokens=config["eval"]["batch_tokens"],
-        spec=lambda wc: cfg.train_params(config, wc.task, wc.init),
+        spec=lambda wc: cfg.train_params(config, wc.task, wc.init, int(wc.seed)),
         first_epoch=lambda wc: config["tasks"][wc.task]["epochs_finetune"] if wc.init == "long" else 0,
         storage=config["train"]["intermediate_checkpoints"],
         keep=config["train"]["keep_intermediate"],
-        seed=config["seed"],
+        seed=seed_param,
     script:
         "../scripts/train.py"
 
@@ -84,12 +84,12 @@ rule import_checkpoint:
         unpack(import_inputs),
         code=code_id("import_checkpoint.py"),
     output:
-        ckpts=directory(f"{R}/train/{{task}}/{{init}}/checkpoints"),
-        steps=f"{R}/train/{{task}}/{{init}}/steps.tsv",
-        epochs=f"{R}/train/{{task}}/{{init}}/epochs.tsv",
-        displacements=f"{R}/train/{{task}}/{{init}}/displacements.tsv",
+        ckpts=directory(f"{R}/seed{{seed}}/train/{{task}}/{{init}}/checkpoints"),
+        steps=f"{R}/seed{{seed}}/train/{{task}}/{{init}}/steps.tsv",
+        epochs=f"{R}/seed{{seed}}/train/{{task}}/{{init}}/epochs.tsv",
+        displacements=f"{R}/seed{{seed}}/train/{{task}}/{{init}}/displacements.tsv",
     log:
-        log("import_checkpoint/{task}-{init}"),
+        log("import_checkpoint/seed{seed}/{task}-{init}"),
     conda:
         "../../envs/torch.yaml"
     threads: config["threads"]["light"]
@@ -102,6 +102,6 @@ rule import_checkpoint:
         ref=lambda wc: IMPORTED.get((wc.task, wc.init)),
         key=lambda wc: f"tasks.{wc.task}.{imp.KEYS.get(wc.init)}",
         epochs=lambda wc: cfg.epochs(config, wc.task, wc.init),
-        seed=config["seed"],
+        seed=seed_param,
     script:
         "../scripts/import_checkpoint.py"

@@ -10,9 +10,9 @@ rule trajectory:
         unpack(trajectory_inputs),
         code=code_id("trajectory.py"),
     output:
-        f"{R}/trajectories/{{task}}/{{init}}.tsv",
+        f"{R}/seed{{seed}}/trajectories/{{task}}/{{init}}.tsv",
     log:
-        log("trajectory/{task}-{init}"),
+        log("trajectory/seed{seed}/{task}-{init}"),
     conda:
         "../../envs/torch.yaml"
     threads: config["threads"]["light"]

@@ -28,7 +28,7 @@ rule view3d:
 
 rule vtk_export:
     input:
-        data=f"{R}/{{kind}}/{{task}}/{{name}}.h5",
+        data=lambda wc: f"{run_dir(DISPLAY)}/{wc.kind}/{wc.task}/{wc.name}.h5",
         code=code_id("vtk_export.py"),
     output:
         f"{R}/views/vtk/{{kind}}/{{task}}/{{name}}.vtk",
