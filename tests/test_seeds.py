@@ -184,3 +184,27 @@ def test_a_seed_s_outputs_are_the_same_alone_or_with_other_seeds(tmp_path):
     other = numeric_outputs(runs["with"] / "seed8")
     assert other.keys() == alone.keys()
     assert other["train/MRPC/finetune/epochs.tsv"] != alone["train/MRPC/finetune/epochs.tsv"]
+
+
+# ---------------------------------------------------------------- Figures 2 and 5 over seeds
+
+
+def thin_lines(fig) -> list:
+    return [ln for ax in fig.axes for ln in ax.get_lines() if ln.get_gid() == "other seed"]
+
+
+def test_figures_2_and_5_draw_each_other_seed_thin_behind_the_display_seed():
+    from test_plots import STYLE, curves, training_logs
+
+    from bertscape.figures.curves import fig_curves
+    from bertscape.figures.training import fig_training_curves
+
+    tasks = ("MRPC", "MNLI")
+    for draw, data in ((fig_training_curves, training_logs), (fig_curves, curves)):
+        alone = draw(data(tasks), STYLE)
+        beside = draw(data(tasks), STYLE, others=[data(tasks), data(tasks)])
+        assert thin_lines(alone) == []
+        thin = thin_lines(beside)  # 2 other seeds x 2 tasks x 2 inits
+        assert len(thin) == 2 * 2 * 2 and all(ln.get_linewidth() < 1 for ln in thin)
+        own = [ln for ax in beside.axes for ln in ax.get_lines() if ln.get_linewidth() == 1.5 and len(ln.get_xdata()) > 1]
+        assert len(own) == 2 * 2 and all(ln.get_zorder() > max(t.get_zorder() for t in thin) for ln in own)

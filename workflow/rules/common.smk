@@ -291,13 +291,13 @@ def source_files(wildcards):
 
 def figure_files(f):
     """[(path, task, init)] of figure ``f``'s inputs (a grid names its own task and init in its attributes): the
-    display seed's."""
+    display seed's. Figures 2 and 5 draw every other seed's curves behind them (seed_files)."""
     D = run_dir(DISPLAY)
     surf = lambda tasks: [(f"{D}/surfaces/{t}/{i}.h5", t, i) for i in INITS for t in tasks]
     if f in ("fig1_train_loss_surfaces", "fig6_dev_error_surfaces"):
         return surf(TASKS)
     if f == "fig2_training_curves":
-        return [(f"{D}/train/{t}/{i}/steps.tsv", t, i) for i in INITS for t in TASKS]
+        return [(f"{run_dir(s)}/train/{t}/{i}/steps.tsv", t, i, s) for s in seed_order() for i in INITS for t in TASKS]
     if f == "fig3_trajectories":
         paper = [t for t in ("MRPC", "MNLI") if t in TASKS]  # the paper's two columns, filled up to two
         tasks = paper + [t for t in TASKS if t not in paper][: max(0, 2 - len(paper))]
@@ -308,19 +308,25 @@ def figure_files(f):
             (f"{D}/trajectories/{LONG}/long.tsv", LONG, "long"),
         ]
     if f == "fig5_curves":
-        return [(f"{D}/curves/{t}/{i}.h5", t, i) for i in INITS for t in TASKS]
+        return [(f"{run_dir(s)}/curves/{t}/{i}.h5", t, i, s) for s in seed_order() for i in INITS for t in TASKS]
     if f == "fig7_layer_surfaces":
         return [(f"{D}/layers/{t}/{g}.h5", t, "finetune") for t in LAYER_TASKS for g in GROUPS]
     raise ValueError(f"unknown figure {f}")
 
 
+def seed_order():
+    """The display seed first, then the others in their configured order."""
+    return [DISPLAY] + [s for s in SEEDS if s != DISPLAY]
+
+
 def figure_inputs(wildcards):
-    return [path for path, _, _ in figure_files(wildcards.fig)]
+    return [path for path, *_ in figure_files(wildcards.fig)]
 
 
 def figure_keys(wildcards):
-    """(task, init) of each input of the figure, in its input order (the script never parses paths)."""
-    return [[t, i] for _, t, i in figure_files(wildcards.fig)]
+    """(task, init[, seed]) of each input of the figure, in its input order (the script never parses paths); no
+    seed: the display seed's."""
+    return [[t, i, *s] for _, t, i, *s in figure_files(wildcards.fig)]
 
 
 # ---- used by report.smk

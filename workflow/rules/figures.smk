@@ -27,6 +27,7 @@ rule figure:
         style=config["figures"],
         tasks=TASKS,
         file_keys=figure_keys,
+        display_seed=DISPLAY,
     script:
         "../scripts/figure.py"
 

@@ -7,7 +7,8 @@ from bertscape.runner import run
 
 
 def main(job):
-    fig = make_figure(job.wildcards.fig, list(job.input.data), dict(job.params.style), job.params.file_keys)
+    fig = make_figure(job.wildcards.fig, list(job.input.data), dict(job.params.style), job.params.file_keys,
+                      job.params.display_seed)
     save_figure(fig, list(job.output), job.provenance())
     job.log.info("wrote %s", ", ".join(Path(p).name for p in job.output))
 

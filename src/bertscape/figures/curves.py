@@ -30,14 +30,42 @@ def _curve_ref(a: np.ndarray, f: np.ndarray, grid: Grid, metric: str) -> float:
 
 
 
+def _normalised(g: Grid, task: str, init: str, metric: str, ratio: bool):
+    """(alpha, the curve as drawn, its non-finite evaluated nodes, why not drawable): f / f(1) (``ratio``) or
+    min-max over alpha in [-4, 4]; the curve is None when it cannot be drawn."""
+    if metric not in g.values:
+        raise ValueError(f"fig_curves: {task}/{init}: metric {metric!r} not in grid")
+    a = np.asarray(g.alpha, float)
+    f = np.asarray(g.values[metric], float).reshape(-1)
+    if f.shape != a.shape:
+        raise ValueError(f"fig_curves: {task}/{init}: expected a 1D curve over alpha")
+    order = np.argsort(a, kind="stable")
+    a, f = a[order], f[order]
+    done = np.asarray(g.done, bool).reshape(-1)[order] if g.done is not None and np.size(g.done) == len(a) \
+        else np.ones(len(a), bool)
+    bad = ~np.isfinite(f) & done
+    f = np.where(done, f, np.nan)
+    if ratio:
+        ref = _curve_ref(a, f, g, metric)
+        if not (np.isfinite(ref) and ref > 0):
+            return a, None, bad, "f(1) unusable, not drawn"
+        return a, f / ref, bad, ""
+    win = np.isfinite(f) & (a >= -4 - 1e-9) & (a <= 4 + 1e-9)
+    if not win.any():
+        return a, None, bad, "no finite values"
+    lo, hi = float(f[win].min()), float(f[win].max())
+    return a, (f - lo) / (hi - lo) if hi > lo else np.zeros_like(f), bad, ""
+
+
 def fig_curves(curves: Mapping[str, Mapping[str, Grid]], style: Mapping | None = None,
-               metric: str = "train_loss") -> Figure:
+               metric: str = "train_loss", others: list[Mapping[str, Mapping[str, Grid]]] | None = None) -> Figure:
     """Figure 5: 1D loss curves f(alpha) per task; fine-tune solid, scratch dashed.
 
     Normalisation (``style["curve_norm"]``): "ratio" (default) plots f(alpha)/f(1) on a log axis,
     so 1 is the loss at the trained model and the curve shows by what factor the loss grows away
     from it; "minmax" plots (f-min)/(max-min) with min/max over alpha in [-4, 4]. The y label says
-    which. Non-finite points are marked with red x at the top of the panel and counted.
+    which. Non-finite points are marked with red x at the top of the panel and counted. ``others``: more seeds'
+    curves (same layout), each drawn as a thin line behind the figure's own.
     """
     st = resolve_style(style)
     tasks = list(curves)
@@ -51,33 +79,18 @@ def fig_curves(curves: Mapping[str, Mapping[str, Grid]], style: Mapping | None =
         ax.set_title(task, fontsize=font_size(st, "title"), pad=3)
         notes, drawn, positive = [], False, True
         for init in ordered(curves[task], ("scratch", "finetune")):
-            g = curves[task][init]
-            if metric not in g.values:
-                raise ValueError(f"fig_curves: {task}/{init}: metric {metric!r} not in grid")
-            a = np.asarray(g.alpha, float)
-            f = np.asarray(g.values[metric], float).reshape(-1)
-            if f.shape != a.shape:
-                raise ValueError(f"fig_curves: {task}/{init}: expected a 1D curve over alpha")
-            order = np.argsort(a, kind="stable")
-            a, f = a[order], f[order]
-            done = np.asarray(g.done, bool).reshape(-1)[order] if g.done is not None and np.size(g.done) == len(a) \
-                else np.ones(len(a), bool)
-            bad = ~np.isfinite(f) & done
-            f = np.where(done, f, np.nan)
             label = INIT_LABEL.get(init, init)
-            if ratio:
-                ref = _curve_ref(a, f, g, metric)
-                if not (np.isfinite(ref) and ref > 0):
-                    notes.append(f"{label}: f(1) unusable, not drawn")
-                    continue
-                y = f / ref
-            else:
-                win = np.isfinite(f) & (a >= -4 - 1e-9) & (a <= 4 + 1e-9)
-                if not win.any():
-                    notes.append(f"{label}: no finite values")
-                    continue
-                lo, hi = float(f[win].min()), float(f[win].max())
-                y = (f - lo) / (hi - lo) if hi > lo else np.zeros_like(f)
+            for other in others or []:  # other seeds' curves: thin lines behind
+                if init in other.get(task, {}):
+                    oa, oy, _, _ = _normalised(other[task][init], task, init, metric, ratio)
+                    if oy is not None:
+                        positive &= bool((oy[np.isfinite(oy)] > 0).all())
+                        ax.plot(oa, oy, color=INIT_COLOR.get(init, "0.3"), linestyle="-", linewidth=0.6, alpha=0.45,
+                                zorder=2, gid="other seed")
+            a, y, bad, problem = _normalised(curves[task][init], task, init, metric, ratio)
+            if y is None:
+                notes.append(f"{label}: {problem}")
+                continue
             positive &= bool((y[np.isfinite(y)] > 0).all())
             color = INIT_COLOR.get(init, "0.3")
             ax.plot(a, y, color=color, linestyle=INIT_LINESTYLE.get(init, ":"), linewidth=1.5, zorder=3)
@@ -113,6 +126,8 @@ def fig_curves(curves: Mapping[str, Mapping[str, Grid]], style: Mapping | None =
     handles += [Line2D([], [], linestyle="none", markerfacecolor="0.7", markeredgecolor="black",
                        label=lab, **{**MARKERS[k], "markersize": MARKERS[k]["markersize"] * 0.7})
                 for k, lab in (("dot", r"$\alpha=0$ ($\theta_0$)"), ("star", r"$\alpha=1$ ($\theta_1$)"))]
+    if others:
+        handles.append(Line2D([], [], color="0.4", linewidth=0.6, alpha=0.6, label=f"thin: {len(others)} other seeds"))
     if any_nonfinite:
         handles.append(nonfinite_handle("non-finite (NaN/Inf), at the top edge"))
     finish(fig, st, "One-dimensional training loss curves (normalized)", handles)

@@ -39,19 +39,39 @@ def _long_label(path: Path) -> str:
     return f"fine-tune {base}+{int(rows[-1]['epoch']) - base} epochs"
 
 
-def make_figure(fig: str, paths: list[str], style: dict, keys: list):
-    """Figure ``fig`` from its input files ``paths``; ``keys[i]`` is (task, init) of ``paths[i]``."""
-    named = [(Path(p), str(t), str(i)) for p, (t, i) in zip(paths, keys, strict=True)]
+def _logs(named) -> dict:
+    """Figure 2's input: {task: {init: {"step", "loss", "epoch"}}} of steps.tsv files."""
+    logs: dict = {}
+    for p, task, init in named:
+        rows = read_tsv(p)
+        logs.setdefault(task, {})[init] = {
+            "step": np.array([r["step"] for r in rows]), "loss": np.array([r["loss"] for r in rows]),
+            "epoch": np.array([r["epoch_pos"] for r in rows])}
+    return logs
+
+
+def _curves(paths) -> dict:
+    """Figure 5's input: {task: {init: curve}} in first-seen task order (a set's would vary)."""
+    curves = _grids(paths)
+    tasks = dict.fromkeys(t for d in curves.values() for t in d)
+    return {t: {i: curves[i][t] for i in curves if t in curves[i]} for t in tasks}
+
+
+def make_figure(fig: str, paths: list[str], style: dict, keys: list, display=None):
+    """Figure ``fig`` from its input files ``paths``; ``keys[i]`` is (task, init) of ``paths[i]``, or (task, init,
+    seed): then the ``display`` seed's files are the figure's, the other seeds' curves are drawn thin behind them
+    (Figures 2 and 5)."""
+    every = [(Path(p), str(k[0]), str(k[1]), k[2] if len(k) > 2 else display) for p, k in zip(paths, keys, strict=True)]
+    named = [(p, t, i) for p, t, i, s in every if s == display]
+    others: dict = {}
+    for p, t, i, s in every:
+        if s != display:
+            others.setdefault(s, []).append((p, t, i))
+    paths = [str(p) for p, _, _ in named]
     if fig in ("fig1_train_loss_surfaces", "fig6_dev_error_surfaces"):
         return fig_surfaces(_grids(paths), "train_loss" if fig.startswith("fig1") else "dev_error", style)
     if fig == "fig2_training_curves":
-        logs: dict = {}
-        for p, task, init in named:
-            rows = read_tsv(p)
-            logs.setdefault(task, {})[init] = {
-                "step": np.array([r["step"] for r in rows]), "loss": np.array([r["loss"] for r in rows]),
-                "epoch": np.array([r["epoch_pos"] for r in rows])}
-        return fig_training_curves(logs, style)
+        return fig_training_curves(_logs(named), style, [_logs(v) for v in others.values()])
     if fig in ("fig3_trajectories", "fig4_long_run"):
         grids = _grids(paths)
         trajs = [(p, task, init) for p, task, init in named if p.suffix == ".tsv"]
@@ -65,9 +85,8 @@ def make_figure(fig: str, paths: list[str], style: dict, keys: list):
                            "row": 0 if init in ("scratch", "long") else 1, "col": tasks.index(task)})
         return fig_trajectories(panels, "train_loss" if fig.startswith("fig3") else "dev_error", style)
     if fig == "fig5_curves":
-        curves = _grids(paths)
-        tasks = dict.fromkeys(t for d in curves.values() for t in d)  # first-seen order (a set's would vary)
-        return fig_curves({t: {i: curves[i][t] for i in curves if t in curves[i]} for t in tasks}, style)
+        return fig_curves(_curves(paths), style,
+                          others=[_curves([str(p) for p, _, _ in v]) for v in others.values()])
     if fig == "fig7_layer_surfaces":
         layers: dict = {}
         for p in _by(paths, ".h5"):

@@ -39,13 +39,25 @@ def _smooth_window(x: np.ndarray, xkey: str, smooth) -> tuple[int, str | None]:
 
 
 
+def _smoothed(d: Mapping[str, np.ndarray], smooth) -> tuple[np.ndarray, np.ndarray, int, str | None]:
+    """(x, running mean, window, its legend text) of one run's finite losses."""
+    y = np.asarray(d["loss"], dtype=float).ravel()
+    xkey = "epoch" if d.get("epoch") is not None else "step"
+    x = np.asarray(d[xkey], dtype=float).ravel()
+    ok = np.isfinite(x) & np.isfinite(y) if len(x) == len(y) else np.zeros(len(y), bool)
+    k, wlabel = _smooth_window(x[ok], xkey, smooth)
+    return x[ok], _running_mean(y[ok], k), k, wlabel
+
+
 def fig_training_curves(logs: Mapping[str, Mapping[str, Mapping[str, np.ndarray]]],
-                        style: Mapping | None = None) -> Figure:
+                        style: Mapping | None = None,
+                        others: list[Mapping[str, Mapping[str, Mapping[str, np.ndarray]]]] | None = None) -> Figure:
     """Figure 2: training loss against epoch, one panel per task; fine-tune solid, scratch dashed.
 
     ``logs[task][init] = {"step", "loss", "epoch"}`` (``epoch`` = float epoch position of each
     step; without it the step is used). Raw per-step losses are drawn faintly, a running mean over
-    ``style["smooth"]`` epochs (default 0.25) bold.
+    ``style["smooth"]`` epochs (default 0.25) bold. ``others``: more seeds' logs (same layout), each drawn as
+    its running mean, a thin line behind the figure's own.
     """
     st = resolve_style(style)
     tasks = list(logs)
@@ -77,6 +89,13 @@ def fig_training_curves(logs: Mapping[str, Mapping[str, Mapping[str, np.ndarray]
             ls = INIT_LINESTYLE.get(init, ":")
             if k > 1:
                 ax.plot(x, yy, color=color, linestyle="-", linewidth=0.5, alpha=0.25, zorder=1)
+            for other in others or []:  # other seeds: their running means, thin, behind
+                if init in other.get(task, {}):
+                    ox, oys, _, _ = _smoothed(other[task][init], st["smooth"])
+                    if len(ox):
+                        ax.plot(ox, oys, color=color, linestyle="-", linewidth=0.6, alpha=0.5, zorder=1.5,
+                                gid="other seed")
+                        tops.append(float(np.nanmax(oys)))
             ax.plot(x, ys, color=color, linestyle=ls, linewidth=1.5, zorder=2)
             tops += [float(np.quantile(yy, 0.995)), float(np.nanmax(ys))]
             any_line = True
@@ -91,6 +110,9 @@ def fig_training_curves(logs: Mapping[str, Mapping[str, Mapping[str, np.ndarray]
         ax.grid(True, linewidth=0.3, alpha=0.5)
     handles = [Line2D([], [], color=INIT_COLOR[i], linestyle=INIT_LINESTYLE[i], linewidth=1.5, label=INIT_LONG[i])
                for i in ("finetune", "scratch")]
+    if others:
+        handles.append(Line2D([], [], color="0.4", linewidth=0.6, alpha=0.6,
+                              label=f"thin: running mean of {len(others)} other seeds"))
     windows.discard(None)
     if windows:
         handles.append(Line2D([], [], color="0.5", linewidth=0.5, alpha=0.5,
