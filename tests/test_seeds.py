@@ -70,6 +70,21 @@ def test_data_seed_shares_one_seed_s_data():
     assert [data_seed(shared, s) for s in shared["seeds"]] == [7, 7]
 
 
+def test_estimate_counts_every_seed_and_the_data_once_per_data_seed():
+    from bertscape.estimate import disk, estimate
+
+    one, three = validate(with_()), validate(with_(seeds=3))
+    shared = validate(with_(seeds=3, data_seed=8))
+    for c in (one, three, shared):
+        c["model"]["name"] = "bert-base-cased"
+    gpu = [{x.rule: x for x in estimate(c)} for c in (one, three)]
+    assert gpu[1]["train"].jobs == 3 * gpu[0]["train"].jobs and gpu[1]["train"].pflop == 3 * gpu[0]["train"].pflop
+    d1, d3, ds = ({x.rule: x for x in disk(c)} for c in (one, three, shared))
+    assert d3["scratch_init"].bytes == 3 * d1["scratch_init"].bytes and d3["finetune_init"] == d1["finetune_init"]
+    assert d3["tokenize"].files == 3 * d1["tokenize"].files and ds["tokenize"] == d1["tokenize"]
+    assert ds["train"] == d3["train"]
+
+
 # ---------------------------------------------------------------- the plan
 
 

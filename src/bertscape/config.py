@@ -93,7 +93,7 @@ def seed_list(config: dict) -> list[int]:
 
 def data_seed(config: dict, seed: int) -> int:
     """The seed whose data a run of ``seed`` trains and is evaluated on (``data_seed`` shares one)."""
-    return seed if config["data_seed"] is None else config["data_seed"]
+    return seed if config.get("data_seed") is None else config["data_seed"]
 
 
 def _replace(config: dict, new: dict) -> None:

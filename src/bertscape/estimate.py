@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .config import epochs
+from .config import data_seed, epochs, seed_list
 
 GLUE = {  # task: (train examples, dev examples, mean tokens per example)
     "MNLI": (392_702, 9_815, 40.6), "SST-2": (67_349, 872, 13.2), "MRPC": (3_668, 408, 53.5), "RTE": (2_490, 277, 66.6)}
@@ -68,7 +68,8 @@ def estimate(config: dict, tflops: float = 100.0, arch: tuple[int, int, int] | N
         if config["claims"]["hessian"]["enabled"]:  # a Hessian-vector product: ~2 gradients = ~6 forward passes
             for init in ("finetune", "scratch"):
                 add("sharpness", 6 * f * t * sub * config["claims"]["hessian"]["iterations"])
-    return [Line(r, int(j), fl / 1e15, fl / (tflops * 1e12) / 3600) for r, (j, fl) in out.items()]
+    n = len(seed_list(config))  # every seed runs every rule (the claims read each seed's own surfaces)
+    return [Line(r, n * int(j), n * fl / 1e15, n * fl / (tflops * 1e12) / 3600) for r, (j, fl) in out.items()]
 
 
 def render(lines: list[Line], tflops: float) -> str:
@@ -140,6 +141,12 @@ def disk(config: dict, arch: tuple[int, int, int] | None = None) -> list[Disk]:
     add("scratch_init", 1, 4 * (P - 2 * (H + 1)))
     add("finetune_init", 1, 4 * (P - 2 * (H + 1)))
     add("other", 0, 5e6)  # trajectories, rollback, claims, figures, logs, benchmarks: a few MB
+    seeds = seed_list(config)  # per seed: everything but the pre-trained encoder; data once per data seed
+    times = {"finetune_init": 1, "other": 1, "prepare_data": len({data_seed(config, s) for s in seeds}),
+             "tokenize": len({data_seed(config, s) for s in seeds})}
+    for x in out.values():
+        k = times.get(x.rule, len(seeds))
+        x.files, x.bytes = k * x.files, k * x.bytes
     return list(out.values())
 
 
