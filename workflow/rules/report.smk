@@ -10,6 +10,7 @@ localrules:
 
 
 HESSIAN = config["claims"]["hessian"]
+FOREST_CLAIMS = ["C1", "C2", "C3", "C4", "C5", "C6"]  # one forest plot per claim (bertscape.claims.TITLES)
 
 
 rule sharpness:
@@ -52,6 +53,15 @@ rule claims:
         json=f"{R}/claims/claims.json",
         table1=f"{R}/claims/table1_vs_paper.tsv",
         html=report(f"{R}/claims/claims.html", caption="../report/claims.rst", category="2. Claims"),
+        forest=[
+            report(
+                f"{R}/claims/forest_{c}.png",
+                caption="../report/forest.rst",
+                category="2. Claims",
+                labels={"claim": c, "figure": "forest plot"},
+            )
+            for c in FOREST_CLAIMS
+        ],
     log:
         log("claims/claims"),
     conda:
@@ -66,6 +76,10 @@ rule claims:
         data_source=config["data"]["source"],  # names the training-set size key in a precondition's fix
         task_configs={t: config["tasks"][t] for t in TASKS},
         input_keys=claims_keys(),  # (task, init) of each input, aligned with claims_inputs
+        seeds=[config["seed"]],  # aligned with input.rows where the rule has per-seed rows
+        display_seed=config["seed"],
+        forest_claims=FOREST_CLAIMS,  # aligned with output.forest
+        style=config["figures"],
     script:
         "../scripts/claims.py"
 
