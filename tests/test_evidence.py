@@ -189,3 +189,17 @@ def test_claims_script_writes_every_file_from_rows_json_fixtures(tmp_path):
     page = Path(out["html"]).read_text()
     assert page.count("data:image/png;base64,") == 2 and "MRPC~RTE (finetune)" in page  # C1 and C6 have rows
     assert all(Path(p).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in out["forest"])
+
+
+def test_summary_shows_the_claims_table_and_other_seeds_failed_preconditions(tmp_path):
+    from bertscape.summary import summarize
+
+    d = E.aggregate(docs(lambda k, s: [area_row("RTE", 20.0, 10.0)]), CL, 42)
+    bad = {**d["preconditions"][1], "holds": False, "message": "P1: train loss at theta1 is 0.9 x chance"}
+    d["preconditions"][1] = bad  # seed 43 failed P1
+    path = tmp_path / "claims.json"
+    path.write_text(json.dumps(d))
+    md = summarize([], [], {}, str(path))
+    assert E.markdown(d).rstrip() in md and "## Preconditions of the display seed 42" in md
+    assert "- seed 43 RTE finetune: P1: train loss at theta1 is 0.9 x chance" in md
+    assert "holds | does not hold | undefined" not in md  # no tally of rows

@@ -52,7 +52,12 @@ rule claims:
         preconditions=f"{R}/claims/preconditions.tsv",
         json=f"{R}/claims/claims.json",
         table1=f"{R}/claims/table1_vs_paper.tsv",
-        html=report(f"{R}/claims/claims.html", caption="../report/claims.rst", category="2. Claims"),
+        html=report(
+            f"{R}/claims/claims.html",
+            caption="../report/claims.rst",
+            category="2. Claims",
+            labels={"claim": "all", "figure": "claims page"},
+        ),
         forest=[
             report(
                 f"{R}/claims/forest_{c}.png",
