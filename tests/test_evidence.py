@@ -203,3 +203,15 @@ def test_summary_shows_the_claims_table_and_other_seeds_failed_preconditions(tmp
     assert E.markdown(d).rstrip() in md and "## Preconditions of the display seed 42" in md
     assert "- seed 43 RTE finetune: P1: train loss at theta1 is 0.9 x chance" in md
     assert "holds | does not hold | undefined" not in md  # no tally of rows
+
+
+def test_headline_applies_holm_across_the_claims_measures():
+    # two C1 measures each at p = 1/32 in 5 seeds: Holm multiplies the smaller by 2 (0.0625 > 0.05), so neither
+    # survives on its own and the headline is undecided although each measure holds
+    rows = lambda k, s: [area_row("RTE", 20.0, 10.0),
+                         {**row("C1", "basin_width_1d", "RTE", {"finetune": {"width": 3.0}, "scratch": {"width": 1.0}},
+                                "w", True), "reason": ""}]
+    d = E.aggregate(docs(rows), CL, 42)
+    assert [pooled(d["decisions"], "C1", m)["verdict"] for m in ("basin_area_2d", "basin_width_1d")] == ["holds"] * 2
+    assert pooled(d["decisions"])["p_greater_holm"] == pytest.approx(2 / 32)
+    assert d["headlines"][0]["verdict"] == "undecided" and d["headlines"][0]["supporting"] == []

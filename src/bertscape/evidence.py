@@ -21,9 +21,8 @@ from .verdicts import fmt
 
 POOLED = "pooled"
 COLUMNS = ["claim", "measure", "scope", "task", "verdict", "median_effect", "low", "high", "band", "positive",
-           "negative", "ties", "p_greater", "p_less", "n_used", "n_left_out", "effects", "values", "left_out",
-           "criterion"]  # claims.tsv
-HEADLINE_COLUMNS = ["claim", "statement", "verdict", "supporting", "contradicting", "measures"]
+           "negative", "ties", "p_greater", "p_less", "p_greater_holm", "p_less_holm", "n_used", "n_left_out",
+           "effects", "values", "left_out", "criterion"]  # claims.tsv
 
 
 def seed_effects(doc: dict, cl: dict) -> list[dict]:
