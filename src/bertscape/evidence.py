@@ -142,7 +142,8 @@ def flat_rows(results: list[dict]) -> list[dict]:
         each = r["per_seed"]
         lab = (lambda c: f"{c['seed']}") if r["scope"] == "task" else (lambda c: f"{c['task']}/{c['seed']}")
         rows.append({**{k: r[k] for k in COLUMNS if k in r},
-                     "effects": "; ".join(f"{lab(c)}: {fmt(c['effect'])}" for c in each),
+                     "effects": "; ".join(f"{lab(c)}: {'n/a' if c['effect'] is None else fmt(c['effect'])}"
+                                          for c in each),
                      "values": "; ".join(f"{lab(c)}: {fmt(c['values'])}" for c in each),
                      "left_out": "; ".join(f"{lab(c)}: {c['reason']}" for c in each if c["effect"] is None)})
     return rows
@@ -165,8 +166,8 @@ def markdown(doc: dict) -> str:
         h = heads.get(claim, {})
         lines.append(f"| **{claim}** | *{TITLES[claim]}* | **{h.get('verdict', '')}** | | | | | | |")
         for r in pooled:
-            p = r["p_greater"] if r["verdict"] != DOES_NOT_HOLD else r["p_less"]
+            p = "" if r["verdict"] == NA else f"{r['p_less' if r['verdict'] == DOES_NOT_HOLD else 'p_greater']:.3g}"
             lines.append(f"| {claim} | {r['measure']} | {r['verdict']} | {signed(r['median_effect'])} | {interval(r)} | "
-                         f"{r['band']:g} | {r['positive']} / {r['negative']} / {r['ties']} | {p:.3g} | "
+                         f"{r['band']:g} | {r['positive']} / {r['negative']} / {r['ties']} | {p} | "
                          f"{r['n_used']} ({r['n_left_out']}) |")
     return "\n".join(lines) + "\n"

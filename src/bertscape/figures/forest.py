@@ -4,6 +4,7 @@ the verdict written at the right. Effects > 0 support the paper."""
 
 from __future__ import annotations
 
+import textwrap
 from typing import Any, Mapping, Sequence
 
 from .style import empty_panel, font_size, new_figure, resolve_style, style_axes
@@ -39,7 +40,7 @@ def forest(claim: str, title: str, results: Sequence[Mapping[str, Any]], style: 
             if r["low"] is not None:
                 ax.plot([r["low"], r["high"]], [y, y], color=col, lw=2.4 if pooled else 1.4, zorder=3)
                 ax.plot(r["median_effect"], y, "D", color=col, ms=7 if pooled else 5, zorder=4)
-            left = f" ({r['n_left_out']} n/a)" if r["n_left_out"] else ""
+            left = f" ({r['n_left_out']} n/a)" if r["n_left_out"] and r["verdict"] != "n/a" else ""
             ax.text(1.01, y, f"{r['verdict']}{left}", transform=ax.get_yaxis_transform(), va="center",
                     fontsize=font_size(st, "note"), color=col, fontweight="bold" if pooled else "normal")
         ax.axvline(0, color="0.2", lw=0.6, zorder=1)
@@ -50,7 +51,7 @@ def forest(claim: str, title: str, results: Sequence[Mapping[str, Any]], style: 
         ax.set_title(f"{m}  (tie band ±{band:g} shaded)", fontsize=font_size(st, "label"), loc="left")
         style_axes(ax, st)
     axes[-1].set_xlabel("effect (> 0 supports the paper)", fontsize=font_size(st, "label"))
-    fig.suptitle(f"{claim}: {title}", fontsize=font_size(st, "suptitle"))
+    fig.suptitle(textwrap.fill(f"{claim}: {title}", 80), fontsize=font_size(st, "suptitle"))
     if seeds:
         from matplotlib.lines import Line2D
 
