@@ -215,3 +215,28 @@ def test_headline_applies_holm_across_the_claims_measures():
     assert [pooled(d["decisions"], "C1", m)["verdict"] for m in ("basin_area_2d", "basin_width_1d")] == ["holds"] * 2
     assert pooled(d["decisions"])["p_greater_holm"] == pytest.approx(2 / 32)
     assert d["headlines"][0]["verdict"] == "undecided" and d["headlines"][0]["supporting"] == []
+
+
+@pytest.mark.parametrize("claims,key", [({"tie_bands": {"path_ascent": -1}}, "claims.tie_bands.path_ascent"),
+                                        ({"tie_bands": {"renamed": 0.1}}, "claims.tie_bands"),
+                                        ({"alpha": 0}, "claims.alpha"), ({"bootstrap": {"draws": 5}}, "claims.bootstrap.draws")])
+def test_bad_statistics_settings_are_one_line_errors_naming_the_key(claims, key):
+    from bertscape import BertscapeError
+    from bertscape.config import read_yaml, validate
+
+    cfg = read_yaml(ROOT / "config" / "tiny.yaml")
+    cfg["claims"] = claims
+    with pytest.raises(BertscapeError, match=f"config key {key}:") as e:
+        validate(cfg)
+    assert "\n" not in str(e.value)
+
+
+def test_rows_json_inputs_must_line_up_with_their_seeds():
+    d = {"claims": [], "seed": 43}
+    assert list(E.by_seed([42, 43], [{"claims": []}, d])) == [42, 43]
+    with pytest.raises(ValueError, match="2 rows.json inputs but 1 seeds"):
+        E.by_seed([42], [d, d])
+    with pytest.raises(ValueError, match="repeated seeds"):
+        E.by_seed([43, 43], [d, d])
+    with pytest.raises(ValueError, match="r/seed42.json holds seed 43, listed as seed 42"):
+        E.by_seed([42], [d], ["r/seed42.json"])

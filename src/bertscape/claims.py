@@ -6,8 +6,9 @@ Each ``c*`` function returns rows ``{claim, measure, task, values, criterion, ho
 config's ``claims`` section and are written into every criterion string. The measures themselves live in
 :mod:`bertscape.measures`. :data:`CLAIMS` lists every row kind (claim, measure, function, the preconditions it
 needs, why it can be undefined); :func:`gate` reads it, and refuses a row it does not list, so a renamed measure
-cannot silently lose its gate. :func:`evaluate` is the claims rule: inputs keyed by (task, init) -> rows,
-preconditions, Table 1, precision.
+cannot silently lose its gate; each entry also names its effect (:mod:`bertscape.effects`, > 0 supports the paper)
+and its tie band (``claims.tie_bands``), which :mod:`bertscape.evidence` decides over seeds. :func:`evaluate` is one
+seed's claims: inputs keyed by (task, init) -> rows, preconditions, Table 1, precision.
 """
 
 from __future__ import annotations

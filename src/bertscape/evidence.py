@@ -110,6 +110,20 @@ def headlines(results: list[dict], alpha: float = 0.05) -> list[dict]:
     return out
 
 
+def by_seed(seeds: list[int], docs: list[dict], paths: list[str] | None = None) -> dict[int, dict]:
+    """seed -> rows.json from the rule's aligned lists; a length mismatch, a repeated seed or a file whose own
+    ``seed`` differs from the one it is listed under is an error naming it."""
+    if len(seeds) != len(docs):
+        raise ValueError(f"claims: {len(docs)} rows.json inputs but {len(seeds)} seeds")
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"claims: repeated seeds {seeds}")
+    for k, (s, d) in enumerate(zip(seeds, docs)):
+        if "seed" in d and int(d["seed"]) != int(s):
+            where = paths[k] if paths else f"input {k}"
+            raise ValueError(f"claims: {where} holds seed {d['seed']}, listed as seed {s}")
+    return {int(s): d for s, d in zip(seeds, docs)}
+
+
 def aggregate(docs: dict[int, dict], cl: dict, display_seed: int) -> dict:
     """claims.json's content (less provenance): ``docs``: seed -> that seed's rows.json (``evaluate``'s dict). The
     decisions and headlines over all seeds; every seed's preconditions, Table 1 and precision rows with a ``seed``

@@ -16,7 +16,8 @@ from bertscape.runner import run
 def seed_docs(job, params: dict) -> dict:
     """seed -> that seed's rows.json; without per-seed inputs (one seed), evaluated here from the artifacts."""
     if "rows" in job.input.keys():
-        return {int(s): read_json(p) for s, p in zip(params["seeds"], job.input.rows)}
+        paths = list(job.input.rows)
+        return E.by_seed(list(params["seeds"]), [read_json(p) for p in paths], paths)
     return {int(params["seeds"][0]): evaluate(dict(job.input.items()), params["input_keys"], params)}
 
 
