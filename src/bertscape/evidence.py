@@ -20,6 +20,7 @@ from .stats import DOES_NOT_HOLD, HOLDS, NA, UNDECIDED, Decision, decide, holm
 from .verdicts import fmt
 
 POOLED = "pooled"
+UNDEFINED_EFFECT = "effect undefined: the row's values fix neither its sign nor its size (bertscape.effects)"
 COLUMNS = ["claim", "measure", "scope", "task", "verdict", "median_effect", "low", "high", "band", "positive",
            "negative", "ties", "p_greater", "p_less", "p_greater_holm", "p_less_holm", "n_used", "n_left_out",
            "effects", "values", "left_out", "criterion"]  # claims.tsv
@@ -38,7 +39,7 @@ def seed_effects(doc: dict, cl: dict) -> list[dict]:
         x = effect(r, cl)
         reason = r.get("reason", "") if not math.isfinite(x) else ""
         out.append({"claim": m.claim, "measure": m.measure, "task": key[2], "effect": x,
-                    "reason": reason or ("" if math.isfinite(x) else "effect undefined"), "values": r["values"],
+                    "reason": reason or ("" if math.isfinite(x) else UNDEFINED_EFFECT), "values": r["values"],
                     "criterion": r["criterion"]})
     return out
 
