@@ -78,5 +78,5 @@ def test_full_tiny_run(kind, tmp_path):
     for m, a in before["finetune"].values.items():
         assert np.array_equal(a, after.values[m], equal_nan=True), m
     claims = every_output(out, conf)
-    na = {(c["claim"], c["measure"]) for c in claims if c["task"] == "MRPC" and "imported checkpoint" in c["reason"]}
+    na = {(c["claim"], c["measure"]) for c in claims if c["task"] == "MRPC" and "imported checkpoint" in c["left_out"]}
     assert {("C2", "epochs_to_loss"), ("C2", "direction_epoch1")} <= na

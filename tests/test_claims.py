@@ -122,5 +122,5 @@ def test_claims_page_shows_each_grids_precision():
     rows = C.precision_rows({"surface/MRPC/finetune": bf, "surface/RTE/finetune": old})
     assert rows[0]["precision"] == "bf16" and rows[0]["checked_nodes"] == 2 and rows[0]["within_budget"] is True
     assert rows[1]["within_budget"] is None  # a grid from before the contract says so, it is not called fine
-    page = claims_html([], [], {}, precision=rows)
+    page = claims_html({"precision": [{"seed": 42, **r} for r in rows]})
     assert "Precision" in page and "1.20e-03" in page and "surface/MRPC/finetune" in page

@@ -37,7 +37,8 @@ def test_regression_and_custom_task_end_to_end(custom_run):
     assert "| STS-B (Pearson r) |" in table and "| Polarity |" in table and "Spearman rho" in table
     summary = (out / "summary.md").read_text()
     assert "Pearson r" in summary and "accuracy" in summary
-    claims = json.loads((out / "claims" / "claims.json").read_text())["claims"]
+    doc = json.loads((out / "claims" / "claims.json").read_text())
+    claims = doc["per_seed"][str(doc["display_seed"])]
     m = {(c["measure"], c["task"]): c for c in claims}
     assert ("long_run_dev_pearson", "STS-B") in m and ("rollback_dev_pearson", "STS-B") in m
     assert "Var(train targets)" in m["epochs_to_loss", "STS-B"]["criterion"]

@@ -142,8 +142,8 @@ def test_claims_page_and_summary_show_a_preconditions_table_per_task():
     from bertscape.summary import preconditions_md
 
     checks = checks_for(bowl(1.67), bowl(1.0), tasks=("MRPC", "MNLI"))
-    page = claims_html([], [], {}, checks)
-    assert "<h2>Preconditions</h2>" in page and "<h3>MNLI</h3>" in page and "FAILS: curve minimum at alpha = 1.67" in page
+    page = claims_html({"seeds": [42], "preconditions": [{"seed": 42, **c} for c in checks]})
+    assert "<h2>Seed 42</h2>" in page and "<h2>Preconditions</h2>" in page and "<h3>MNLI</h3>" in page and "FAILS: curve minimum at alpha = 1.67" in page
     md = "\n".join(preconditions_md(checks))
     assert "### MRPC" in md and "| P2 | at an optimum | FAILS: curve minimum" in md and "WARNING: 2 of 16" in md
     assert "All preconditions hold." in "\n".join(preconditions_md(checks_for(bowl(1.0), bowl(1.0))))

@@ -1,5 +1,7 @@
 """The claim registry: every row a claim function emits is listed (with the function that emits it), and gating
 reads the registry, so a renamed measure fails loudly instead of losing its gate."""
+import dataclasses
+
 import pytest
 
 from bertscape import claims as C
@@ -77,7 +79,7 @@ def test_gate_gives_an_undecided_rows_registered_reason(monkeypatch):
     checks = checks_for(bowl(1.0), bowl(1.0))
     assert C.gate([row], checks)[0]["reason"] == C.lookup("C4", "spearman_loss_error").undefined
     entry = C.lookup("C4", "spearman_loss_error")
-    edited = C.Measure(entry.claim, entry.measure, entry.function, undefined="edited for {t}")
+    edited = dataclasses.replace(entry, undefined="edited for {t}")
     monkeypatch.setattr(C, "lookup", lambda claim, measure: edited)
     assert C.gate([row], checks)[0]["reason"] == "edited for MRPC"
 
@@ -89,11 +91,17 @@ def test_evaluate_refuses_inputs_and_keys_that_do_not_line_up():
         C.evaluate({"surfaces": ["a.h5", "b.h5"]}, {"surfaces": [["T", "finetune"]]}, {"tasks": ["T"], "claims": {}})
 
 
-def test_claims_page_lists_every_row_with_its_values_and_title():
+def test_claims_page_lists_every_decision_with_its_effects_and_title():
+    from bertscape.evidence import aggregate
     from bertscape.report import claims_html
+    from test_evidence import CL
 
     rows = C.gate([r for _, r in every_row("acc")], checks_for(bowl(1.0), bowl(1.0)))
-    page = claims_html(rows, [], {}, precision=[{"grid": "surface/T/finetune", "max_rel_train_loss": 0.0012,
-                                                 "within_budget": True}])
-    assert page.count("<tr class=") == len(C.TITLES) + len(rows) + 1  # the tally per claim, every row, the grid
-    assert C.TITLES["C4"] in page and "<code>{finetune: {rho:" in page and "1.20e-03" in page
+    doc = aggregate({42: {"claims": rows, "preconditions": [], "table1_vs_paper": [],
+                          "precision": [{"grid": "surface/T/finetune", "max_rel_train_loss": 0.0012, "within_budget": True}]}},
+                    CL, 42)
+    page = claims_html(doc)
+    # the headline per claim, every decision (per task and pooled: 2 per measure), the grid
+    assert page.count("<tr class=") == len(C.TITLES) + len(doc["decisions"]) + 1
+    assert len(doc["decisions"]) == 2 * len({(r["claim"], r["measure"]) for r in rows})
+    assert C.TITLES["C4"] in page and "<code>T/42: " in page and "1.20e-03" in page

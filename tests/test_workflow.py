@@ -172,9 +172,10 @@ def test_tiny_end_to_end_run(tiny_run):
 def test_claims_are_measured_and_the_html_report_builds(tiny_project, tmp_path):
     tiny_run = tiny_project.out
     doc = json.loads((tiny_run / "claims" / "claims.json").read_text())
-    rows = doc["claims"]
-    assert {r["claim"] for r in rows} == {"C1", "C2", "C3", "C4", "C5", "C6"}
-    assert len((tiny_run / "claims" / "claims.tsv").read_text().splitlines()) == 1 + len(rows)
+    rows = doc["per_seed"][str(doc["display_seed"])]  # the display seed's gated rows
+    assert {r["claim"] for r in rows} == {"C1", "C2", "C3", "C4", "C5", "C6"} == {h["claim"] for h in doc["headlines"]}
+    assert len((tiny_run / "claims" / "claims.tsv").read_text().splitlines()) == 1 + len(doc["decisions"])
+    assert all((tiny_run / "claims" / f"forest_{c}.png").is_file() for c in ("C1", "C2", "C3", "C4", "C5", "C6"))
     for r in (r for r in rows if r["claim"] == "C6"):  # re-derive a verdict from the artifact it comes from
         d = json.loads((tiny_run / "seed7" / "directions" / r["task"] / f"{r['values']['init']}.json").read_text())
         assert r["values"]["cos"] == d["cos_delta1_delta2"] and r["holds"] == (abs(d["cos_delta1_delta2"]) <= 0.2)
@@ -187,7 +188,7 @@ def test_claims_are_measured_and_the_html_report_builds(tiny_project, tmp_path):
     r = tiny_project.smk("--configfile", "config/tiny.yaml", "--config", "results=results/tiny", "--report", str(report))
     assert r.returncode == 0, r.stderr[-3000:]
     text = report.read_text()
-    for caption in ("Figure 1", "Figure 4", "Figure 7", "Table 1", "claims.html", "fig5_curves.png", "3. 3D views",
+    for caption in ("Figure 1", "Figure 4", "Figure 7", "Table 1", "claims.html", "forest_C1.png", "fig5_curves.png", "3. 3D views",
                     "surfaces_3d.html", "layers_3d.html"):
         assert caption in text, caption
 
@@ -201,15 +202,17 @@ def check_preconditions(out, doc):
     p1 = next(c for c in checks if (c["precondition"], c["task"], c["init"]) == ("P1", "MNLI", "scratch"))
     assert p1["holds"] is False and "tasks.MNLI.epochs_scratch" in p1["fix"]
     assert p1["measured"]["train_loss_end"] == read_grid(out / "seed7" / "curves" / "MNLI" / "scratch.h5").anchors["end"]["train_loss"]
-    c1 = [r for r in doc["claims"] if r["claim"] == "C1" and r["task"] == "MNLI"]
+    rows = doc["per_seed"][str(doc["display_seed"])]
+    c1 = [r for r in rows if r["claim"] == "C1" and r["task"] == "MNLI"]
     assert len(c1) == 3 and all(r["holds"] is None and "P1: train loss at theta1" in r["reason"]
                                 and "tasks.MNLI.epochs_scratch" in r["reason"] for r in c1)
-    na = [r for r in doc["claims"] if r["holds"] is None]
+    na = [r for r in rows if r["holds"] is None]
     assert all(r["reason"] for r in na)  # every n/a says why
     tsv = (out / "claims" / "claims.tsv").read_text()
-    assert tsv.splitlines()[0].endswith("\treason") and "P1: train loss at theta1" in tsv
+    assert tsv.splitlines()[0].endswith("\tleft_out\tcriterion") and "P1: train loss at theta1" in tsv  # left out, why
     assert len((out / "claims" / "preconditions.tsv").read_text().splitlines()) == 1 + len(checks)
     assert "<h2>Preconditions</h2>" in (out / "claims" / "claims.html").read_text()
+    assert all(c["seed"] == doc["display_seed"] for c in checks)
     summary = (out / "summary.md").read_text()
     assert "### MNLI" in summary and "WARNING:" in summary and "MNLI scratch: P1" in summary
     end = (out.parent / "snakemake.stderr").read_text()  # the run ends with the warning (Snakefile onsuccess)

@@ -6,8 +6,9 @@ Each ``c*`` function returns rows ``{claim, measure, task, values, criterion, ho
 config's ``claims`` section and are written into every criterion string. The measures themselves live in
 :mod:`bertscape.measures`. :data:`CLAIMS` lists every row kind (claim, measure, function, the preconditions it
 needs, why it can be undefined); :func:`gate` reads it, and refuses a row it does not list, so a renamed measure
-cannot silently lose its gate. :func:`evaluate` is the claims rule: inputs keyed by (task, init) -> rows,
-preconditions, Table 1, precision.
+cannot silently lose its gate; each entry also names its effect (:mod:`bertscape.effects`, > 0 supports the paper)
+and its tie band (``claims.tie_bands``), which :mod:`bertscape.evidence` decides over seeds. :func:`evaluate` is one
+seed's claims: inputs keyed by (task, init) -> rows, preconditions, Table 1, precision.
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ from .h5io import Grid, read_grid
 from .io import read_json, read_jsonl, read_tsv
 from .measures import (basin, bilinear, chance_loss, curve_width, epochs_to, finite, path_ascent, target_variance,
                        window_spearman)
+from .effects import (effect_area, effect_ascent, effect_direction, effect_epochs, effect_hessian, effect_long_dev,
+                      effect_orthogonal, effect_rollback_dev, effect_rollback_loss, effect_spearman, effect_stays,
+                      effect_width, scope_pair, scope_task)
 from .verdicts import row
 
 # Table 1 of the paper: dev accuracy of fine-tuned BERT-large and after rolling back layers
@@ -77,7 +81,8 @@ def c2_easier_optimisation(epochs: dict, curves: dict, trajectories: dict, tasks
         thr = reach_fraction * ref
         ft, sc = epochs_to(epochs[t, "finetune"], thr), epochs_to(epochs[t, "scratch"], thr)
         holds = None if ft is None and sc is None else (ft is not None and (sc is None or ft < sc))
-        rows.append(row("C2", "epochs_to_loss", t, {"threshold": thr, "finetune": ft, "scratch": sc},
+        last = {i: max((int(r["epoch"]) for r in epochs[t, i]), default=0) for i in ("finetune", "scratch")}
+        rows.append(row("C2", "epochs_to_loss", t, {"threshold": thr, "finetune": ft, "scratch": sc, "last_epoch": last},
                          f"first epoch with train loss <= {reach_fraction:g} x {chance_text(None if t in chance else n_labels[t], ref)}: "
                          "finetune earlier "
                          "(never = infinity)", holds))
@@ -235,7 +240,10 @@ UNDEFINED = "undefined: a NaN or missing value in its measure"
 
 @dataclass(frozen=True)
 class Measure:
-    """One kind of claim row. ``needs``: the preconditions (of both inits of the row's task) it needs to be
+    """One kind of claim row. ``effect``: the row's values (and the config's ``claims`` section) -> one number
+    oriented so that > 0 supports the paper (sizes as log ratios); ``band``: its tie band's key under
+    ``claims.tie_bands``; ``scope``: the row -> what one measurement is (the task; C6: the task pair).
+    ``needs``: the preconditions (of both inits of the row's task) it needs to be
     decidable ("P3/2d", "P3/1d": the part of P3 the measure reads: the 2D area needs the surface's region closed,
     the 1D width the curve's interval). ``explained_by``: for an n/a row that needs none, the preconditions whose
     failure explains it; else ``undefined`` says why (``{t}``: the task)."""
@@ -243,9 +251,12 @@ class Measure:
     claim: str
     measure: str
     function: Callable[..., list[dict]]
+    effect: Callable[[dict, dict], float]
+    band: str
     needs: tuple[str, ...] = ()
     explained_by: tuple[str, ...] = ()
     undefined: str = UNDEFINED
+    scope: Callable[[dict], str] = scope_task
 
     @property
     def title(self) -> str:
@@ -253,24 +264,33 @@ class Measure:
 
 
 CLAIMS: tuple[Measure, ...] = (
-    Measure("C1", "basin_area_2d", c1_wider_optima, needs=("P1", "P2", "P3/2d")),
-    Measure("C1", "basin_width_1d", c1_wider_optima, needs=("P1", "P2", "P3/1d")),
-    Measure("C1", "hessian_top_eigenvalue", sharpness, needs=("P1", "P2", "P4")),
-    Measure("C2", "epochs_to_loss", c2_easier_optimisation, explained_by=("P1",),
+    Measure("C1", "basin_area_2d", c1_wider_optima, effect_area, "basin_area_2d", needs=("P1", "P2", "P3/2d")),
+    Measure("C1", "basin_width_1d", c1_wider_optima, effect_width, "basin_width_1d", needs=("P1", "P2", "P3/1d")),
+    Measure("C1", "hessian_top_eigenvalue", sharpness, effect_hessian, "hessian_top_eigenvalue",
+            needs=("P1", "P2", "P4")),
+    Measure("C2", "epochs_to_loss", c2_easier_optimisation, effect_epochs, "epochs_to_loss", explained_by=("P1",),
             undefined="neither run reached the threshold; raise tasks.{t}.epochs_finetune / epochs_scratch"),
-    Measure("C2", "path_ascent", c2_easier_optimisation),
-    Measure("C2", "direction_epoch1", c2_easier_optimisation),
-    *(Measure("C3", f"long_run_dev_{m}", c3_overfitting) for m in METRIC_NAMES),
-    Measure("C3", "long_run_stays_in_basin", c3_overfitting,
+    Measure("C2", "path_ascent", c2_easier_optimisation, effect_ascent, "path_ascent"),
+    Measure("C2", "direction_epoch1", c2_easier_optimisation, effect_direction, "direction_epoch1"),
+    *(Measure("C3", f"long_run_dev_{m}", c3_overfitting, effect_long_dev, "long_run_dev") for m in METRIC_NAMES),
+    Measure("C3", "long_run_stays_in_basin", c3_overfitting, effect_stays, "long_run_stays_in_basin",
             undefined="the long run's final point lies outside the grid; widen grid.min/grid.max"),
-    Measure("C4", "spearman_loss_error", c4_consistency,
+    Measure("C4", "spearman_loss_error", c4_consistency, effect_spearman, "spearman_loss_error",
             undefined="fewer than 3 grid nodes within claims.window of theta1, or a constant surface there; raise "
                       "grid.points or claims.window"),
-    *(Measure("C5", f"rollback_dev_{m}", c5_lower_layers) for m in METRIC_NAMES),
-    Measure("C5", "rollback_train_loss", c5_lower_layers),
-    Measure("C6", "cos_delta1_delta2", c6_orthogonal),
+    *(Measure("C5", f"rollback_dev_{m}", c5_lower_layers, effect_rollback_dev, "rollback_dev") for m in METRIC_NAMES),
+    Measure("C5", "rollback_train_loss", c5_lower_layers, effect_rollback_loss, "rollback_train_loss"),
+    Measure("C6", "cos_delta1_delta2", c6_orthogonal, effect_orthogonal, "cos_delta1_delta2", scope=scope_pair),
 )
 _BY_KEY = {(m.claim, m.measure): m for m in CLAIMS}
+
+
+def effect(r: dict, cl: dict) -> float:
+    """A gated claim row's effect (NaN where the row is n/a: a failed precondition or an undefined measure)."""
+    if r["holds"] is None:
+        return float("nan")
+    x = lookup(r["claim"], r["measure"]).effect(r["values"], cl)
+    return x if math.isfinite(x) else float("nan")
 
 
 def lookup(claim: str, measure: str) -> Measure:

@@ -1,5 +1,5 @@
 """Command line: ``bertscape audit PATH... [--depth N | --json | --verify | --prov | --content-hash]``,
-``validate CONFIG``, ``estimate [CONFIG]``, ``config-reference [-o config/README.md]``."""
+``validate CONFIG``, ``estimate [CONFIG]``, ``config-reference [-o config/README.md]``, ``claims-table CLAIMS_JSON``."""
 
 from __future__ import annotations
 
@@ -32,6 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     r = sub.add_parser("config-reference", help="config/README.md (every key: type, default, meaning) from the schema")
     r.add_argument("-o", "--output", default=None, help="write here (default: print)")
     r.add_argument("--schema", default=None, help="schema file (default: the workflow's)")
+    t = sub.add_parser("claims-table", help="the README's claims table (markdown) from a run's claims.json")
+    t.add_argument("claims_json")
     args = ap.parse_args(argv)
     try:
         code = _run(args)
@@ -68,6 +70,17 @@ def _run(args) -> int:
 
         text = write_reference(args.schema or SCHEMA, args.output)
         print(f"wrote {args.output}" if args.output else text)
+        return 0
+    if args.cmd == "claims-table":
+        from .evidence import markdown
+        from .io import read_json
+
+        if not Path(args.claims_json).exists():
+            raise BertscapeError(f"no such file: {args.claims_json}")
+        doc = read_json(args.claims_json)
+        if "decisions" not in doc:
+            raise BertscapeError(f"{args.claims_json}: no 'decisions' (a claims.json from before claims over seeds?)")
+        print(markdown(doc), end="")
         return 0
     if args.cmd == "estimate":
         from .config import read_yaml, validate

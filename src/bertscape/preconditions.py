@@ -162,5 +162,6 @@ def warning(checks: list[dict]) -> str:
     if not bad:
         return ""
     lines = [f"WARNING: {len(bad)} of {len(checks)} claim preconditions failed (the claims that need them are n/a):"]
-    lines += [f"  {c['task']} {c['init']}: {c['message']}; {c['fix']}" for c in bad]
+    lines += [f"  {'seed %s ' % c['seed'] if 'seed' in c else ''}{c['task']} {c['init']}: {c['message']}; {c['fix']}"
+              for c in bad]
     return "\n".join(lines)

@@ -3,11 +3,11 @@ numbers came from (code, environment, data and model identities). Self-contained
 
 from __future__ import annotations
 
+import base64
 import html
 import json
 
-from .claims import TITLES
-from .verdicts import fmt, holds_word, tally
+from .evidence import flat_rows, interval, signed
 
 STYLE = ("body{font-family:sans-serif;max-width:70em;margin:1em auto}table{border-collapse:collapse;margin:1em 0}"
          "td,th{border:1px solid #ccc;padding:.3em .5em;vertical-align:top;font-size:90%}"
@@ -48,22 +48,45 @@ def preconditions_html(checks: list[dict]) -> str:
     return "".join(parts)
 
 
-def claims_html(rows: list[dict], table1: list[dict], provenance: dict, checks: list[dict] | None = None,
-                precision: list[dict] | None = None) -> str:
+def claims_html(doc: dict, forest_png: dict[str, bytes] | None = None) -> str:
+    """The claims page from claims.json's content: the headline per claim, its forest plot (``forest_png``: claim
+    -> PNG bytes, embedded), every decision per task and pooled, the preconditions of each seed, Table 1, the grids'
+    precision and the provenance."""
     e = html.escape
+    table1, precision, provenance = doc.get("table1_vs_paper", []), doc.get("precision", []), doc.get("provenance", {})
+    seeds = doc.get("seeds", [])
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>bertscape claims</title><style>{STYLE}</style>"
-             "</head><body><h1>The paper's claims, measured</h1>"]
-    t = tally(rows)
-    parts.append(_table(["claim", "statement", "holds", "does not hold", "undefined"],
-                        [[c, e(TITLES.get(c, "")), str(n["yes"]), str(n["no"]), str(n["n/a"])] for c, n in sorted(t.items())]))
-    if checks:
-        parts.append(preconditions_html(checks))
-    parts.append("<h2>Every measure</h2><p>Coordinates in units of ||δ1|| (α = 1 is the end point). "
-                 "<i>censored</i>: the region reaches the grid's edge, so its true size is larger than measured.</p>")
-    parts.append(_table(["claim", "measure", "task", "holds", "criterion", "values", "why n/a"],
-                        [[r["claim"], e(r["measure"]), e(r["task"]), holds_word(r["holds"]), e(r["criterion"]),
-                          f"<code>{e(fmt(r['values']))}</code>", e(r.get("reason", ""))] for r in rows],
-                        [{"yes": "yes", "no": "no"}.get(holds_word(r["holds"]), "na") for r in rows]))
+             f"</head><body><h1>The paper's claims, decided over {len(seeds)} seed(s): {e(', '.join(map(str, seeds)))}</h1>"
+             "<p>Each measure's effect is oriented so that &gt; 0 supports the paper. <b>holds</b>: the exact sign "
+             "test (ties inside the tie band dropped) rejects in the paper's direction at <code>claims.alpha</code> and "
+             "the bootstrap interval of the median effect (seeds resampled within task) lies above the band; <b>does "
+             "not hold</b>: the same the other way; <b>undecided</b>: otherwise; <b>n/a</b>: no seed has a usable "
+             "effect (failed preconditions are left out and counted). A claim's headline holds when one of its "
+             "measures holds after Holm's correction across its measures and none contradicts it.</p>"]
+    verdict_class = lambda v: {"holds": "yes", "does not hold": "no"}.get(v, "na")
+    heads = doc.get("headlines", [])
+    parts.append(_table(["claim", "statement", "headline", "supporting (Holm)", "contradicting (Holm)"],
+                        [[h["claim"], e(h["statement"]), e(h["verdict"]), e(", ".join(h["supporting"])),
+                          e(", ".join(h["contradicting"]))] for h in heads], [verdict_class(h["verdict"]) for h in heads]))
+    for h in heads:
+        png = (forest_png or {}).get(h["claim"])
+        if png:
+            parts.append(f"<h3>{e(h['claim'])}</h3><img alt='forest plot {e(h['claim'])}' style='max-width:100%' "
+                         f"src='data:image/png;base64,{base64.b64encode(png).decode()}'>")
+    rows = doc.get("decisions", [])
+    parts.append("<h2>Every measure, per task and pooled</h2><p>Coordinates in units of ||δ1||. Effects per seed as "
+                 "<code>seed: effect</code>; the values behind them are in claims.tsv / claims.json.</p>")
+    fl = flat_rows(rows)
+    parts.append(_table(["claim", "measure", "task", "verdict", "median effect", "interval", "band", "+/−/tie",
+                         "p (paper's direction)", "used (n/a)", "effects", "why n/a", "criterion"],
+                        [[r["claim"], e(r["measure"]), e(r["task"]), e(r["verdict"]), signed(r["median_effect"]),
+                          interval(r), f"{r['band']:g}", f"{r['positive']}/{r['negative']}/{r['ties']}",
+                          f"{r['p_greater']:.3g}", f"{r['n_used']} ({r['n_left_out']})", f"<code>{e(f['effects'])}</code>",
+                          e(f["left_out"]), e(r["criterion"])] for r, f in zip(rows, fl)],
+                        [verdict_class(r["verdict"]) for r in rows]))
+    checks = doc.get("preconditions", [])
+    for s in dict.fromkeys(c.get("seed") for c in checks):
+        parts.append(f"<h2>Seed {e(str(s))}</h2>" + preconditions_html([c for c in checks if c.get("seed") == s]))
     if table1:
         parts.append("<h2>Table 1: dev accuracy after layer rollback, ours beside the paper's (BERT-large)</h2>"
                      "<p>Accuracy for classification tasks (as in the paper); a regression task shows its own "
@@ -75,7 +98,7 @@ def claims_html(rows: list[dict], table1: list[dict], provenance: dict, checks: 
         parts.append("<h2>Precision: each grid's deviation from fp32</h2><p>Grids evaluated in reduced precision "
                      "re-evaluate their anchors and a seeded handful of nodes in fp32; a grid over its budget "
                      "(relative train-loss deviation) is never written.</p>")
-        cols = ["grid", "precision", "checked_nodes", "max_rel_train_loss", "max_rel_dev_loss", "max_abs_dev_error",
+        cols = ["seed", "grid", "precision", "checked_nodes", "max_rel_train_loss", "max_rel_dev_loss", "max_abs_dev_error",
                 "budget", "within_budget"]
         cell = lambda v: "" if v is None else (f"{v:.2e}" if isinstance(v, float) else e(str(v)))
         parts.append(_table(cols, [[cell(r.get(c)) for c in cols] for r in precision],

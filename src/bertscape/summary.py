@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from .data import METRIC_NAMES
 from .io import read_json, read_tsv
+from . import preconditions as P
+from .evidence import markdown
 from .preconditions import NAMES, table, warning
 
 
@@ -30,18 +32,22 @@ def summarize(figures: list[str], directions: list[str], epochs: dict[tuple[str,
                      f"{s['norm_delta2_raw']:.4g} | {s['cos_delta1_delta2']:.4f} |")
     if claims:
         c = read_json(claims)
-        lines += ["", f"## Claims (details: `{claims[:-5]}.tsv`, `.html`)", "", "| claim | holds | does not hold | undefined |",
-                  "|---|---|---|---|"]
-        lines += [f"| {k} | {v['yes']} | {v['no']} | {v['n/a']} |" for k, v in sorted(c["tally"].items())]
-        lines += preconditions_md(c.get("preconditions", []))
+        lines += ["", f"## Claims (details: `{claims[:-5]}.tsv`, `.html`)", "", markdown(c).rstrip()]
+        display = [x for x in c.get("preconditions", []) if x.get("seed", c.get("display_seed")) == c.get("display_seed")]
+        others = [x for x in P.failed(c.get("preconditions", [])) if x not in display]
+        lines += preconditions_md(display, c.get("display_seed"))
+        if others:
+            lines += ["", "Other seeds' failed preconditions (their rows are left out and counted):", ""]
+            lines += [f"- seed {x['seed']} {x['task']} {x['init']}: {x['message']}" for x in others]
     return "\n".join(lines) + "\n"
 
 
-def preconditions_md(checks: list[dict]) -> list[str]:
-    """Per task: P1-P4 for each init, and the warning listing every failed one."""
+def preconditions_md(checks: list[dict], seed: int | None = None) -> list[str]:
+    """Per task: P1-P4 for each init, and the warning listing every failed one (``seed``: whose they are)."""
     if not checks:
         return []
-    lines = ["", "## Preconditions (a claim row that needs a failed one is n/a)", ""]
+    whose = "" if seed is None else f" of the display seed {seed}"
+    lines = ["", f"## Preconditions{whose} (a claim row that needs a failed one is n/a)", ""]
     lines += [f"- {p} {name}" for p, name in NAMES.items()]
     for t in dict.fromkeys(c["task"] for c in checks):
         inits = list(dict.fromkeys(c["init"] for c in checks if c["task"] == t))

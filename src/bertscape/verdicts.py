@@ -1,5 +1,5 @@
 """How a claim row's verdict reads: the row itself, its verdict word, its values in one line, the flat
-rows of claims.tsv and the tally per claim. No measure and no criterion lives here."""
+rows of one seed's claim rows (claims over seeds: :mod:`bertscape.evidence`). No measure and no criterion lives here."""
 
 from __future__ import annotations
 
@@ -31,12 +31,3 @@ def flat_rows(rows: list[dict]) -> list[dict]:
     """Rows for claims.tsv: the values dict written compactly in one column."""
     return [{"claim": r["claim"], "measure": r["measure"], "task": r["task"], "holds": holds_word(r["holds"]),
              "criterion": r["criterion"], "values": fmt(r["values"]), "reason": r.get("reason", "")} for r in rows]
-
-
-def tally(rows: list[dict]) -> dict[str, dict[str, int]]:
-    """Per claim: how many rows hold, do not hold, are undefined."""
-    out: dict[str, dict[str, int]] = {}
-    for r in rows:
-        c = out.setdefault(r["claim"], {"yes": 0, "no": 0, "n/a": 0})
-        c[holds_word(r["holds"])] += 1
-    return out

@@ -11,6 +11,7 @@ localrules:
 
 
 HESSIAN = config["claims"]["hessian"]
+FOREST_CLAIMS = ["C1", "C2", "C3", "C4", "C5", "C6"]  # one forest plot per claim (bertscape.claims.TITLES)
 
 
 rule sharpness:
@@ -77,14 +78,33 @@ rule claims:  # every seed's rows together: claims.tsv/.json, preconditions, Tab
         preconditions=f"{R}/claims/preconditions.tsv",
         json=f"{R}/claims/claims.json",
         table1=f"{R}/claims/table1_vs_paper.tsv",
-        html=report(f"{R}/claims/claims.html", caption="../report/claims.rst", category="2. Claims"),
+        html=report(
+            f"{R}/claims/claims.html",
+            caption="../report/claims.rst",
+            category="2. Claims",
+            labels={"claim": "all", "figure": "claims page"},
+        ),
+        forest=[
+            report(
+                f"{R}/claims/forest_{c}.png",
+                caption="../report/forest.rst",
+                category="2. Claims",
+                labels={"claim": c, "figure": "forest plot"},
+            )
+            for c in FOREST_CLAIMS
+        ],
     log:
         log("claims/claims"),
     conda:
         "../../envs/plot.yaml"
     params:
+        long=LONG,
+        claims={k: v for k, v in config["claims"].items() if k != "hessian"},
+        task_configs={t: config["tasks"][t] for t in TASKS},  # which runs are imported (no training history)
         seeds=SEEDS,  # aligned with input.rows
         display_seed=DISPLAY,
+        forest_claims=FOREST_CLAIMS,  # aligned with output.forest
+        style=config["figures"],
     script:
         "../scripts/claims.py"
 

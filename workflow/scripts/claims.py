@@ -1,26 +1,37 @@
-"""Rule claims: every seed's claim rows (rules claims_seed) as claims.tsv/.json, preconditions.tsv, Table 1 vs
-paper and the claims page. For now the display seed's rows, as a one-seed run wrote them."""
+"""Rule claims: every seed's gated claim rows (rules claims_seed: rows.json) decided over seeds -- per (claim,
+measure, task) and pooled, a headline per claim with Holm's correction (claims.tsv/.json/.html), a forest plot per
+claim, each seed's preconditions (preconditions.tsv) and Table 1 beside the paper's."""
+from bertscape import evidence as E
 from bertscape import preconditions as P
+from bertscape.claims import TITLES
+from bertscape.figures.forest import forest
+from bertscape.figures.save import save_figure
 from bertscape.io import read_json, write_json, write_text, write_tsv
 from bertscape.report import claims_html
 from bertscape.runner import run
-from bertscape.verdicts import COLUMNS, flat_rows, tally
 
 
 def main(job):
-    per_seed = dict(zip(job.params.seeds, job.input.rows))  # aligned by the rule
-    r = read_json(per_seed[job.params.display_seed])
-    rows, checks, table1 = r["claims"], r["preconditions"], r["table1_vs_paper"]
-    prov = job.provenance(sources=r["provenance"].get("sources", {}))  # its lineage runs through the rows files
-    write_tsv(job.output.tsv, flat_rows(rows), COLUMNS)
-    write_tsv(job.output.preconditions, P.flat_rows(checks), P.COLUMNS)
-    write_json(job.output.json, {"claims": rows, "tally": tally(rows), "preconditions": checks,
-                                 "table1_vs_paper": table1, "precision": r["precision"], "provenance": prov,
-                                 "seed": r["seed"], "seeds": list(job.params.seeds)})
-    write_tsv(job.output.table1, table1)
-    write_text(job.output.html, claims_html(rows, table1, prov, checks, r["precision"]))
-    if P.warning(checks):
-        job.log.warning("%s", P.warning(checks))
+    params = dict(job.params.items())
+    paths = list(job.input.rows)  # aligned with params.seeds by the rule; each already gated (claims_seed)
+    docs = E.by_seed(list(params["seeds"]), [read_json(p) for p in paths], paths)
+    doc = E.aggregate(docs, params["claims"], int(params["display_seed"]))
+    lineage = {k: v for d in docs.values() for k, v in d.get("provenance", {}).get("sources", {}).items()}
+    doc["provenance"] = job.provenance(sources=dict(sorted(lineage.items())))  # through each seed's rows
+    write_tsv(job.output.tsv, E.flat_rows(doc["decisions"]), E.COLUMNS)
+    write_tsv(job.output.preconditions, P.flat_rows(doc["preconditions"]), ["seed"] + P.COLUMNS)
+    write_json(job.output.json, doc)
+    t1 = doc["table1_vs_paper"]
+    write_tsv(job.output.table1, t1, list(dict.fromkeys(k for r in t1 for k in r)) or ["seed", "task"])
+    pngs = {}
+    for claim, path in zip(params["forest_claims"], job.output.forest):
+        rows = [r for r in doc["decisions"] if r["claim"] == claim]
+        save_figure(forest(claim, TITLES[claim], rows, params.get("style")), [path], doc["provenance"])
+        with open(path, "rb") as f:
+            pngs[claim] = f.read()
+    write_text(job.output.html, claims_html(doc, pngs))
+    if P.warning(doc["preconditions"]):
+        job.log.warning("%s", P.warning(doc["preconditions"]))
 
 
 run(snakemake, main)  # noqa: F821
