@@ -351,6 +351,14 @@ def train_side_inputs(wildcards):
     return {k: v for k, v in landscape_inputs(wildcards).items() if k != "dev"}
 
 
+def points_inputs(wildcards):
+    """The surface's inputs (no surface) and, for the long run's task fine-tuned, the long run's trajectory (C3)."""
+    inp = landscape_inputs(wildcards)
+    if wildcards.task == LONG and wildcards.init == "finetune":
+        inp["long"] = f"{R}/trajectories/{LONG}/long.tsv"
+    return inp
+
+
 # ---- used by train.smk
 
 

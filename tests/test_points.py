@@ -1,0 +1,169 @@
+"""The claims' nodes without the surface (bertscape.sparse): the points grid against the full surface on synthetic
+landscapes whose every node is known, and the split engines against the one engine of a surface, bit for bit."""
+import numpy as np
+import pytest
+import torch
+from conftest import random_data
+from scipy import ndimage
+
+from bertscape import claims as C
+from bertscape import measures as M
+from bertscape import preconditions as P
+from bertscape.basins import extend
+from bertscape.batches import make_batches
+from bertscape.h5io import Grid, read_grid, write_grid
+from bertscape.landscape import BertLandscape
+from bertscape.modeling import build_model, load_config, state_dict
+from bertscape.sparse import claim_nodes, evaluate_points, points_grid, points_region
+from test_basins import valley
+from test_claims import curve
+from test_preconditions import CL
+
+TAU, WINDOW = 0.1, 1.0
+FINAL = (1.3, -0.45)  # the long run's last (d_alpha, d_beta): inside the grid, off the lattice
+
+
+def bowl(a, b):
+    return 0.3 * (a - 1) ** 2 + 0.5 * b ** 2 + 0.01
+
+
+def metrics(f, a, b):
+    """A landscape's metrics at (a, b): the train side from f, the dev side a different function of it."""
+    x = f(a, b)
+    return {"train_loss": x, "train_acc": 1 / (1 + x), "dev_loss": x + 0.05 * np.sin(3 * a * b + b),
+            "dev_acc": 1 / (1 + 2 * x), "dev_error": 1 - 1 / (1 + 2 * x) + 0.01 * np.cos(5 * a)}
+
+
+def full_surface(f, lo=-4.0, hi=4.0, n=17) -> Grid:
+    """The surface as the surface rules write it: every node, and the anchors, with every metric."""
+    a = np.linspace(lo, hi, n)
+    A, B = np.meshgrid(a, a, indexing="ij")
+    anchors = {name: {"alpha": x, "beta": y, **{k: float(v) for k, v in metrics(f, x, y).items()}}
+               for name, (x, y) in {"start": (0.0, 0.0), "end": (1.0, 0.0)}.items()}
+    return Grid("surface", a, a.copy(), metrics(f, A, B), np.ones((n, n), bool), anchors,
+                {"precision": "fp32", "precision_budget": 0.01, "precision_nodes": []})
+
+
+class Side:
+    """One evaluation set's engine: counts every node it is asked for."""
+
+    def __init__(self, f, keys):
+        self.f, self.keys, self.calls, self.batches = f, keys, [], 0
+
+    def __call__(self, where):
+        self.batches += 1
+        self.calls += list(where)
+        return [{k: float(v) for k, v in metrics(self.f, a, b).items() if k in self.keys} for a, b in where]
+
+
+def run(f, budget=100, final=FINAL):
+    g = full_surface(f)
+    train, dev = Side(f, ("train_loss", "train_acc")), Side(f, ("dev_loss", "dev_acc", "dev_error"))
+    pts = evaluate_points(g.alpha, g.beta, train, dev, TAU, budget, WINDOW, final)
+    grid = points_grid(pts, dict(g.attrs))
+    return g, grid, points_region(pts, grid, TAU, budget), train, dev
+
+
+def expected_train_nodes(f, lo=-4.0, hi=4.0, n=17, final=FINAL) -> int:
+    """What the fill needs, counted independently (scipy's 4-connected components on a grid wide enough to hold
+    the region): the region and its rim inside the grid, plus the window's and C3's nodes."""
+    step = (hi - lo) / (n - 1)
+    pad = 48
+    w = lo + step * np.arange(-pad, n + pad)
+    A, B = np.meshgrid(w, w, indexing="ij")
+    ok = f(A, B) <= f(1.0, 0.0) + TAU
+    lab, _ = ndimage.label(ok)
+    region = lab == lab[pad + round((1 - lo) / step), pad + round(-lo / step)]
+    visited = ndimage.binary_dilation(region) | region  # 4-neighbour dilation: the rim
+    inside = visited[pad:pad + n, pad:pad + n]
+    a = np.linspace(lo, hi, n)
+    for i, j in claim_nodes(a, a, WINDOW, final):
+        inside[i, j] = True
+    return int(inside.sum())
+
+
+@pytest.mark.parametrize("f", [bowl, valley], ids=["closed-in-grid", "leaves-the-grid"])
+def test_points_equal_the_surface_where_evaluated_and_nothing_more_is_evaluated(f):
+    g, grid, region, train, dev = run(f)
+    done = grid.done
+    assert 0 < done.sum() < done.size
+    for m in g.values:  # the synthetic values are computed by the same expression: exact equality
+        have = np.isfinite(grid.values[m])
+        assert np.array_equal(grid.values[m][have], g.values[m][have])
+    assert grid.anchors == g.anchors
+    n_in = expected_train_nodes(f)
+    inside = [c for c in train.calls if -4 <= c[0] <= 4 and -4 <= c[1] <= 4]
+    assert train.calls[:2] == [(0.0, 0.0), (1.0, 0.0)]  # the anchors first (exact points, as the surface has them)
+    assert len(train.calls[2:]) == len(set(train.calls[2:]))  # then each node once
+    assert int(done.sum()) == n_in == len(inside) - 2
+    window = claim_nodes(g.alpha, g.beta, WINDOW, FINAL)
+    assert len(dev.calls) == len(window) + 2 and int(np.isfinite(grid.values["dev_error"]).sum()) == len(window)
+    assert len(train.calls) - len(inside) == region["past_edge"]
+    # the region as the basin rule measures it on the full surface
+    assert region == extend(g, TAU, lambda a, b: float(f(a, b)), 100)
+    assert (region["past_edge"] > 0) == (f is valley) and not region["censored"]
+
+
+def test_each_wave_of_the_fill_is_one_engine_call():
+    _, grid, _, train, _ = run(bowl)
+    # anchors, then one call per wave (the fill's breadth-first depth + 1), then the claim nodes off the fill
+    assert 3 < train.batches < grid.done.sum() / 2
+
+
+def claims_from(surf: dict, regions: dict, curves: dict, long_traj: list[dict]) -> dict:
+    tasks = ["MRPC"]
+    checks = P.check_all(curves, surf, {}, tasks, {"MRPC": np.log(2)}, CL, 1e-3, "synthetic", regions=regions)
+    rows = C.c1_wider_optima(surf, curves, tasks, TAU, regions) + C.c4_consistency(surf, tasks, WINDOW, 0.5)
+    epochs = [{"epoch": 5, "dev_acc": 0.8}, {"epoch": 9, "dev_acc": 0.79}]
+    rows += C.c3_overfitting(epochs, long_traj, surf["MRPC", "finetune"], "MRPC", 0.02, 0.05)
+    precision = C.precision_rows({f"surface/{'/'.join(k)}": g for k, g in surf.items()})
+    return {"claims": C.gate(rows, checks), "preconditions": checks, "precision": precision}
+
+
+@pytest.mark.parametrize("budget", [100, 3], ids=["closed", "censored"])
+def test_claims_and_preconditions_read_points_grids_as_surfaces(budget, tmp_path):
+    """C1's 2D area, C4, C3 and the preconditions come out the same from the points grids (written and read back)
+    as from the full surfaces with the basin rule's regions; with budget 3 the valley's region stays open."""
+    curves, full, pts, reg_full, reg_pts = {}, {}, {}, {}, {}
+    for init, f in (("finetune", valley), ("scratch", bowl)):
+        k = ("MRPC", init)
+        g, grid, region, _, _ = run(f, budget, FINAL if init == "finetune" else None)
+        write_grid(tmp_path / f"{init}.h5", grid)
+        full[k], pts[k] = g, read_grid(tmp_path / f"{init}.h5")
+        reg_full[k], reg_pts[k] = extend(g, TAU, lambda a, b, f=f: float(f(a, b)), budget), region
+        curves[k] = curve(lambda a, f=f: f(a, 0.0), -4, 4, 33)
+    assert reg_pts["MRPC", "finetune"]["censored"] == (budget == 3)
+    long_traj = [{"epoch": 9, "d_alpha": FINAL[0], "d_beta": FINAL[1]}]
+    a, b = claims_from(full, reg_full, curves, long_traj), claims_from(pts, reg_pts, curves, long_traj)
+    assert a == b
+    c3 = next(r for r in a["claims"] if r["measure"] == "long_run_stays_in_basin")
+    c4 = next(r for r in a["claims"] if r["claim"] == "C4")
+    assert c3["values"]["dev_error_there"] is not None and c4["values"]["finetune"]["nodes"] == 25
+
+
+def test_claim_nodes_are_the_window_and_the_cell_around_the_final_point():
+    a = np.linspace(-4, 4, 17)
+    win = claim_nodes(a, a, 1.0)
+    assert len(win) == 25 and win[0] == (8, 6) and win[-1] == (12, 10)
+    assert set(claim_nodes(a, a, 1.0, (3.2, 2.9))) - set(win) == {(14, 13), (15, 13), (14, 14), (15, 14)}
+    assert claim_nodes(a, a, 1.0, (5.0, 0.0)) == win  # outside the grid: bilinear is None, nothing to read
+
+
+def test_split_engines_give_the_surface_engine_s_numbers_bit_for_bit(tiny_bert_dir):
+    """A node evaluated on the training subset alone, or the dev set alone, equals the surface engine's value on
+    both sets at once (the batches are independent; the cut vocabulary only drops rows): bit-identical."""
+    m0 = build_model(tiny_bert_dir, 3, "finetune", 0)
+    theta0 = state_dict(m0)
+    g = torch.Generator().manual_seed(3)
+    keys = [k for k in theta0 if k.startswith("bert.")]
+    d1 = {k: 0.05 * torch.randn(theta0[k].shape, generator=g) for k in keys}
+    d2 = {k: 0.05 * torch.randn(theta0[k].shape, generator=g) for k in keys}
+    train, dev = random_data(30, 120, 20, 3, 0), random_data(16, 100, 20, 3, 1)
+    tb, db = make_batches(train, torch.arange(24), "train", 160), make_batches(dev, torch.arange(16), "dev", 160)
+    config = load_config(tiny_bert_dir, 3)
+    both = BertLandscape(config, theta0, d1, d2, tb + db)
+    alone = {s: BertLandscape(config, theta0, d1, d2, b) for s, b in (("train", tb), ("dev", db))}
+    for a, b in [(1.0, 0.0), (-0.5, 0.25), (2.0, -1.5)]:
+        ref = both.evaluate(a, b)
+        got = {**alone["train"].evaluate(a, b), **alone["dev"].evaluate(a, b)}
+        assert got == ref
