@@ -65,8 +65,8 @@ def main() -> None:
             final = (float(last["d_alpha"]), float(last["d_beta"]))
         tcalls, dcalls = [], []
         keys = lambda ks: [k for k in ks if k in g.values]
-        pts = evaluate_points(g.alpha, g.beta, stored(g, extra, keys(TRAIN), tcalls), stored(g, extra, keys(DEV), dcalls),
-                              rec["tau"], rec["budget"], args.window, final)
+        train, dev = stored(g, extra, keys(TRAIN), tcalls), stored(g, extra, keys(DEV), dcalls)
+        pts = evaluate_points(g.alpha, g.beta, train, dev, rec["tau"], rec["budget"], args.window, final)
         pg = points_grid(pts, dict(g.attrs))
         reg = points_region(pts, pg, rec["tau"], rec["budget"])
         same = all(reg[k] == rec[k] for k in ("area", "censored", "past_edge", "alpha_range", "beta_range", "in_grid"))

@@ -1,5 +1,7 @@
 """The claims' nodes without the surface (bertscape.sparse): the points grid against the full surface on synthetic
 landscapes whose every node is known, and the split engines against the one engine of a surface, bit for bit."""
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -11,11 +13,15 @@ from bertscape import measures as M
 from bertscape import preconditions as P
 from bertscape.basins import extend
 from bertscape.batches import make_batches
-from bertscape.h5io import Grid, read_grid, write_grid
+from bertscape import checkpoints as ck
+from bertscape.h5io import Grid, gather, read_grid, write_grid
+from bertscape.io import save_tensors
 from bertscape.landscape import BertLandscape
 from bertscape.modeling import build_model, load_config, state_dict
-from bertscape.sparse import claim_nodes, evaluate_points, points_grid, points_region
+from bertscape.sparse import claim_nodes, evaluate_points, points_grid, points_region, run_points
+from bertscape.surfaces import EngineSpec, open_engines, run_shard
 from test_basins import valley
+from test_checkpoints import two_runs  # noqa: F401 (a fixture)
 from test_claims import curve
 from test_preconditions import CL
 
@@ -167,3 +173,46 @@ def test_split_engines_give_the_surface_engine_s_numbers_bit_for_bit(tiny_bert_d
         ref = both.evaluate(a, b)
         got = {**alone["train"].evaluate(a, b), **alone["dev"].evaluate(a, b)}
         assert got == ref
+
+
+@pytest.mark.parametrize("tau,dtype", [(0.002, "fp32"), (0.02, "fp32"), (0.002, "bf16")],
+                         ids=["small-region", "censored-past-the-edge", "bf16"])
+def test_points_rule_equals_the_surface_rules_on_the_tiny_model(tau, dtype, two_runs, tiny_bert_dir, tmp_path):
+    """run_points against run_shard + gather on the same run (the real engines, fp32): every value the points grid
+    holds equals the surface's bit for bit, with its anchors and precision record; its region is the basin rule's
+    (extend on the surface, the train engine past the edge); the claims read the same from both."""
+    d = two_runs
+    save_tensors(tmp_path / "train.safetensors", random_data(30, 120, 16, 3, 0))
+    save_tensors(tmp_path / "dev.safetensors", random_data(12, 120, 16, 3, 1))
+    (tmp_path / "directions.json").write_text(json.dumps(ck.directions(d / "run", 2, d / "other", 2)[2]))
+    ev = {"train_subset": 16, "dev_subset": None, "batch_tokens": 160, "dtype": dtype, "precision_nodes": 2,
+          "precision_budget": 0.01}
+    spec = EngineSpec("surface", load_config(tiny_bert_dir, 3), d / "run", 2, d / "other", tmp_path / "directions.json",
+                      tmp_path / "train.safetensors", tmp_path / "dev.safetensors", ev, 5)
+    axis, window, final = [-1.0, 3.0, 9], 1.0, (1.7, 0.3)
+    names, about = {"task": "T", "init": "finetune", "group": ""}, {"loss": "CE", "dev_error_is": "1 - acc"}
+    run_shard(spec, axis, 0, 1, tmp_path / "shard0.h5", "k", names, about)
+    gather([str(tmp_path / "shard0.h5")], tmp_path / "surface.h5")
+    g = read_grid(tmp_path / "surface.h5")
+    region = run_points(spec, axis, tau, 100, window, final, tmp_path / "points.h5", names, about)
+    p = read_grid(tmp_path / "points.h5")
+    assert region["past_edge"] > 0 and region["censored"] == (tau == 0.02)  # closed 71 nodes out, or open after 100
+    assert 0 < p.done.sum() < p.done.size and region["nodes"] > 1
+    assert p.anchors == g.anchors and set(p.values) == set(g.values)
+    for m in g.values:
+        have = np.isfinite(p.values[m])
+        assert have.any() and np.array_equal(p.values[m][have], g.values[m][have])
+    other = ("points_", "nonfinite_") + (("precision_",) if dtype != "fp32" else ())  # bf16: other nodes checked
+    assert {k: v for k, v in p.attrs.items() if not k.startswith(other)} == \
+        {k: v for k, v in g.attrs.items() if k not in ("shards",) and not k.startswith(other)}
+    assert p.attrs["precision"] == g.attrs["precision"] == dtype
+    train = open_engines(spec)[0]["train"]
+    assert {k: v for k, v in region.items() if k != "evaluated_in"} == \
+        extend(g, tau, lambda a, b: train.evaluate(a, b)["train_loss"], 100)
+    assert C.c4_consistency({("T", "finetune"): p, ("T", "scratch"): p}, ["T"], window, 0.5) == \
+        C.c4_consistency({("T", "finetune"): g, ("T", "scratch"): g}, ["T"], window, 0.5)
+    assert M.bilinear(p, "dev_error", *final) == M.bilinear(g, "dev_error", *final) is not None
+    if dtype == "fp32":
+        assert C.precision_rows({"s": p}) == C.precision_rows({"s": g})
+    else:  # the accuracy contract's check ran on the points' own nodes, within budget
+        assert C.precision_rows({"s": p})[0]["within_budget"] and p.attrs["precision_nodes"]

@@ -114,7 +114,8 @@ def points_grid(pts: Points, attrs: dict) -> Grid:
         for m, x in v.items():
             values[m][i, j] = x
         done[i, j] = name in pts.train
-    counts = {"points_train_nodes": int(done.sum()), "points_dev_nodes": sum(not n.startswith("anchor:") for n in pts.dev),
+    counts = {"points_train_nodes": int(done.sum()),
+              "points_dev_nodes": sum(not n.startswith("anchor:") for n in pts.dev),
               "points_past_edge": sum(not Lattice(pts.alpha, pts.beta).inside(*n) for n in pts.evaluated)}
     return Grid("surface", pts.alpha, pts.beta, values, done, anchors, {**attrs, **counts})
 
@@ -127,8 +128,8 @@ def points_region(pts: Points, grid: Grid, tau: float, budget: int) -> dict:
 
 def precision_of(engines: dict, pts: Points, n_nodes: int, seed: int, budget: float, path: str | os.PathLike) -> dict:
     """The accuracy contract (:func:`bertscape.accuracy.check`) of each engine over the nodes it evaluated, merged
-    as a gather merges shards."""
-    return merge([check(engines[s], getattr(pts, s), pts.coords, n_nodes, seed + k, budget, path)
+    as a gather merges shards; the budget binds the training loss (as on a surface), the dev side is recorded."""
+    return merge([check(engines[s], getattr(pts, s), pts.coords, n_nodes, seed + k, budget, path, s == "train")
                   for k, s in enumerate(("train", "dev"))])
 
 
@@ -141,7 +142,8 @@ def run_points(spec: EngineSpec, axis: list, tau: float, budget: int, window: fl
     alpha = np.linspace(*axis[:2], int(axis[2]))
     pts = evaluate_points(alpha, alpha.copy(), evaluator(engines["train"]), evaluator(engines["dev"]), tau, budget,
                           window, final)
-    precision = precision_of(engines, pts, spec.ev["precision_nodes"], spec.seed * 1009, spec.ev["precision_budget"], out)
+    ev = spec.ev
+    precision = precision_of(engines, pts, ev["precision_nodes"], spec.seed * 1009, ev["precision_budget"], out)
     stats.pop("provenance", None)
     flops = sum(e.useful_flops() for e in engines.values())
     grid = points_grid(pts, {**names, **run_attrs(spec, axis, batches, flops), **about, **stats, **info, **precision})
