@@ -15,7 +15,7 @@ from bertscape.basins import extend
 from bertscape.batches import make_batches
 from bertscape import checkpoints as ck
 from bertscape.h5io import Grid, gather, read_grid, write_grid
-from bertscape.io import save_tensors
+from bertscape.io import save_tensors, write_json, write_tsv
 from bertscape.landscape import BertLandscape
 from bertscape.modeling import build_model, load_config, state_dict
 from bertscape.sparse import claim_nodes, evaluate_points, points_grid, points_region, run_points
@@ -116,35 +116,67 @@ def test_each_wave_of_the_fill_is_one_engine_call():
     assert 3 < train.batches < grid.done.sum() / 2
 
 
-def claims_from(surf: dict, regions: dict, curves: dict, long_traj: list[dict]) -> dict:
-    tasks = ["MRPC"]
-    checks = P.check_all(curves, surf, {}, tasks, {"MRPC": np.log(2)}, CL, 1e-3, "synthetic", regions=regions)
-    rows = C.c1_wider_optima(surf, curves, tasks, TAU, regions) + C.c4_consistency(surf, tasks, WINDOW, 0.5)
-    epochs = [{"epoch": 5, "dev_acc": 0.8}, {"epoch": 9, "dev_acc": 0.79}]
-    rows += C.c3_overfitting(epochs, long_traj, surf["MRPC", "finetune"], "MRPC", 0.02, 0.05)
-    precision = C.precision_rows({f"surface/{'/'.join(k)}": g for k, g in surf.items()})
-    return {"claims": C.gate(rows, checks), "preconditions": checks, "precision": precision}
+CLAIMS = {**CL, "reach_fraction": 0.5, "ascent_tol": 0.01, "acc_tol": 0.02, "tau_error": 0.05, "window": WINDOW,
+          "rho_min": 0.5, "max_abs_cos": 0.2, "basin_points": 100}
+
+
+def write_run(d, surfaces: dict, regions: dict, curves: dict) -> tuple[dict, dict]:
+    """The claims rule's inputs for task MRPC (both inits, the long run) in ``d``: (inputs, keys)."""
+    inputs, keys = {}, {}
+
+    def put(name, key, path):
+        inputs.setdefault(name, []).append(str(path))
+        keys.setdefault(name, []).append(key)
+
+    for (t, i), g in surfaces.items():
+        write_grid(d / f"{i}.h5", g)
+        put("surfaces", [t, i], d / f"{i}.h5")
+        write_json(d / f"{i}.basin.json", regions[t, i])
+        put("basins", [t, i], d / f"{i}.basin.json")
+        write_grid(d / f"{i}.curve.h5", curves[t, i])
+        put("curves", [t, i], d / f"{i}.curve.h5")
+        write_tsv(d / f"{i}.epochs.tsv", [{"epoch": e, "train_loss": 0.5 / e} for e in (1, 2, 3)])
+        put("epochs", [t, i], d / f"{i}.epochs.tsv")
+        write_tsv(d / f"{i}.traj.tsv", [{"epoch": e, "d_alpha": e / 3, "d_beta": 0.1, "cos": 0.9} for e in (1, 2, 3)])
+        put("trajectories", [t, i], d / f"{i}.traj.tsv")
+        write_json(d / f"{i}.dir.json", {"other_task": "RTE", "cos_delta1_delta2": 0.05})
+        put("directions", [t, i], d / f"{i}.dir.json")
+    write_tsv(d / "long.traj.tsv", [{"epoch": 9, "d_alpha": FINAL[0], "d_beta": FINAL[1], "cos": 0.9}])
+    put("trajectories", ["MRPC", "long"], d / "long.traj.tsv")
+    write_tsv(d / "long.epochs.tsv", [{"epoch": 3, "dev_acc": 0.8}, {"epoch": 9, "dev_acc": 0.79}])
+    inputs["long_epochs"] = str(d / "long.epochs.tsv")
+    return inputs, keys
+
+
+def claims_of(d, surfaces, regions, curves) -> dict:
+    d.mkdir()
+    inputs, keys = write_run(d, surfaces, regions, curves)
+    params = {"tasks": ["MRPC"], "long": "MRPC", "n_labels": {"MRPC": 2}, "metrics": {"MRPC": "acc"}, "claims": CLAIMS,
+              "hessian_tol": 1e-3, "data_source": "synthetic", "task_configs": {"MRPC": {}}}
+    return C.evaluate(inputs, keys, params)
 
 
 @pytest.mark.parametrize("budget", [100, 3], ids=["closed", "censored"])
-def test_claims_and_preconditions_read_points_grids_as_surfaces(budget, tmp_path):
-    """C1's 2D area, C4, C3 and the preconditions come out the same from the points grids (written and read back)
-    as from the full surfaces with the basin rule's regions; with budget 3 the valley's region stays open."""
+def test_claims_evaluate_reads_points_grids_as_surfaces(budget, tmp_path):
+    """claims.evaluate, unchanged, on the points grids and their regions gives every claim row, precondition and
+    precision row it gives on the full surfaces with the basin rule's regions (C1's 2D area, C4, C3 and P3 read
+    them); with budget 3 the valley's region stays open."""
     curves, full, pts, reg_full, reg_pts = {}, {}, {}, {}, {}
     for init, f in (("finetune", valley), ("scratch", bowl)):
         k = ("MRPC", init)
-        g, grid, region, _, _ = run(f, budget, FINAL if init == "finetune" else None)
-        write_grid(tmp_path / f"{init}.h5", grid)
-        full[k], pts[k] = g, read_grid(tmp_path / f"{init}.h5")
-        reg_full[k], reg_pts[k] = extend(g, TAU, lambda a, b, f=f: float(f(a, b)), budget), region
+        full[k], pts[k], reg_pts[k], _, _ = run(f, budget, FINAL if init == "finetune" else None)
+        reg_full[k] = extend(full[k], TAU, lambda a, b, f=f: float(f(a, b)), budget)
         curves[k] = curve(lambda a, f=f: f(a, 0.0), -4, 4, 33)
     assert reg_pts["MRPC", "finetune"]["censored"] == (budget == 3)
-    long_traj = [{"epoch": 9, "d_alpha": FINAL[0], "d_beta": FINAL[1]}]
-    a, b = claims_from(full, reg_full, curves, long_traj), claims_from(pts, reg_pts, curves, long_traj)
+    a, b = claims_of(tmp_path / "full", full, reg_full, curves), claims_of(tmp_path / "points", pts, reg_pts, curves)
     assert a == b
+    measures = {r["measure"] for r in a["claims"]}
+    assert {"basin_area_2d", "spearman_loss_error", "long_run_stays_in_basin"} <= measures
     c3 = next(r for r in a["claims"] if r["measure"] == "long_run_stays_in_basin")
     c4 = next(r for r in a["claims"] if r["claim"] == "C4")
     assert c3["values"]["dev_error_there"] is not None and c4["values"]["finetune"]["nodes"] == 25
+    p3 = next(c for c in a["preconditions"] if c["precondition"] == "P3" and c["init"] == "finetune")
+    assert p3["measured"]["censored_2d"] == (budget == 3)
 
 
 def test_claim_nodes_are_the_window_and_the_cell_around_the_final_point():
