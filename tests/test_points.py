@@ -54,10 +54,10 @@ class Side:
     """One evaluation set's engine: counts every node it is asked for."""
 
     def __init__(self, f, keys):
-        self.f, self.keys, self.calls, self.batches = f, keys, [], 0
+        self.f, self.keys, self.calls, self.batches = f, keys, [], []
 
     def __call__(self, where):
-        self.batches += 1
+        self.batches.append(list(where))
         self.calls += list(where)
         return [{k: float(v) for k, v in metrics(self.f, a, b).items() if k in self.keys} for a, b in where]
 
@@ -110,10 +110,21 @@ def test_points_equal_the_surface_where_evaluated_and_nothing_more_is_evaluated(
     assert (region["past_edge"] > 0) == (f is valley) and not region["censored"]
 
 
+def wide_bowl(a, b):
+    return 0.02 * (a - 1) ** 2 + 0.03 * b ** 2 + 0.01
+
+
 def test_each_wave_of_the_fill_is_one_engine_call():
-    _, grid, _, train, _ = run(bowl)
-    # anchors, then one call per wave (the fill's breadth-first depth + 1), then the claim nodes off the fill
-    assert 3 < train.batches < grid.done.sum() / 2
+    """A bowl centred on theta1's node: the fill's waves are its rings of equal Manhattan distance, one train call
+    per ring, after the anchors' call and before one call for the claim nodes the fill did not reach."""
+    g, _, _, train, _ = run(wide_bowl)
+    calls = train.batches
+    seed = (10, 8)  # (alpha 1, beta 0) on the 17-node lattice of [-4, 4]
+    ring = lambda c: {abs(round((a + 4) / 0.5) - seed[0]) + abs(round((b + 4) / 0.5) - seed[1]) for a, b in c}
+    assert calls[0] == [(0.0, 0.0), (1.0, 0.0)]
+    window = {tuple(map(float, (g.alpha[i], g.beta[j]))) for i, j in claim_nodes(g.alpha, g.beta, WINDOW, FINAL)}
+    fill = calls[1:-1] if set(calls[-1]) <= window and len(ring(calls[-1])) > 1 else calls[1:]
+    assert [ring(c) for c in fill] == [{d} for d in range(len(fill))] and len(fill) > 5
 
 
 CLAIMS = {**CL, "reach_fraction": 0.5, "ascent_tol": 0.01, "acc_tol": 0.02, "tau_error": 0.05, "window": WINDOW,

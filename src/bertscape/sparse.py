@@ -80,13 +80,12 @@ def evaluate_points(alpha, beta, train: Evaluator, dev: Evaluator, tau: float, b
     end = anchors["end"]
     pts.seed = (nearest(lat.alpha, end[0]), nearest(lat.beta, end[1]))
 
-    def wave(nodes: list[Node]) -> list[float]:
-        inside = [n for n in nodes if lat.inside(*n)]
-        run([f"g{i}_{j}" for i, j in inside], [lat.at(*n) for n in inside], ("train",))
-        out = {n: pts.train[f"g{n[0]}_{n[1]}"]["train_loss"] for n in inside}
-        rest = [n for n in nodes if not lat.inside(*n)]
-        out.update(zip(rest, [v["train_loss"] for v in train([lat.at(*n) for n in rest])] if rest else []))
-        return [out[n] for n in nodes]
+    def wave(nodes: list[Node]) -> list[float]:  # one engine call: the grid's nodes are kept, the rest is the region's
+        got = train([lat.at(*n) for n in nodes])
+        for n, v in zip(nodes, got, strict=True):
+            if lat.inside(*n):
+                pts.coords[f"g{n[0]}_{n[1]}"], pts.train[f"g{n[0]}_{n[1]}"] = lat.at(*n), v
+        return [v["train_loss"] for v in got]
 
     f_end = pts.train["anchor:end"]["train_loss"]
     pts.region, pts.censored, pts.evaluated = follow(lat, pts.seed, f_end + tau, wave, budget)
