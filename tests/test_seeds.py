@@ -110,7 +110,8 @@ def per_seed(jobs, seed: str) -> Counter:
 
 # What every seed runs (tiny: MNLI and MRPC, both inits, MRPC's long run, layers and rollback on MRPC's tasks)
 EVERY_SEED = {"prepare_data": 2, "tokenize": 4, "scratch_init": 1, "train": 5, "directions": 4, "trajectory": 5,
-              "curve": 4, "sharpness": 4, "rollback": 2, "claims_seed": 1}
+              "curve": 4, "sharpness": 4, "rollback": 2, "points": 4, "layer_anchors": 3,
+              "claims_seed": 1}
 FULL_GRIDS = {"surface_shard", "surface_gather", "layer_shard", "layer_gather"}
 
 
@@ -130,8 +131,9 @@ def test_an_extra_seed_adds_only_its_own_per_seed_jobs(plans):
     assert seedless(two) == seedless(one)
     assert {"view3d", "vtk_export", "figure", "table1"} <= set(seedless(one))
     assert all(wc.get("seed") in (None, "7") for r, wc in two if r in ("view3d", "vtk_export", "figure"))
-    # for now the extra seed's claims read its own full grids (claims_grids in common.smk), and nothing else does
-    assert set(extra) - set(EVERY_SEED) <= FULL_GRIDS | {"basin"}
+    # no full grid for the extra seed: its claims read its points grids and layer anchors (claims_grids)
+    assert not set(extra) & FULL_GRIDS and set(extra) == set(EVERY_SEED)
+    assert all(per_seed(two, "7")[r] for r in FULL_GRIDS)  # the display seed draws them
 
 
 def test_a_shared_data_seed_prepares_the_data_once(plans):

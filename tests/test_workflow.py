@@ -27,7 +27,7 @@ def test_paper_config_plans_the_full_dag():
     assert r.returncode == 0, r.stderr[-3000:]
     out = r.stdout + r.stderr
     for rule in ("fetch_model", "prepare_data", "tokenize", "scratch_init", "finetune_init", "train", "directions", "curve", "surface_shard",
-                 "surface_gather", "basin", "trajectory", "layer_shard", "layer_gather", "rollback", "figure", "table1", "summary"):
+                 "surface_gather", "points", "trajectory", "layer_shard", "layer_gather", "layer_anchors", "rollback", "figure", "table1", "summary"):
         assert rule in out
     # 4 tasks x (finetune, scratch) + the MRPC 5+20 run; 41 shards per surface
     assert any(line.split()[:2] == ["train", "9"] for line in out.splitlines())

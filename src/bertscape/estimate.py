@@ -40,6 +40,8 @@ def estimate(config: dict, tflops: float = 100.0, arch: tuple[int, int, int] | N
     ml = config["model"]["max_length"]
     g, ev = config["grid"], config["eval"]
     pts2, pts1 = g["points"] ** 2 + 2, g["curve_points"] + 2
+    step = (g["max"] - g["min"]) / max(g["points"] - 1, 1)
+    win = (2 * int(config["claims"]["window"] / step + 1e-9) + 1) ** 2 + 4  # C4's window nodes, C3's cell
     out: dict[str, list[float]] = {}
 
     def add(rule, flop):
@@ -58,18 +60,24 @@ def estimate(config: dict, tflops: float = 100.0, arch: tuple[int, int, int] | N
             add("train", 3 * f * t * n_train * epochs(config, task, init))
             add("surface_shard", f * t * (sub + n_dev) * pts2)
             add("curve", f * t * sub * pts1)  # training loss only
-            add("basin", f * t * sub * config["claims"]["basin_points"])  # at most: only a region past the grid's edge
+            # at most: the fill's region and rim in the grid plus its budget past the edge; dev at C4's window
+            add("points", f * t * (sub * (g["points"] ** 2 + config["claims"]["basin_points"]) + n_dev * win))
         if task == config["train"]["long_run"]["task"]:
             add("train", 3 * f * t * n_train * config["train"]["long_run"]["extra_epochs"])
         if task in config["layers"]["tasks"]:
             for k in range(3):  # thirds: low recomputes all layers, mid 2/3, high 1/3
                 add("layer_shard", flops_per_token(L, H, I, t, L - k * L // 3) * t * sub * pts2)
+                add("layer_anchors", flops_per_token(L, H, I, t, L - k * L // 3) * t * sub * 3)
         add("rollback", f * t * n_dev * 4)
         if config["claims"]["hessian"]["enabled"]:  # a Hessian-vector product: ~2 gradients = ~6 forward passes
             for init in ("finetune", "scratch"):
                 add("sharpness", 6 * f * t * sub * config["claims"]["hessian"]["iterations"])
-    n = len(seed_list(config))  # every seed runs every rule (the claims read each seed's own surfaces)
-    return [Line(r, n * int(j), n * fl / 1e15, n * fl / (tflops * 1e12) / 3600) for r, (j, fl) in out.items()]
+    n = len(seed_list(config))  # every seed runs every rule but the display seed's full grids
+    per = lambda r: 1 if r in DISPLAY_ONLY else n
+    return [Line(r, per(r) * int(j), per(r) * fl / 1e15, per(r) * fl / (tflops * 1e12) / 3600) for r, (j, fl) in out.items()]
+
+
+DISPLAY_ONLY = ("surface_shard", "layer_shard")  # the full 2D grids: the display seed only
 
 
 def render(lines: list[Line], tflops: float) -> str:

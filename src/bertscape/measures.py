@@ -8,7 +8,6 @@ rescaled to ||delta1||, so widths and areas are in units of ||delta1|| (Figure 5
 from __future__ import annotations
 
 import math
-from collections import deque
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -30,31 +29,35 @@ def finite(*xs) -> bool:
 
 # ---------------------------------------------------------------- regions and intervals around theta1
 
-def lattice_fill(seed: tuple[int, int], value, threshold: float) -> tuple[list[tuple[int, int]], bool]:
+def lattice_fill(seed: tuple[int, int], values, threshold: float) -> tuple[list[tuple[int, int]], bool]:
     """The 4-neighbour flood fill of C1's 2D region, on the integer lattice of a grid's nodes: the connected
-    nodes around ``seed`` whose ``value(i, j)`` is finite and <= ``threshold``, in the fill's (breadth-first)
-    order. ``value`` returns None for a node whose value is unknown (outside the grid, or past an evaluation
-    budget); the region is censored when it touches one. The one fill of :func:`basin` (the grid alone) and
-    :func:`bertscape.basins.extend` (continued past the grid's edge)."""
-    region, seen, censored = [], set(), False
-    queue = deque([seed])
-    while queue:
-        node = queue.popleft()
-        if node in seen:
-            continue
-        seen.add(node)
-        x = value(*node)
-        if x is None:
-            censored = True
-        elif np.isfinite(x) and x <= threshold:
-            region.append(node)
-            i, j = node
-            queue.extend(n for n in ((i + 1, j), (i - 1, j), (i, j + 1), (i, j - 1)) if n not in seen)
+    nodes around ``seed`` whose value is finite and <= ``threshold``, in the fill's (breadth-first) order.
+    The fill runs in waves: ``values(nodes)`` gets each wave (the whole frontier, in breadth-first order, each
+    node once) and returns one value per node, None for a node whose value is unknown (outside the grid, or
+    past an evaluation budget); the region is censored when it touches one. So an evaluator sees whole
+    frontiers (one engine batch each), and a node-at-a-time evaluator sees the nodes in the order of the
+    sequential fill. The one fill of :func:`basin` (the grid alone) and :func:`bertscape.basins.follow` (continued
+    past the grid's edge, or started on an empty grid)."""
+    region, seen, censored = [], {seed}, False
+    wave = [seed]
+    while wave:
+        nxt = []
+        for node, x in zip(wave, values(wave), strict=True):
+            if x is None:
+                censored = True
+            elif np.isfinite(x) and x <= threshold:
+                region.append(node)
+                i, j = node
+                for n in ((i + 1, j), (i - 1, j), (i, j + 1), (i, j - 1)):
+                    if n not in seen:
+                        seen.add(n)
+                        nxt.append(n)
+        wave = nxt
     return region, censored
 
 
 def grid_value(grid: Grid, metric: str):
-    """value(i, j) for :func:`lattice_fill`: the grid's node (NaN where not evaluated), None outside it."""
+    """value(i, j): the grid's node (NaN where not evaluated), None outside it."""
     v = np.asarray(grid.values[metric], dtype=float)
     done = np.asarray(grid.done, dtype=bool)
     return lambda i, j: (float(v[i, j]) if done[i, j] else float("nan")) \
@@ -71,7 +74,8 @@ def basin(grid: Grid, metric: str, tau: float, anchor: str = "end") -> dict:
     from the grid node nearest the anchor). ``censored``: the region reaches the grid's edge, so the true area
     is larger than measured."""
     f0 = grid.anchors[anchor][metric]
-    region, censored = lattice_fill(anchor_node(grid, anchor), grid_value(grid, metric), f0 + tau)
+    value = grid_value(grid, metric)
+    region, censored = lattice_fill(anchor_node(grid, anchor), lambda nodes: [value(*n) for n in nodes], f0 + tau)
     cell = float(np.mean(np.diff(grid.alpha)) * np.mean(np.diff(grid.beta)))
     return {"f_end": float(f0), "threshold": float(f0 + tau), "area": float(len(region) * cell),
             "fraction": len(region) / np.asarray(grid.values[metric]).size, "censored": censored}
@@ -126,14 +130,24 @@ def curve_minimum(curve: Grid, metric: str = "train_loss") -> tuple[float, float
     return float(min(max(xv, x0), x2)), float(y1), False
 
 
-def bilinear(grid: Grid, metric: str, a: float, b: float) -> float | None:
-    """Bilinear interpolation of a surface at (a, b); None outside the grid."""
-    x, y, v = np.asarray(grid.alpha, float), np.asarray(grid.beta, float), np.asarray(grid.values[metric], float)
+def bilinear_cell(alpha, beta, a: float, b: float) -> tuple[int, int, float, float] | None:
+    """The lattice cell of a surface holding (a, b): (i, j, ta, tb), its lower corner [i, j] and the fractions
+    along it; None outside the grid. The four nodes [i..i+1, j..j+1] are what :func:`bilinear` reads."""
+    x, y = np.asarray(alpha, float), np.asarray(beta, float)
     if not (x[0] <= a <= x[-1] and y[0] <= b <= y[-1]):
         return None
     i = min(int(np.searchsorted(x, a, side="right")) - 1, len(x) - 2)
     j = min(int(np.searchsorted(y, b, side="right")) - 1, len(y) - 2)
-    ta, tb = (a - x[i]) / (x[i + 1] - x[i]), (b - y[j]) / (y[j + 1] - y[j])
+    return i, j, (a - x[i]) / (x[i + 1] - x[i]), (b - y[j]) / (y[j + 1] - y[j])
+
+
+def bilinear(grid: Grid, metric: str, a: float, b: float) -> float | None:
+    """Bilinear interpolation of a surface at (a, b); None outside the grid."""
+    cell = bilinear_cell(grid.alpha, grid.beta, a, b)
+    if cell is None:
+        return None
+    i, j, ta, tb = cell
+    v = np.asarray(grid.values[metric], float)
     return float((1 - ta) * (1 - tb) * v[i, j] + ta * (1 - tb) * v[i + 1, j] + (1 - ta) * tb * v[i, j + 1]
                  + ta * tb * v[i + 1, j + 1])
 
@@ -204,11 +218,16 @@ def spearman(x, y) -> float:
     return float(np.corrcoef(rx, ry)[0, 1])
 
 
+def window_mask(alpha, beta, radius: float, center=(1.0, 0.0)) -> np.ndarray:
+    """The grid nodes within ``radius`` (box) of ``center``: C4's window, [i_alpha, j_beta]."""
+    A, B = np.meshgrid(np.asarray(alpha, float), np.asarray(beta, float), indexing="ij")
+    return (np.abs(A - center[0]) <= radius + 1e-9) & (np.abs(B - center[1]) <= radius + 1e-9)
+
+
 def window_spearman(loss: Grid, error: Grid, radius: float, loss_metric="train_loss", error_metric="dev_error",
                     center=(1.0, 0.0)) -> dict:
     """Rank correlation of training loss and dev error over the grid nodes within ``radius`` (box) of the end."""
-    A, B = np.meshgrid(loss.alpha, loss.beta, indexing="ij")
-    near = (np.abs(A - center[0]) <= radius + 1e-9) & (np.abs(B - center[1]) <= radius + 1e-9)
+    near = window_mask(loss.alpha, loss.beta, radius, center)
     x, y = np.asarray(loss.values[loss_metric])[near], np.asarray(error.values[error_metric])[near]
     keep = np.isfinite(x) & np.isfinite(y)
     return {"rho": spearman(x[keep], y[keep]), "nodes": int(keep.sum())}

@@ -105,6 +105,14 @@ class EngineSpec:
 def open_engine(spec: EngineSpec):
     """The engine of a run's curve, surface or layer surface, each checkpoint read once (delta1, delta2
     recomputed and checked against the ``directions`` rule's record): (engine, info, stats, batches)."""
+    engines, info, stats, batches = open_engines(spec, split=False)
+    return engines[None], info, stats, batches
+
+
+def open_engines(spec: EngineSpec, split: bool = True):
+    """:func:`open_engine` with one engine per evaluation set when ``split`` ({"train": ..., "dev": ...}, each on
+    that set's batches alone, so a node can be evaluated on the training subset without the dev set; a batch's
+    numbers do not depend on the other batches), else {None: engine}: (engines, info, stats, batches)."""
     train = load_tensors(spec.train)
     dev = load_tensors(spec.dev) if spec.dev is not None else None
     batches = eval_batches(train, dev, spec.ev, spec.seed)
@@ -115,8 +123,13 @@ def open_engine(spec: EngineSpec):
         raise BertscapeError(f"{spec.directions}: was computed from other checkpoints than {spec.ckpts}, {spec.other}")
     if spec.kind == "layer_surface":
         theta0 = None
-    engine, info = engine_at(spec.kind, spec.config, theta0, theta1, d1, d2, batches, spec.layers, spec.ev["dtype"])
-    return engine, info, stats, batches
+    sets = {name: [b for b in batches if b.set_name == name] for name in dict.fromkeys(b.set_name for b in batches)} \
+        if split else {None: batches}
+    engines, info = {}, {}
+    for name, part in sets.items():
+        engines[name], info = engine_at(spec.kind, spec.config, theta0, theta1, d1, d2, part, spec.layers,
+                                        spec.ev["dtype"])
+    return engines, info, stats, batches
 
 
 def points(kind: str, alpha: np.ndarray, beta: np.ndarray | None) -> list[tuple[str, float, float]]:
@@ -166,6 +179,14 @@ def shard_grid(kind: str, values: dict[str, dict[str, float]], alpha, beta, attr
                 {"target_kind": kind, **attrs})
 
 
+def run_attrs(spec: EngineSpec, axis: list, batches, flops: float) -> dict:
+    """The HDF5 attributes that say what a grid was evaluated on (beside the names, the directions' record and the
+    precision record)."""
+    return {"seed": spec.seed, "n_train_subset": sum(len(b.labels) for b in batches if b.set_name == "train"),
+            "n_dev": sum(len(b.labels) for b in batches if b.set_name == "dev"), "grid": list(axis),
+            "useful_flops_per_point": flops}
+
+
 def run_shard(spec: EngineSpec, axis: list, k: int, n: int, out: str | os.PathLike, key: str, names: dict,
               about: dict) -> None:
     """Evaluate shard k of n of the grid ``axis`` = [min, max, points] (with its anchors) and write it to ``out``
@@ -183,10 +204,8 @@ def run_shard(spec: EngineSpec, axis: list, k: int, n: int, out: str | os.PathLi
     precision = check(engine, values, coords, spec.ev["precision_nodes"], spec.seed * 1009 + k,
                       spec.ev["precision_budget"], out)
     stats.pop("provenance", None)
-    attrs = {**names, "shard": [k, n], "seed": spec.seed,
-             "n_train_subset": sum(len(b.labels) for b in batches if b.set_name == "train"),
-             "n_dev": sum(len(b.labels) for b in batches if b.set_name == "dev"), "grid": list(axis),
-             "useful_flops_per_point": engine.useful_flops(), **about, **stats, **info, **precision}
+    attrs = {**names, "shard": [k, n], **run_attrs(spec, axis, batches, engine.useful_flops()), **about, **stats,
+             **info, **precision}
     grid = shard_grid(spec.kind, values, alpha, beta, attrs)
     if spec.kind == "curve":
         grid.kind, grid.attrs["target_kind"] = "curve", "curve"

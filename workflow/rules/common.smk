@@ -333,14 +333,15 @@ def figure_keys(wildcards):
 
 
 def claims_grids(seed):
-    """The grids one seed's claims read ({name: [(key, path), ...]}, like claims_keyed): C1's 2D region (surface +
-    basin), C4's window and C3's nodes (surfaces), C5's train loss at f(-1, 0) (layer surfaces). For now every
-    seed's own full surfaces and layer surfaces; the one place to name a cheaper per-seed lattice instead."""
+    """The grids one seed's claims read ({name: [(key, path), ...]}, like claims_keyed), the same for every seed,
+    the display seed too, so a seed's rows never depend on which seed is displayed: C1's 2D region, C4's window and
+    C3's cell from the points grid (rule points: the surface's nodes the claims read, no full surface), C5's
+    train loss at f(-1, 0) from the layer groups' anchors (rule layer_anchors: no layer surface)."""
     D, both = run_dir(seed), [(t, i) for t in TASKS for i in INITS]
     return {
-        "surfaces": [((t, i), f"{D}/surfaces/{t}/{i}.h5") for t, i in both],
-        "basins": [((t, i), f"{D}/surfaces/{t}/{i}.basin.json") for t, i in both],
-        "layers": [((t, g), f"{D}/layers/{t}/{g}.h5") for t in LAYER_TASKS for g in GROUPS],
+        "surfaces": [((t, i), f"{D}/points/{t}/{i}.h5") for t, i in both],
+        "basins": [((t, i), f"{D}/points/{t}/{i}.basin.json") for t, i in both],
+        "layers": [((t, g), f"{D}/layers/{t}/{g}.anchors.h5") for t in LAYER_TASKS for g in GROUPS],
     }
 
 
@@ -392,6 +393,14 @@ def landscape_inputs(wildcards):
 def train_side_inputs(wildcards):
     """landscape_inputs without the dev tokens: for rules that evaluate the training subset only (basin)."""
     return {k: v for k, v in landscape_inputs(wildcards).items() if k != "dev"}
+
+
+def points_inputs(wildcards):
+    """The surface's inputs (no surface) and, for the long run's task fine-tuned, the long run's trajectory (C3)."""
+    inp = landscape_inputs(wildcards)
+    if wildcards.task == LONG and wildcards.init == "finetune":
+        inp["long"] = f"{run_dir(wildcards.seed)}/trajectories/{LONG}/long.tsv"
+    return inp
 
 
 # ---- used by train.smk

@@ -50,6 +50,32 @@ rule layer_gather:
         "../scripts/gather.py"
 
 
+rule layer_anchors:  # every seed's C5 train loss at f(-1, 0): the layer grid's anchors without the layer surface
+    input:
+        unpack(landscape_inputs),
+        code=code_id("landscape_shard.py"),
+    output:
+        f"{R}/seed{{seed}}/layers/{{task}}/{{group}}.anchors.h5",
+    log:
+        log("layer_anchors/seed{seed}/{task}-{group}"),
+    conda:
+        "../../envs/torch.yaml"
+    threads: config["threads"]["surface"]
+    resources:
+        **config["resources"]["surface"],
+    params:
+        **eval_params(),
+        model=MODEL,
+        task=task_params,
+        kind="layer_surface",
+        axis=[0.0, 0.0, 1],  # one node, theta1 itself: the grid is its anchors (finetuned, rollback)
+        epochs=lambda wc: cfg.epochs(config, wc.task, "finetune"),
+        groups=config["layers"]["groups"],
+        dev=False,
+    script:
+        "../scripts/landscape_shard.py"
+
+
 rule rollback:
     input:
         ckpts=lambda wc: ckpt_dir(wc.task, "finetune", wc.seed),

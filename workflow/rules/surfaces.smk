@@ -75,30 +75,3 @@ rule surface_gather:
         "../../envs/plot.yaml"
     script:
         "../scripts/gather.py"
-
-
-rule basin:  # C1's 2D region followed past the surface's edge (only where it reaches it): P3 and basin_area_2d
-    input:
-        unpack(train_side_inputs),
-        surface=f"{R}/seed{{seed}}/surfaces/{{task}}/{{init}}.h5",
-        code=code_id("basin.py"),
-    output:
-        f"{R}/seed{{seed}}/surfaces/{{task}}/{{init}}.basin.json",
-    log:
-        log("basin/seed{seed}/{task}-{init}"),
-    benchmark:
-        bench("basin/seed{seed}/{task}-{init}")
-    conda:
-        "../../envs/torch.yaml"
-    threads: config["threads"]["surface"]
-    resources:
-        **config["resources"]["surface"],
-    params:
-        **eval_params(),
-        model=MODEL,
-        task=task_params,
-        epochs=lambda wc: cfg.epochs(config, wc.task, wc.init),
-        tau=config["claims"]["tau_loss"],
-        budget=config["claims"]["basin_points"],
-    script:
-        "../scripts/basin.py"
