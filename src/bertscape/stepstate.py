@@ -21,10 +21,14 @@ def path(resume: str | os.PathLike, step: int) -> Path:
 
 
 def save(resume: str | os.PathLike, step: int, weights: dict[str, torch.Tensor],
-         moments: dict[str, torch.Tensor]) -> Path:
-    tensors = {**{f"w.{k}": v for k, v in weights.items()}, **{f"o.{k}": v for k, v in moments.items()},
-               "rng.cpu": torch.get_rng_state()}
-    if torch.cuda.is_available():
+         moments: dict[str, torch.Tensor], rng: dict[str, torch.Tensor] | None = None) -> Path:
+    """``rng``: the run's own generator states (a fused group's per-run generators); default: the global ones."""
+    tensors = {**{f"w.{k}": v for k, v in weights.items()}, **{f"o.{k}": v for k, v in moments.items()}}
+    if rng is not None:
+        tensors.update({f"rng.{k}": v for k, v in rng.items()})
+    else:
+        tensors["rng.cpu"] = torch.get_rng_state()
+    if rng is None and torch.cuda.is_available():
         tensors.update({f"rng.cuda.{i}": s for i, s in enumerate(torch.cuda.get_rng_state_all())})
     out = path(resume, step)
     save_tensors(out, tensors)
