@@ -25,16 +25,18 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
+from torch.nn.utils import get_total_norm
+from torch.optim.adam import adam
 
 from . import BertscapeError, preempt
-from .fusedmodel import Layout, fuse, step_layout, unstack
+from .fusedmodel import Layout, fuse, run_slice, step_layout, transposed, unstack
 from .metrics import task_loss
 from .modeling import batch_inputs
 from .precision import LOW, matmul_mode, resolve
 from .store import CheckpointStore
 from .train import TrainSpec, decays, epoch_batches, evaluate, lr_at
 
-BETAS, EPS = (0.9, 0.999), 1e-8  # torch.optim.AdamW's defaults, as bertscape.train.optimizer uses them
+BETAS, EPS = (0.9, 0.999), 1e-8  # torch.optim.AdamW's defaults, which bertscape.train.optimizer uses
 
 
 @dataclass
@@ -48,69 +50,62 @@ class Run:
 
 
 class StackedAdamW:
-    """AdamW (decoupled weight decay, bias-corrected moments: torch's update rule) over stacked parameters,
-    with a learning rate, weight decay and step count per run."""
+    """AdamW over stacked parameters, per run: run s's slices of every parameter, moment and step count go
+    through torch's fused AdamW kernel with run s's learning rate and weight decay, in the two groups of
+    :func:`bertscape.train.optimizer` -- the update a separate run's optimiser makes, on the same numbers."""
 
     def __init__(self, fused: nn.Module, weight_decay: list[float]):
         self.fused = fused
         self.params = [(n, p) for n, p in fused.named_parameters()]
-        S = self.params[0][1].shape[0]
-        dev = self.params[0][1].device
-        self.wd = torch.tensor(weight_decay, dtype=torch.float32, device=dev)
+        self.flip = transposed(fused)
+        self.wd = list(weight_decay)
         self.m = {n: torch.zeros_like(p) for n, p in self.params}
         self.v = {n: torch.zeros_like(p) for n, p in self.params}
-        self.t = [0] * S
+        dev = self.params[0][1].device
+        self.steps = [[torch.zeros((), dtype=torch.float32, device=dev) for _ in self.params] for _ in self.wd]
+
+    @property
+    def t(self) -> list[int]:
+        return [int(st[0]) for st in self.steps]
 
     @torch.no_grad()
     def step(self, lr: list[float], active: list[bool]) -> None:
-        S = len(self.t)
-        self.t = [t + a for t, a in zip(self.t, active)]
-        dev = self.params[0][1].device
-        t = [max(x, 1) for x in self.t]
-        lr_t = torch.tensor(lr, dtype=torch.float32, device=dev)
-        step_size = torch.tensor([a / (1 - BETAS[0] ** x) for a, x in zip(lr, t)], dtype=torch.float32, device=dev)
-        bc2 = torch.tensor([math.sqrt(1 - BETAS[1] ** x) for x in t], dtype=torch.float32, device=dev)
-        on = torch.tensor(active, device=dev)
-        for n, p in self.params:
-            view = (S,) + (1,) * (p.dim() - 1)
-            g, m, v = p.grad, self.m[n], self.v[n]
-            old = None if all(active) else (p.clone(), m.clone(), v.clone())
-            if decays(n):
-                p.mul_(1 - (lr_t * self.wd).view(view))
-            m.lerp_(g, 1 - BETAS[0])
-            v.mul_(BETAS[1]).addcmul_(g, g, value=1 - BETAS[1])
-            denom = (v.sqrt() / bc2.view(view)).add_(EPS)
-            p.sub_(step_size.view(view) * m / denom)
-            if old is not None:  # runs without a step keep weights and moments
-                keep = ~on.view(view)
-                for new, before in zip((p, m, v), old):
-                    new.copy_(torch.where(keep, before, new))
+        for s, on in enumerate(active):
+            if not on:
+                continue
+            for decay in (True, False):
+                idx = [i for i, (n, _) in enumerate(self.params) if decays(n) == decay]
+                ps = [self.params[i] for i in idx]
+                adam([p.data[s] for _, p in ps], [p.grad[s] for _, p in ps], [self.m[n][s] for n, _ in ps],
+                     [self.v[n][s] for n, _ in ps], [], [self.steps[s][i] for i in idx], fused=True,
+                     decoupled_weight_decay=True, amsgrad=False, beta1=BETAS[0], beta2=BETAS[1], lr=lr[s],
+                     weight_decay=self.wd[s] if decay else 0.0, eps=EPS, maximize=False)
 
     def run_state(self, model: nn.Module, s: int) -> dict:
-        """Run s's moments as torch.optim.AdamW state of ``model`` (the run's own module)."""
+        """Run s's moments as torch.optim.AdamW state of ``model`` (the run's own module): views into the stacked
+        moments, valid until the next step (a store copies what it writes)."""
         own = dict(model.named_parameters())
-        step = torch.tensor(float(self.t[s]), dtype=torch.float32)
-        return {own[n]: {"step": step.clone(), "exp_avg": self.m[n][s].clone(), "exp_avg_sq": self.v[n][s].clone()}
-                for n, _ in self.params}
+        return {own[n]: {"step": self.steps[s][i], "exp_avg": run_slice(self.m[n], s, n in self.flip),
+                         "exp_avg_sq": run_slice(self.v[n], s, n in self.flip)} for i, (n, _) in enumerate(self.params)}
 
     def load_run(self, opt: torch.optim.Optimizer, model: nn.Module, s: int) -> None:
         own = dict(model.named_parameters())
-        for n, _ in self.params:
+        for i, (n, _) in enumerate(self.params):
             st = opt.state.get(own[n])
             if st:
-                self.m[n][s].copy_(st["exp_avg"])
-                self.v[n][s].copy_(st["exp_avg_sq"])
-                self.t[s] = int(st["step"])
+                run_slice(self.m[n], s, n in self.flip).copy_(st["exp_avg"])
+                run_slice(self.v[n], s, n in self.flip).copy_(st["exp_avg_sq"])
+                self.steps[s][i].copy_(st["step"])
 
 
 def clip_per_run(fused: nn.Module, max_norm: list[float]) -> None:
     """clip_grad_norm_ of each run's gradients (its own total norm and max_norm)."""
     grads = [p.grad for p in fused.parameters()]
-    S = grads[0].shape[0]
-    norms = torch.stack([g.reshape(S, -1).norm(dim=1) for g in grads]).norm(dim=0)
-    coef = (torch.tensor(max_norm, device=norms.device) / (norms + 1e-6)).clamp(max=1.0)
-    for g in grads:
-        g.mul_(coef.view((S,) + (1,) * (g.dim() - 1)))
+    for s, mx in enumerate(max_norm):
+        views = [g[s] for g in grads]
+        coef = (mx / (get_total_norm(views) + 1e-6)).clamp(max=1.0)
+        for g in views:
+            g.mul_(coef)
 
 
 class _Runs:
@@ -221,8 +216,8 @@ def train_fused(runs: list[Run], progress: bool = False) -> list[tuple[list[dict
             states[s]["steps"].append({"epoch": e, "step": k + 1, "epoch_pos": e - 1 + (i + 1) / R.spe[s],
                                        "loss": values[s], "lr": lrs[s]})
             if i + 1 == R.spe[s]:
-                _sync(r, fused, s)
-                _end_epoch(r, R.opts[s], states[s], e, opt.run_state(r.model, s))
+                _sync(r, fused, s)  # moments are stored only while the run can continue
+                _end_epoch(r, R.opts[s], states[s], e, opt.run_state(r.model, s) if e < r.spec.epochs else None)
                 if e == r.spec.epochs:
                     out[s] = _finish(r, states[s])
         if progress and (k + 1) % 10 == 0:
