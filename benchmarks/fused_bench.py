@@ -143,7 +143,7 @@ def main():
                 tokens = sum(real_tokens(data[j][0], args.epochs) for j in range(S))
                 print(f"{dtype:<6}{batch:>6}{S:>3}{tokens:>12}{tokens / fused:>12.0f}{tokens / alone:>15.0f}"
                       f"{alone / fused:>7.2f}{fused:>9.2f}{alone:>8.2f}", flush=True)
-    rows = int(round(8 * lens.mean()))
+    rows = int(round(8 * float(lens.mean())))
     for dt in (torch.float32, torch.bfloat16):
         rates = [statistics.median(matmul_rate(r, dt) for _ in range(3)) for r in (rows, 5 * rows, 32 * 64)]
         print(f"matmul GFLOP/s {str(dt)[6:]:<9} at {rows} rows (one run's batch of 8): {rates[0]:.0f}; at {5 * rows} "

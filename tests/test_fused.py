@@ -120,14 +120,15 @@ def test_fused_group_equals_separate_runs_without_dropout(arch, tiny_bert_dir, r
 
 def test_bf16_fused_group_follows_separate_bf16_runs(tiny_bert_dir, tmp_path):
     """bf16 autocast, dropout off: the batched kernels round differently from the separate ones, so runs agree
-    to bf16's precision, not fp32's (measured: losses within 2.2e-5 relative, weights 5e-4 absolute)."""
+    to bf16's precision, not fp32's (measured: losses within 2.2e-5 relative; ||diff|| <= 3.0e-3 of
+    ||theta1 - theta0||, weights within 5.2e-4 absolute)."""
     runs, fpaths = group(tiny_bert_dir, tmp_path / "fused", dtype="bf16", dropout=False)
     out = train_fused(runs)
     for j, c in enumerate(GROUP):
         r, spaths = make(tiny_bert_dir, tmp_path / f"sep{j}", *c, dtype="bf16", dropout=False)
         steps, _ = train(r.model, r.train, r.dev, r.spec, r.store, progress=False)
-        assert max(abs(x["loss"] - y["loss"]) / x["loss"] for x, y in zip(steps, out[j][0])) < 1e-3
-        assert rel_diff(spaths[-1], fpaths[j][-1], spaths[0]) < 0.05
+        assert max(abs(x["loss"] - y["loss"]) / x["loss"] for x, y in zip(steps, out[j][0])) < 2e-4
+        assert rel_diff(spaths[-1], fpaths[j][-1], spaths[0]) < 0.02
 
 
 @pytest.mark.parametrize("dtype", ["fp32", "bf16"])
