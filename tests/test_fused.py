@@ -237,3 +237,38 @@ def test_fused_forward_equals_the_separate_models(arch, tmp_path):
             out = fused(**batch_inputs(fused, ids, types, mask)).logits
     assert not torch.equal(ref[:4], ref[4:8])  # the runs differ (their seeded heads)
     assert (ref - out).abs().max() < 1e-6
+
+
+def test_a_mid_epoch_state_resumes_across_loops(tiny_bert_dir, tmp_path, monkeypatch):
+    """train.fused switched between a preemption and the rerun: the mid-epoch state of one loop resumes in the
+    other (same weights, moments and position; its generator state seeds the other loop's dropout) and the
+    run finishes with every step once."""
+    import bertscape.train as tr
+
+    def stop_at(n_stop, target, name):
+        real, n = getattr(target, name), [0]
+
+        def hook(*a, **kw):
+            n[0] += 1
+            if n[0] == n_stop:
+                os.kill(os.getpid(), signal.SIGTERM)
+            return real(*a, **kw)
+        monkeypatch.setattr(target, name, hook)
+        return real
+
+    real = stop_at(3, fu, "clip_per_run")  # fused, preempted after step 3 of epoch 1
+    with preempt.watch(), pytest.raises(preempt.Preempted):
+        train_fused([make(tiny_bert_dir, tmp_path / "a", *GROUP[0])[0]])
+    monkeypatch.setattr(fu, "clip_per_run", real)
+    r, paths = make(tiny_bert_dir, tmp_path / "a", *GROUP[0])
+    steps, _ = train(r.model, r.train, r.dev, r.spec, r.store, progress=False)
+    assert [x["step"] for x in steps] == list(range(1, 9)) and Path(paths[-1]).exists()
+
+    real = stop_at(3, tr.torch.nn.utils, "clip_grad_norm_")  # separate, preempted after step 3 of epoch 1
+    with preempt.watch(), pytest.raises(preempt.Preempted):
+        r, _ = make(tiny_bert_dir, tmp_path / "b", *GROUP[0])
+        train(r.model, r.train, r.dev, r.spec, r.store, progress=False)
+    monkeypatch.setattr(tr.torch.nn.utils, "clip_grad_norm_", real)
+    r, paths = make(tiny_bert_dir, tmp_path / "b", *GROUP[0])
+    (steps, _), = train_fused([r])
+    assert [x["step"] for x in steps] == list(range(1, 9)) and Path(paths[-1]).exists()

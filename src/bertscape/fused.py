@@ -149,8 +149,8 @@ def train_fused(runs: list[Run], progress: bool = False) -> list[tuple[list[dict
         r.store.meta.setdefault("train_dtype", dtype)
         r.model.to(device)
         rng = r.store.restore(r.model, R.opts[s])
-        if st.get("mid"):
-            R.gens[s].set_state(rng["gen"])
+        if st.get("mid"):  # (a state the separate loop wrote: its global generator's, a valid CPU generator state)
+            R.gens[s].set_state(rng["gen"] if "gen" in rng else rng["cpu"])
         if st["epoch"] < 0:  # theta0: evaluated and committed before any step
             _end_epoch(r, R.opts[s], st, 0)
         states.append(st)

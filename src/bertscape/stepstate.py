@@ -43,7 +43,9 @@ def load(resume: str | os.PathLike, step: int) -> tuple[dict[str, torch.Tensor],
 
 
 def set_rng(rng: dict[str, torch.Tensor]) -> None:
-    torch.set_rng_state(rng["cpu"])
+    """The global generators' states; a fused run's own generator (``gen``, see :mod:`bertscape.fused`) when the
+    state was written by a fused group and is resumed alone."""
+    torch.set_rng_state(rng["cpu"] if "cpu" in rng else rng["gen"])
     cuda = [rng[f"cuda.{i}"] for i in range(len(rng) - 1) if f"cuda.{i}" in rng]
     if cuda and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(cuda)
