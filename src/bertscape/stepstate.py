@@ -21,10 +21,14 @@ def path(resume: str | os.PathLike, step: int) -> Path:
 
 
 def save(resume: str | os.PathLike, step: int, weights: dict[str, torch.Tensor],
-         moments: dict[str, torch.Tensor]) -> Path:
-    tensors = {**{f"w.{k}": v for k, v in weights.items()}, **{f"o.{k}": v for k, v in moments.items()},
-               "rng.cpu": torch.get_rng_state()}
-    if torch.cuda.is_available():
+         moments: dict[str, torch.Tensor], rng: dict[str, torch.Tensor] | None = None) -> Path:
+    """``rng``: the run's own generator states (a fused group's per-run generators); default: the global ones."""
+    tensors = {**{f"w.{k}": v for k, v in weights.items()}, **{f"o.{k}": v for k, v in moments.items()}}
+    if rng is not None:
+        tensors.update({f"rng.{k}": v for k, v in rng.items()})
+    else:
+        tensors["rng.cpu"] = torch.get_rng_state()
+    if rng is None and torch.cuda.is_available():
         tensors.update({f"rng.cuda.{i}": s for i, s in enumerate(torch.cuda.get_rng_state_all())})
     out = path(resume, step)
     save_tensors(out, tensors)
@@ -39,7 +43,9 @@ def load(resume: str | os.PathLike, step: int) -> tuple[dict[str, torch.Tensor],
 
 
 def set_rng(rng: dict[str, torch.Tensor]) -> None:
-    torch.set_rng_state(rng["cpu"])
+    """The global generators' states; a fused run's own generator (``gen``, see :mod:`bertscape.fused`) when the
+    state was written by a fused group and is resumed alone."""
+    torch.set_rng_state(rng["cpu"] if "cpu" in rng else rng["gen"])
     cuda = [rng[f"cuda.{i}"] for i in range(len(rng) - 1) if f"cuda.{i}" in rng]
     if cuda and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(cuda)

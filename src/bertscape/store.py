@@ -82,10 +82,11 @@ class CheckpointStore:
             _load_optim(model, opt, moments)
         return rng
 
-    def stop_mid(self, model, opt, epoch: int, pos: int, step: int) -> str:
+    def stop_mid(self, model, opt, epoch: int, pos: int, step: int,
+                 rng: dict[str, torch.Tensor] | None = None) -> str:
         """(preemption) Commit the state after global step ``step`` (the ``pos``-th of ``epoch``): a rerun resumes
-        there."""
-        stepstate.save(self.resume, step, model.state_dict(), _optim_tensors(model, opt))
+        there. ``rng``: the run's own generator states (default: the process's global ones)."""
+        stepstate.save(self.resume, step, model.state_dict(), _optim_tensors(model, opt), rng)
         self.state["mid"] = {"epoch": epoch, "pos": pos, "step": step}
         write_json(self.resume / "state.json", self.state)
         stepstate.drop(self.resume, keep=step)

@@ -54,10 +54,15 @@ def lr_at(step: int, total: int, spec: TrainSpec) -> float:
     return spec.lr * max(0.0, (total - step) / max(1, total - warm))
 
 
-def _optimizer(model, spec: TrainSpec):
+def decays(name: str) -> bool:
+    """AdamW's weight decay applies to this parameter (not to biases and layer norms)."""
+    return not (name.endswith("bias") or "LayerNorm" in name or "layer_norm" in name)
+
+
+def optimizer(model, spec: TrainSpec):
     decay, no_decay = [], []
     for n, p in model.named_parameters():
-        (no_decay if n.endswith("bias") or "LayerNorm" in n or "layer_norm" in n else decay).append(p)
+        (decay if decays(n) else no_decay).append(p)
     # fused: one kernel per step for all parameters (7x faster than the default on CPU, same update rule)
     return torch.optim.AdamW([{"params": decay, "weight_decay": spec.weight_decay},
                               {"params": no_decay, "weight_decay": 0.0}], lr=spec.lr, fused=True)
@@ -97,7 +102,7 @@ def epoch_order(data, spec: TrainSpec, epoch: int) -> list[torch.Tensor]:
     return [batches[i] for i in torch.randperm(len(batches), generator=g).tolist()]
 
 
-def _epoch_batches(data, spec: TrainSpec, epoch: int):
+def epoch_batches(data, spec: TrainSpec, epoch: int):
     width = data["input_ids"].shape[1]
     for idx in epoch_order(data, spec, epoch):
         T = int(data["lengths"][idx].max())
@@ -117,7 +122,7 @@ def train(model, train_data, dev_data, spec: TrainSpec, store: CheckpointStore,
     dev = device_of(model)
     steps_per_epoch = math.ceil(len(train_data["labels"]) / spec.batch_size)
     total = steps_per_epoch * spec.epochs
-    opt = _optimizer(model, spec)
+    opt = optimizer(model, spec)
     dtype = resolve(spec.dtype, dev, "train.dtype")
     store.meta.setdefault("train_dtype", dtype)
     rng = store.restore(model, opt)
@@ -129,7 +134,7 @@ def train(model, train_data, dev_data, spec: TrainSpec, store: CheckpointStore,
             torch.manual_seed(spec.seed * 7919 + epoch)
             if mid and mid["epoch"] == epoch:
                 stepstate.set_rng(rng)
-            bar = tqdm(_epoch_batches(train_data, spec, epoch), total=steps_per_epoch, disable=not progress,
+            bar = tqdm(epoch_batches(train_data, spec, epoch), total=steps_per_epoch, disable=not progress,
                        desc=f"epoch {epoch}/{spec.epochs}", mininterval=2.0)
             for i, (ids, types, mask, labels) in enumerate(bar):
                 if mid and mid["epoch"] == epoch and i < mid["pos"]:
