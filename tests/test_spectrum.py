@@ -1,6 +1,8 @@
 """The Hessian's spectrum: Lanczos' extreme eigenvalues and Hutchinson's trace against the explicit Hessian
 (torch.autograd.functional.hessian of an independently written loss), and against scipy's eigsh over an
 independently written (forward-over-reverse) Hessian-vector product on a larger tiny BERT."""
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -119,3 +121,34 @@ def test_lanczos_agrees_with_scipy_eigsh_on_an_independent_hvp(tiny_bert_dir):
     assert r["dimension"] == len(x0) > 10_000
     assert abs(r["lambda_max"] - la) <= max(r["residual_max"], 1e-6 * abs(la)), (r["lambda_max"], la)
     assert abs(r["lambda_min"] - sa) <= max(r["residual_min"], 1e-6 * abs(la)), (r["lambda_min"], sa)
+
+
+def test_agrees_with_hessian_eigenthings(tiny_bert_dir):
+    """The independent library (hessian-eigenthings, a dev extra): its Lanczos and Hutchinson over its own
+    double-backward HVP, on the same model, parameters (the encoder's) and examples."""
+    import hessian_eigenthings as he
+    from transformers import AutoModelForSequenceClassification
+
+    from conftest import random_data
+
+    torch.manual_seed(0)
+    ref = AutoModelForSequenceClassification.from_pretrained(tiny_bert_dir, num_labels=2)
+    model = load_for_hessian(tiny_bert_dir, ref.state_dict(), 2).double()
+    batches = make_batches(random_data(8, 120, 12, 2, seed=6), torch.arange(8), "train", 48)
+    ours = hessian_extremes(model, batches, steps=25, seed=0, rtol=1e-4)
+    trace = hessian_trace(model, batches, probes=30, seed=1)
+    n_ex, n_b = sum(len(b.labels) for b in batches), len(batches)
+    assert n_b > 1  # the library averages per-batch losses: each batch's summed loss is scaled to our mean's share
+
+    def loss_fn(m, b):
+        logits = m(**batch_inputs(m, b.ids, b.types, b.mask)).logits
+        return F.cross_entropy(logits, b.labels, reduction="sum") * (n_b / n_ex)
+
+    op = he.HessianOperator(model, batches, loss_fn)  # encoder_params left only the encoder trainable
+    assert op.size == ours["dimension"]
+    top = he.lanczos(op, k=1, max_iter=25, which="LA", seed=3, reorthogonalize=True)
+    low = he.lanczos(op, k=1, max_iter=25, which="SA", seed=3, reorthogonalize=True)
+    assert abs(ours["lambda_max"] - float(top.eigenvalues[0])) <= 1e-2 * abs(ours["lambda_max"])
+    assert abs(ours["lambda_min"] - float(low.eigenvalues[0])) <= 1e-2 * abs(ours["lambda_max"])
+    theirs = he.hutchinson(op, num_samples=30, seed=4)
+    assert abs(trace["trace"] - theirs.estimate) <= 3 * math.hypot(trace["se"], theirs.stderr)
