@@ -1,6 +1,7 @@
 """Cost of the flatness measures (issue 25) at the embedded shapes: MiniLM-L6, a seeded training subset of 24 of
-the embedded config's 64 generated examples tokenised at max_length 64, batch_tokens 2048. Prints seconds per call
-and per unit (one HVP, one forward+backward, one forward, one engine point); never decides a claim.
+the embedded config's 64 generated examples tokenised at max_length 64, batch_tokens 2048. Prints wall and CPU
+seconds per call and CPU seconds per unit (one HVP, one forward+backward, one forward, one engine point; with one
+thread CPU time is robust to a loaded host); never decides a claim.
 
     OMP_NUM_THREADS=1 nice -n 10 PYTHONPATH=src python benchmarks/flatness_cost.py [--theta1 FILE] [--task MRPC]
 
@@ -32,10 +33,10 @@ from bertscape.spectrum import hessian_extremes, hessian_trace
 
 
 def timed(label: str, fn, units: int, unit: str):
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     r = fn()
-    s = time.perf_counter() - t0
-    print(f"{label}\t{s:.1f} s\t{s / units:.2f} s per {unit} ({units})", flush=True)
+    s, c = time.perf_counter() - t0, time.process_time() - c0
+    print(f"{label}\twall {s:.1f} s, CPU {c:.1f} s\t{c / units:.2f} CPU-s per {unit} ({units})", flush=True)
     return r
 
 
