@@ -10,7 +10,7 @@ an eigenvalue within r_i of theta_i, so the residual, not the change of an estim
 an extreme eigenvalue has been found. The smallest Ritz value says whether theta1 is a minimum in the encoder's
 space (negative curvature when it is below 0 by more than its residual).
 
-``scale`` (e.g. D = |theta1|) gives the spectrum of D H D instead: the Hessian in the coordinates where each
+``relative`` gives the spectrum of D H D instead, D = diag(|theta1|): the Hessian in the coordinates where each
 parameter is measured relative to its own size (invariant to rescalings that leave the function unchanged).
 
 Memory: ``steps`` + 3 vectors of the encoder's size in the parameters' dtype (MiniLM-L6, 22.7M fp32 parameters:
@@ -79,25 +79,25 @@ def lanczos(matvec: Matvec, n: int, steps: int, seed: int, device=None, dtype=to
 
 
 def extremes(result: dict, top: int, rtol: float) -> dict:
-    """The ``top`` largest Ritz values and the smallest, each with its residual; converged when every reported
-    residual is <= rtol * (largest |Ritz value|)."""
+    """The ``top`` largest Ritz values and the smallest, each with its residual; converged (``_top``: the largest
+    ``top``, ``_min``: the smallest, plain: all of them) when the residuals are <= rtol * (largest |Ritz value|)."""
     ritz, res = result["ritz"], result["residual"]
     bound = rtol * max(abs(x) for x in ritz)
     idx = list(range(len(ritz) - 1, max(len(ritz) - 1 - top, -1), -1))
     return {"lambda_max": ritz[-1], "residual_max": res[-1], "lambda_min": ritz[0], "residual_min": res[0],
             "top": [ritz[i] for i in idx], "top_residual": [res[i] for i in idx],
-            "negative_curvature": ritz[0] + res[0] < 0,
-            "converged": all(res[i] <= bound for i in idx + [0]), "rtol": rtol}
+            "negative_curvature": ritz[0] + res[0] < 0, "converged_top": all(res[i] <= bound for i in idx),
+            "converged_min": res[0] <= bound, "converged": all(res[i] <= bound for i in idx + [0]), "rtol": rtol}
 
 
 def hessian_extremes(model, batches: list[Batch], steps: int, seed: int, top: int = 3, rtol: float = 1e-2,
-                     scale: list[torch.Tensor] | None = None) -> dict:
-    """Lanczos on the training-loss Hessian (or D H D with ``scale``) at the model's weights: the ``top`` largest
-    eigenvalues, the smallest, residuals, convergence, and every Ritz value."""
-    matvec, n = hessian_operator(model, batches, scale)
-    p0 = next(iter(encoder_params(model)))
-    r = lanczos(matvec, n, steps, seed, device=p0.device, dtype=p0.dtype)
-    return {**extremes(r, top, rtol), **r, "examples": sum(len(b.labels) for b in batches), "scaled": scale is not None}
+                     relative: bool = False) -> dict:
+    """Lanczos on the training-loss Hessian at the model's weights (``relative``: on D H D, D = diag(|theta|)):
+    the ``top`` largest eigenvalues, the smallest, residuals, convergence, and every Ritz value."""
+    params = encoder_params(model)
+    matvec, n = hessian_operator(model, batches, [p.detach().abs() for p in params] if relative else None)
+    r = lanczos(matvec, n, steps, seed, device=params[0].device, dtype=params[0].dtype)
+    return {**extremes(r, top, rtol), **r, "examples": sum(len(b.labels) for b in batches), "relative": relative}
 
 
 def hutchinson(matvec: Matvec, n: int, probes: int, seed: int, device=None, dtype=torch.float32) -> dict:
@@ -114,6 +114,6 @@ def hutchinson(matvec: Matvec, n: int, probes: int, seed: int, device=None, dtyp
 def hessian_trace(model, batches: list[Batch], probes: int, seed: int) -> dict:
     """Hutchinson's estimate of the training-loss Hessian's trace at the model's weights (encoder parameters)."""
     matvec, n = hessian_operator(model, batches)
-    p0 = next(iter(encoder_params(model)))
+    p0 = encoder_params(model)[0]
     return {**hutchinson(matvec, n, probes, seed, device=p0.device, dtype=p0.dtype),
             "examples": sum(len(b.labels) for b in batches), "dimension": n}
