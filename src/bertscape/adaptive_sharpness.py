@@ -12,6 +12,10 @@ value times c, attention output divided by c) leaves both numbers unchanged too.
 - average case: S_avg(sigma) = E_{z ~ N(0, sigma^2 I)} L(theta1 + T z) - L(theta1) over ``draws`` seeded draws:
   mean, sample sd and standard error.
 
+Units: rho bounds the whole vector z of N entries, so rho / sqrt(N) (``rho_rms``) is the root-mean-square relative
+change of a weight at the ball's surface; sigma is already per weight. MiniLM-L6's encoder has N = 22.7M, so
+rho = 4.8 is an rms relative change of 1e-3.
+
 The loss is the task's mean over the given batches (the seeded training subset the Hessian uses). The model's
 weights are restored when a call returns.
 """
@@ -85,7 +89,7 @@ def worst_case(model, batches: list[Batch], rhos: list[float], steps: int, seed:
                adaptive: bool = True) -> dict:
     """Adaptive worst-case sharpness S_max(rho) for each rho (see the module docstring) at the model's weights."""
     params, T, f0 = at_weights(model, batches, adaptive)
-    out = []
+    n, out = sum(p.numel() for p in params), []
     with perturbed(params) as put:
         for rho in rhos:
             z = gaussian(params, torch.Generator().manual_seed(seed), 1.0)
@@ -106,9 +110,10 @@ def worst_case(model, batches: list[Batch], rhos: list[float], steps: int, seed:
                 nz = vnorm(z)
                 if nz > rho:
                     z = [x * (rho / nz) for x in z]
-            out.append({"rho": rho, "sharpness": max(history), "final": history[-1], "history": history})
+            out.append({"rho": rho, "rho_rms": rho / math.sqrt(n), "sharpness": max(history), "final": history[-1],
+                        "history": history})
     return {"f_theta1": f0, "adaptive": adaptive, "steps": steps, "step": step, "values": out,
-            "examples": sum(len(b.labels) for b in batches)}
+            "examples": sum(len(b.labels) for b in batches), "dimension": n}
 
 
 def average_case(model, batches: list[Batch], sigmas: list[float], draws: int, seed: int,
