@@ -103,3 +103,10 @@ def test_holm_against_hand_computation():
     # sorted 0.01, 0.03, 0.04 with m = 3: 0.03, max(0.03, 0.06), max(0.06, 0.04)
     assert adj["a"] == pytest.approx(0.03) and adj["c"] == pytest.approx(0.06) and adj["b"] == pytest.approx(0.06)
     assert math.isnan(adj["d"])
+
+
+def test_mean_sd_se():
+    m = S.mean_sd_se([1.0, 2.0, 4.0, 5.0])
+    assert m == {"mean": 3.0, "sd": pytest.approx((10 / 3) ** 0.5), "se": pytest.approx((10 / 3) ** 0.5 / 2), "n": 4}
+    one = S.mean_sd_se([2.0])
+    assert one["mean"] == 2.0 and math.isnan(one["sd"]) and math.isnan(one["se"])

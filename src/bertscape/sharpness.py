@@ -41,12 +41,17 @@ def hvp(model, params: list[torch.Tensor], batches: list[Batch], v: list[torch.T
     return out
 
 
-def top_eigenvalue(model, batches: list[Batch], iters: int, tol: float, seed: int) -> dict:
-    """Largest-magnitude Hessian eigenvalue by power iteration; stops when it changes by < tol (relative)."""
+def encoder_params(model) -> list[torch.Tensor]:
+    """The encoder's parameters, in the model's order, with gradients on; the task head's switched off."""
     prefix = base_prefix(model)
-    params = [p for name, p in model.named_parameters() if is_encoder_param(name, prefix)]
     for name, p in model.named_parameters():
         p.requires_grad_(is_encoder_param(name, prefix))
+    return [p for name, p in model.named_parameters() if is_encoder_param(name, prefix)]
+
+
+def top_eigenvalue(model, batches: list[Batch], iters: int, tol: float, seed: int) -> dict:
+    """Largest-magnitude Hessian eigenvalue by power iteration; stops when it changes by < tol (relative)."""
+    params = encoder_params(model)
     gen = torch.Generator().manual_seed(seed)
     v = [torch.randn(p.shape, generator=gen, dtype=torch.float64).to(p.device) for p in params]
     lam, rel, history = float("nan"), float("nan"), []

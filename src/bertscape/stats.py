@@ -26,6 +26,14 @@ import numpy as np
 HOLDS, DOES_NOT_HOLD, UNDECIDED, NA = "holds", "does not hold", "undecided", "n/a"
 
 
+def mean_sd_se(values) -> dict:
+    """Mean, sample sd (ddof 1; NaN for one value) and standard error of the mean of repeated draws (probes,
+    perturbations, directions), with their count."""
+    a = np.asarray(values, dtype=float)
+    sd = float(a.std(ddof=1)) if len(a) > 1 else float("nan")
+    return {"mean": float(a.mean()), "sd": sd, "se": sd / math.sqrt(len(a)), "n": len(a)}
+
+
 def log_ratio(supporting: float, other: float) -> float:
     """log(supporting / other) for two positive sizes: > 0 when the size the paper expects to be larger is.
     NaN unless both are finite and positive (a zero or missing size has no ratio)."""

@@ -1,0 +1,47 @@
+"""The per-layer norm table: ||theta0^G||, ||theta1^G||, ||delta1^G|| and ||delta1^G|| / ||theta1^G|| for every
+encoder block, every layer group, the parts outside the blocks (embeddings, pooler) and the whole encoder.
+
+It says how far each part of the encoder travelled relative to its own size -- the unit in which C1's sizes
+from runs that travel different distances can be compared. Blocks come from the model object
+(:func:`bertscape.architectures.layer_map_of`), not from parameter names; sums of squares in float64.
+"""
+
+from __future__ import annotations
+
+import math
+
+from .architectures import layer_map_of
+from .directions import State, encoder_keys
+from .modeling import encoder_prefix
+
+
+def _row(unit: str, name: str, keys: list[str], theta0: State, theta1: State, layers=None) -> dict:
+    s0 = s1 = sd = 0.0
+    n = 0
+    for k in keys:
+        a, b = theta0[k].double(), theta1[k].double()
+        s0, s1, sd = s0 + float((a * a).sum()), s1 + float((b * b).sum()), sd + float(((b - a) ** 2).sum())
+        n += a.numel()
+    n0, n1, nd = math.sqrt(s0), math.sqrt(s1), math.sqrt(sd)
+    return {"unit": unit, "name": name, "layers": layers, "n_params": n, "norm_theta0": n0, "norm_theta1": n1,
+            "norm_delta1": nd, "rel_delta1": nd / n1 if n1 > 0 else float("nan")}
+
+
+def norm_table(theta0: State, theta1: State, config, groups: dict[str, list[int]]) -> list[dict]:
+    """Rows (unit = layer | part | group | encoder) over the encoder's floating-point parameters of the two
+    checkpoints; ``groups`` as :func:`bertscape.config.layer_groups` returns them ({name: [lo, hi]})."""
+    keys = encoder_keys(theta0, encoder_prefix(theta0))
+    lmap = layer_map_of(config)
+    by_layer: dict[int, list[str]] = {}
+    parts: dict[str, list[str]] = {}
+    for k in keys:
+        if k in lmap:
+            by_layer.setdefault(lmap[k], []).append(k)
+        else:  # outside the blocks: named by the component after the prefix (embeddings, pooler, ...)
+            parts.setdefault(k.split(".")[1], []).append(k)
+    rows = [_row("part", name, ks, theta0, theta1) for name, ks in sorted(parts.items())]
+    rows += [_row("layer", str(i), by_layer[i], theta0, theta1, [i, i]) for i in sorted(by_layer)]
+    rows += [_row("group", name, [k for i in range(lo, hi + 1) for k in by_layer.get(i, [])], theta0, theta1,
+                  [lo, hi]) for name, (lo, hi) in groups.items()]
+    rows.append(_row("encoder", "encoder", keys, theta0, theta1))
+    return rows
