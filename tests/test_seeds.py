@@ -160,7 +160,8 @@ def numeric_outputs(run: Path) -> dict[str, bytes]:
     import torch
     from safetensors.torch import load_file
 
-    raw = lambda a: f"{a.dtype} {a.shape} ".encode() + a.tobytes()
+    raw = lambda a: (f"{a.dtype} {a.shape} ".encode()  # strings (object arrays) by value, not by pointer
+                     + (repr(a.tolist()).encode() if a.dtype == object else a.tobytes()))
     out = {}
     for p in sorted(run.rglob("*")):
         rel = str(p.relative_to(run))
