@@ -335,8 +335,8 @@ def figure_keys(wildcards):
 def claims_grids(seed):
     """The grids one seed's claims read ({name: [(key, path), ...]}, like claims_keyed), the same for every seed,
     the display seed too, so a seed's rows never depend on which seed is displayed: C1's 2D region, C4's window and
-    C3's cell from the points grid (rule points: the surface's nodes the claims read, no full surface), C5's
-    train loss at f(-1, 0) from the layer groups' anchors (rule layer_anchors: no layer surface)."""
+    C3's cell from the points grid (the points rule evaluates only the surface's nodes the claims read), C5's
+    train loss at f(-1, 0) from the layer groups' anchors (the layer_anchors rule; no layer surface)."""
     D, both = run_dir(seed), [(t, i) for t in TASKS for i in INITS]
     return {
         "surfaces": [((t, i), f"{D}/points/{t}/{i}.h5") for t, i in both],
