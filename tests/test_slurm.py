@@ -25,7 +25,7 @@ from bertscape.h5io import read_grid
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 PROFILES = ["--profile", "profiles/slurm", "--workflow-profile", "profiles/ci-slurm"]
 TASK, INIT, SHARDS = "MRPC", "finetune", 2  # config/tiny.yaml: grid.shards = 2
-TARGET = f"surfaces/{TASK}/{INIT}.h5"
+TARGET = f"seed7/surfaces/{TASK}/{INIT}.h5"  # config/tiny.yaml: seed 7, the display seed
 RUN_TIMEOUT_S = 900  # one snakemake run; the whole module takes ~5-10 min on 2 busy cores
 
 
@@ -261,7 +261,7 @@ def test_killed_shard_is_the_only_job_rerun(work, slurm_run, local_run):
 
 # -- a train job sent SIGTERM mid-epoch (time limit / preemption) ------------------------------------------------------
 
-TRAIN_TARGET = f"train/{TASK}/{INIT}/epochs.tsv"
+TRAIN_TARGET = f"seed7/train/{TASK}/{INIT}/epochs.tsv"
 
 
 def _end_run(proc: subprocess.Popen, run_id: str | None) -> None:
