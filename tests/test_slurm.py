@@ -165,14 +165,14 @@ def test_target_runs_as_slurm_jobs(work, slurm_run):
         assert jid is not None and str(jid).isdigit(), f"shard{k} was not computed inside a SLURM job: {jid!r}"
         ids[k] = str(jid)
         # the plugin's per-job log (kept: slurm-keep-successful-logs) and snakemake's own record of the submission
-        assert (work / "slurm_logs" / "rule_surface_shard" / f"{TASK}_{INIT}_{k}" / f"{jid}.log").is_file()
+        assert (work / "slurm_logs" / "rule_surface_shard" / f"7_{TASK}_{INIT}_{k}" / f"{jid}.log").is_file()
         assert f"with SLURM jobid {jid} " in out
     assert len(set(ids.values())) == SHARDS, f"shards share a SLURM job: {ids}"
     # slurmctld's view (finished jobs stay listed for MinJobAge=300 s): completed, and tagged with rule and wildcards
     rows = {line.split("|")[0]: line.split("|")[1:] for line in squeue("-t", "all", "-j", ",".join(ids.values()),
                                                                        "-o", "%i|%T|%k")}
     for k, jid in ids.items():
-        assert rows.get(jid) == ["COMPLETED", f"rule_surface_shard_wildcards_{TASK}_{INIT}_{k}"], rows
+        assert rows.get(jid) == ["COMPLETED", f"rule_surface_shard_wildcards_7_{TASK}_{INIT}_{k}"], rows
     # the gather is a localrule: it ran in snakemake's own process, not in a SLURM job
     merged = read_grid(work / "slurm" / TARGET)
     assert merged.attrs["provenance"]["rule"] == "surface_gather" and merged.attrs["provenance"]["slurm_job_id"] is None
@@ -215,7 +215,7 @@ def test_killed_shard_is_the_only_job_rerun(work, slurm_run, local_run):
         run_id = planned[1]
         forced = {"surface_shard": SHARDS, "surface_gather": 1, "total": SHARDS + 1}
         assert job_stats(planned[0]) == forced, planned[0] + tree_note()
-        comment = f"rule_surface_shard_wildcards_{TASK}_{INIT}_{victim}"
+        comment = f"rule_surface_shard_wildcards_7_{TASK}_{INIT}_{victim}"
 
         def victim_running():
             rows = [line.split("|") for line in squeue("-n", run_id, "-t", "RUNNING", "-o", "%i|%k")]
@@ -291,7 +291,7 @@ def test_train_job_sigterm_mid_epoch_resumes_to_the_same_checkpoints(work):
     try:
         run_id = _wait_for("the SLURM run ID", lambda: re.search(r"SLURM run ID: (\S+)", log.read_text()), proc, log,
                            timeout=180)[1]
-        comment = f"rule_train_wildcards_{TASK}_{INIT}"
+        comment = f"rule_train_wildcards_7_{TASK}_{INIT}"
 
         def training():  # epoch 0 (theta0, its evaluation) committed: the job is in epoch 1's steps
             rows = [line.split("|") for line in squeue("-n", run_id, "-t", "RUNNING", "-o", "%i|%k")]
