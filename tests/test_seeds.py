@@ -127,7 +127,7 @@ def test_an_extra_seed_adds_only_its_own_per_seed_jobs(plans):
     extra = per_seed(two, "8")
     assert {r: extra[r] for r in EVERY_SEED} == EVERY_SEED
     # nothing drawn for it: views, VTK, figures and Table 1 are the display seed's (they name no seed)
-    seedless = lambda jobs: Counter(r for r, wc in jobs if "seed" not in wc and r != "claims")
+    seedless = lambda jobs: Counter(r for r, wc in jobs if "seed" not in wc and r not in ("claims", "seed_barrier"))
     assert seedless(two) == seedless(one)
     assert {"view3d", "vtk_export", "figure", "table1"} <= set(seedless(one))
     assert all(wc.get("seed") in (None, "7") for r, wc in two if r in ("view3d", "vtk_export", "figure"))
@@ -140,6 +140,13 @@ def test_a_shared_data_seed_prepares_the_data_once(plans):
     shared = plans["shared"]
     assert "prepare_data" not in per_seed(shared, "8") and "tokenize" not in per_seed(shared, "8")
     assert per_seed(shared, "7")["prepare_data"] == 2 and per_seed(shared, "8")["train"] == 5
+
+
+def test_the_cross_seed_path_is_planned_only_with_two_seeds(plans):
+    """rule seed_barrier: one job per task and init for each pair of consecutive seeds, none with one seed."""
+    assert not [1 for r, _ in plans["one"] if r == "seed_barrier"]
+    jobs = sorted((wc["task"], wc["init"], wc["seed_a"], wc["seed_b"]) for r, wc in plans["two"] if r == "seed_barrier")
+    assert jobs == sorted((t, i, "7", "8") for t in TINY["tasks"] for i in ("finetune", "scratch"))
 
 
 def test_an_extra_seed_has_no_full_surface_job(plans):

@@ -166,10 +166,18 @@ def c5_lower_layers(rollback: dict, layer_surfaces: dict, groups: dict[str, list
 
 
 def c6_orthogonal(directions: dict, max_abs_cos: float) -> list[dict]:
-    """§3.2: the two axes (this task's and another task's optimisation direction) are nearly orthogonal."""
-    return [row("C6", "cos_delta1_delta2", t, {"init": i, "other_task": d["other_task"], "cos": d["cos_delta1_delta2"]},
-                 f"|cos(delta1, delta2)| <= {max_abs_cos:g}", abs(d["cos_delta1_delta2"]) <= max_abs_cos)
-            for (t, i), d in sorted(directions.items())]
+    """§3.2: the two axes (this task's and another task's optimisation direction) are nearly orthogonal. One row
+    per unordered task pair and init: A -> B and B -> A are one cosine (the first in sorted order is kept)."""
+    rows, seen = [], set()
+    for (t, i), d in sorted(directions.items()):
+        key = (*sorted((t, str(d["other_task"]))), i)
+        if key in seen:
+            continue
+        seen.add(key)
+        rows.append(row("C6", "cos_delta1_delta2", t, {"init": i, "other_task": d["other_task"],
+                                                        "cos": d["cos_delta1_delta2"]},
+                        f"|cos(delta1, delta2)| <= {max_abs_cos:g}", abs(d["cos_delta1_delta2"]) <= max_abs_cos))
+    return rows
 
 
 def sharpness(hessian: dict, tasks: list[str], converged: float = 0.05) -> list[dict]:

@@ -48,7 +48,7 @@ def _num(x: float) -> float | None:
     return float(x) if math.isfinite(x) else None
 
 
-def _result(claim: str, measure: str, scope: str, task: str, d: Decision, cells: list[tuple[int, dict]],
+def decision_row(claim: str, measure: str, scope: str, task: str, d: Decision, cells: list[tuple[int, dict]],
             criterion: str) -> dict:
     """One row of claims.tsv / claims.json: the decision and every seed's value and effect."""
     return {"claim": claim, "measure": measure, "scope": scope, "task": task, "verdict": d.verdict,
@@ -78,10 +78,10 @@ def decide_all(docs: dict[int, dict], cl: dict) -> list[dict]:
         band = float(cl["tie_bands"][m.band])
         crit = next(c["criterion"] for v in by_task.values() for _, c in v)
         for t, v in by_task.items():
-            out.append(_result(m.claim, m.measure, "task", t, decide({t: [c["effect"] for _, c in v]}, band, **kw),
+            out.append(decision_row(m.claim, m.measure, "task", t, decide({t: [c["effect"] for _, c in v]}, band, **kw),
                                v, crit))
         pooled = decide({t: [c["effect"] for _, c in v] for t, v in by_task.items()}, band, **kw)
-        out.append(_result(m.claim, m.measure, POOLED, "all", pooled, [x for v in by_task.values() for x in v], crit))
+        out.append(decision_row(m.claim, m.measure, POOLED, "all", pooled, [x for v in by_task.values() for x in v], crit))
     return out
 
 
@@ -125,13 +125,14 @@ def by_seed(seeds: list[int], docs: list[dict], paths: list[str] | None = None) 
     return {int(s): d for s, d in zip(seeds, docs)}
 
 
-def aggregate(docs: dict[int, dict], cl: dict, display_seed: int) -> dict:
+def aggregate(docs: dict[int, dict], cl: dict, display_seed: int, cross_seed: list[dict] | None = None) -> dict:
     """claims.json's content (less provenance): ``docs``: seed -> that seed's rows.json (``evaluate``'s dict). The
     decisions and headlines over all seeds; every seed's preconditions, Table 1 and precision rows with a ``seed``
-    column; every seed's gated rows under ``per_seed``."""
+    column; every seed's gated rows under ``per_seed``. ``cross_seed``: decision rows that need several seeds
+    (:mod:`bertscape.xseedclaims`), decided beside the others and counted in their claim's headline."""
     if display_seed not in docs:
         raise ValueError(f"claims: the display seed {display_seed} is not among the seeds {sorted(docs)}")
-    decisions = decide_all(docs, cl)
+    decisions = decide_all(docs, cl) + list(cross_seed or [])
     heads = headlines(decisions, cl.get("alpha", 0.05))
     tag = lambda key: [{"seed": s, **x} for s, d in docs.items() for x in d.get(key, [])]
     return {"seeds": list(docs), "display_seed": display_seed, "headlines": heads, "decisions": decisions,

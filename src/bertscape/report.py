@@ -84,6 +84,15 @@ def claims_html(doc: dict, forest_png: dict[str, bytes] | None = None) -> str:
                           f"{r['p_greater']:.3g}", f"{r['n_used']} ({r['n_left_out']})", f"<code>{e(f['effects'])}</code>",
                           e(f["left_out"]), e(r["criterion"])] for r, f in zip(rows, fl)],
                         [verdict_class(r["verdict"]) for r in rows]))
+    basins = doc.get("cross_seed_basins", [])
+    parts.append("<h2>Cross-seed basins (C1)</h2><p>Per task, init and pair of consecutive seeds: the barrier of the "
+                 "training loss on the straight line between the two seeds' θ1 (max − mean of the ends); the pair "
+                 "shares a basin when it is ≤ claims.tau_loss. Only disjoint pairs are tested (pairs sharing a seed "
+                 "are not independent).</p>")
+    parts.append(_table(["task", "init", "seeds", "barrier", "tau_loss", "shares a basin", "tested"],
+                        [[e(r["task"]), e(r["init"]), e(r["pair"]), signed(r["barrier"]), f"{r['tau_loss']:g}",
+                          {True: "yes", False: "no"}.get(r["shares_basin"], "n/a"), "yes" if r["tested"] else "no"]
+                         for r in basins]) if basins else "<p>n/a: needs &gt;= 2 seeds (config key seeds).</p>")
     checks = doc.get("preconditions", [])
     for s in dict.fromkeys(c.get("seed") for c in checks):
         parts.append(f"<h2>Seed {e(str(s))}</h2>" + preconditions_html([c for c in checks if c.get("seed") == s]))

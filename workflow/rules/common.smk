@@ -250,6 +250,35 @@ def all_figures():
     return [f"{R}/figures/{f}.{x}" for f in figs for x in fmts] + [f"{R}/figures/table1_rollback.md"]
 
 
+def report_labels(figure, tasks=None, inits="finetune, scratch", seeds=None):
+    """An item's labels in the Snakemake report (task, init, seed), so the report can filter them; the seed is
+    the display seed unless the item draws several."""
+    return {
+        "figure": figure,
+        "task": ", ".join(TASKS if tasks is None else tasks),
+        "init": inits,
+        "seed": ", ".join(map(str, [DISPLAY] if seeds is None else seeds)),
+    }
+
+
+def figure_labels(wildcards):
+    """report() labels of a figure (rule figure's {fig} wildcard)."""
+    fig = wildcards.fig
+    if fig == "fig4_long_run":
+        return report_labels(fig, [LONG], "finetune, long")
+    if fig == "fig7_layer_surfaces":
+        return report_labels(fig, LAYER_TASKS, "finetune")
+    if fig in ("fig2_training_curves", "fig5_curves"):  # each seed's curve thin behind the display seed's
+        return report_labels(fig, seeds=SEEDS)
+    return report_labels(fig)
+
+
+def view_labels(wildcards):
+    if wildcards.view == "layers":
+        return report_labels("layers_3d", LAYER_TASKS, "finetune")
+    return report_labels("surfaces_3d")
+
+
 def all_views():
     """The display seed's surfaces and layer surfaces in 3D (the views name no seed: there is one)."""
     views = ["surfaces"] + (["layers"] if LAYER_TASKS else [])
@@ -361,6 +390,16 @@ def claims_keyed(seed):
         # C2's chance loss of a regression task is the variance of its training targets
         "targets": [(t, f"{data_dir(seed)}/{t}/train.jsonl") for t in TASKS if SPECS[t].regression],
     }
+
+
+def cross_seed_keyed():
+    """The seed_barrier paths the aggregate claims read, as [((task, init, seed_a, seed_b), path)]: consecutive
+    seeds in the config's order (bertscape.crossseed.seed_pairs); none with one seed."""
+    from bertscape.crossseed import seed_pairs
+
+    return [
+        ((t, i, a, b), f"{R}/seeds{a}-{b}/paths/{t}/{i}.h5") for a, b in seed_pairs(SEEDS) for t in TASKS for i in INITS
+    ]
 
 
 def claims_inputs(wildcards):

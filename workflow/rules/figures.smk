@@ -14,7 +14,11 @@ rule figure:
         code=code_id("figure.py"),
     output:
         [
-            report(f, caption="../report/figure.rst", category="1. Figures") if f.endswith(".png") else f
+            (
+                report(f, caption="../report/figure.rst", category="1. Figures", labels=figure_labels)
+                if f.endswith(".png")
+                else f
+            )
             for f in [f"{R}/figures/{{fig}}.{x}" for x in config["figures"]["formats"]]
         ],
     log:
@@ -40,7 +44,16 @@ rule table1:
         md=f"{R}/figures/table1_rollback.md",
         tsv=f"{R}/figures/table1_rollback.tsv",
         figs=[
-            report(f, caption="../report/table1.rst", category="1. Figures") if f.endswith(".png") else f
+            (
+                report(
+                    f,
+                    caption="../report/table1.rst",
+                    category="1. Figures",
+                    labels=report_labels("table1_rollback", ROLLBACK_TASKS, "finetune"),
+                )
+                if f.endswith(".png")
+                else f
+            )
             for f in [f"{R}/figures/table1_rollback.{x}" for x in config["figures"]["formats"]]
         ],
     log:

@@ -44,6 +44,45 @@ rule sharpness:
         "../scripts/sharpness.py"
 
 
+rule seed_barrier:  # cross-seed (needs >= 2 seeds): the path between two seeds' theta1 (bertscape.crossseed)
+    input:
+        a=lambda wc: ckpt_dir(wc.task, wc.init, wc.seed_a),
+        b=lambda wc: ckpt_dir(wc.task, wc.init, wc.seed_b),
+        init_a=lambda wc: init_file(wc.init, wc.seed_a),  # theta0's shared encoder (shared-base checkpoints)
+        init_b=lambda wc: init_file(wc.init, wc.seed_b),
+        train_a=lambda wc: tokens(wc.task, "train", wc.seed_a),
+        train_b=lambda wc: tokens(wc.task, "train", wc.seed_b),
+        model=MODEL_ID,
+        code=code_id("seed_barrier.py"),
+    output:
+        f"{R}/seeds{{seed_a}}-{{seed_b}}/paths/{{task}}/{{init}}.h5",
+    log:
+        log("seed_barrier/seeds{seed_a}-{seed_b}/{task}-{init}"),
+    benchmark:
+        bench("seed_barrier/seeds{seed_a}-{seed_b}/{task}-{init}")
+    wildcard_constraints:
+        init="finetune|scratch",
+        seed_a=r"\d+",
+        seed_b=r"\d+",
+    conda:
+        "../../envs/torch.yaml"
+    threads: config["threads"]["surface"]
+    resources:
+        **config["resources"]["surface"],
+    params:
+        model=MODEL,
+        task=task_params,
+        epochs=lambda wc: cfg.epochs(config, wc.task, wc.init),
+        eval={
+            k: config["eval"][k]
+            for k in ("train_subset", "batch_tokens", "dtype", "precision_nodes", "precision_budget")
+        },
+        nodes=config["grid"]["curve_points"],  # over [0, 1]
+        seeds=lambda wc: [int(wc.seed_a), int(wc.seed_b)],
+    script:
+        "../scripts/seed_barrier.py"
+
+
 rule claims_seed:  # one seed's claims rows, gated by that seed's preconditions (bertscape.claims.evaluate)
     input:
         unpack(claims_inputs),
@@ -72,6 +111,7 @@ rule claims_seed:  # one seed's claims rows, gated by that seed's preconditions 
 rule claims:  # every seed's rows together: claims.tsv/.json, preconditions, Table 1 vs paper, the claims page
     input:
         rows=[f"{run_dir(s)}/claims/rows.json" for s in SEEDS],
+        paths=[p for _, p in cross_seed_keyed()],  # none with one seed
         code=code_id("claims.py"),
     output:
         tsv=f"{R}/claims/claims.tsv",
@@ -82,14 +122,14 @@ rule claims:  # every seed's rows together: claims.tsv/.json, preconditions, Tab
             f"{R}/claims/claims.html",
             caption="../report/claims.rst",
             category="2. Claims",
-            labels={"claim": "all", "figure": "claims page"},
+            labels={"claim": "all", **report_labels("claims page", seeds=SEEDS)},
         ),
         forest=[
             report(
                 f"{R}/claims/forest_{c}.png",
                 caption="../report/forest.rst",
                 category="2. Claims",
-                labels={"claim": c, "figure": "forest plot"},
+                labels={"claim": c, **report_labels(f"forest plot {c}", seeds=SEEDS)},
             )
             for c in FOREST_CLAIMS
         ],
@@ -103,6 +143,8 @@ rule claims:  # every seed's rows together: claims.tsv/.json, preconditions, Tab
         task_configs={t: config["tasks"][t] for t in TASKS},  # which runs are imported (no training history)
         seeds=SEEDS,  # aligned with input.rows
         display_seed=DISPLAY,
+        tasks=TASKS,
+        path_keys=[k for k, _ in cross_seed_keyed()],  # (task, init, seed_a, seed_b), aligned with input.paths
         forest_claims=FOREST_CLAIMS,  # aligned with output.forest
         style=config["figures"],
     script:

@@ -13,7 +13,9 @@ rule view3d:
         data=view_inputs,
         code=code_id("view3d.py"),
     output:
-        report(f"{R}/views/{{view}}_3d.html", caption="../report/view3d.rst", category="3. 3D views"),
+        report(
+            f"{R}/views/{{view}}_3d.html", caption="../report/view3d.rst", category="3. 3D views", labels=view_labels
+        ),
     log:
         log("view3d/{view}"),
     wildcard_constraints:

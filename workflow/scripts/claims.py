@@ -3,6 +3,7 @@ measure, task) and pooled, a headline per claim with Holm's correction (claims.t
 claim, each seed's preconditions (preconditions.tsv) and Table 1 beside the paper's."""
 from bertscape import evidence as E
 from bertscape import preconditions as P
+from bertscape import xseedclaims as X
 from bertscape.claims import TITLES
 from bertscape.figures.forest import forest
 from bertscape.figures.save import save_figure
@@ -15,7 +16,11 @@ def main(job):
     params = dict(job.params.items())
     paths = list(job.input.rows)  # aligned with params.seeds by the rule; each already gated (claims_seed)
     docs = E.by_seed(list(params["seeds"]), [read_json(p) for p in paths], paths)
-    doc = E.aggregate(docs, params["claims"], int(params["display_seed"]))
+    lines = X.read_paths(list(job.input.paths), params["path_keys"])  # the seed pairs' paths (>= 2 seeds)
+    basins, table = X.barrier_rows(lines, docs, list(params["tasks"]), list(params["seeds"]), params["claims"])
+    cross = basins + X.c6_null_rows(lines, docs, list(params["seeds"]), params["claims"])
+    doc = E.aggregate(docs, params["claims"], int(params["display_seed"]), cross)
+    doc["cross_seed_basins"] = table
     lineage = {k: v for d in docs.values() for k, v in d.get("provenance", {}).get("sources", {}).items()}
     doc["provenance"] = job.provenance(sources=dict(sorted(lineage.items())))  # through each seed's rows
     write_tsv(job.output.tsv, E.flat_rows(doc["decisions"]), E.COLUMNS)

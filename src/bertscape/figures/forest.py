@@ -23,7 +23,7 @@ def forest(claim: str, title: str, results: Sequence[Mapping[str, Any]], style: 
     axes = fig.subplots(len(measures) or 1, 1, squeeze=False, gridspec_kw={"height_ratios": heights})[:, 0]
     if not measures:
         empty_panel(axes[0], f"{claim}: no rows in this run", st)
-    seeds = sorted({c["seed"] for r in results for c in r["per_seed"]})
+    seeds = sorted({c["seed"] for r in results for c in r["per_seed"]}, key=str)  # ints; pairs "7~8"
     markers = dict(zip(seeds, "osD^v<>px*hH+"))
     for ax, m in zip(axes, measures):
         rows = [r for r in results if r["measure"] == m]
