@@ -14,6 +14,7 @@ import yaml
 
 from bertscape import claims as C
 from bertscape import effects as F
+from bertscape import xseedclaims as X
 from bertscape import evidence as E
 from bertscape.cli import main as cli
 from bertscape.verdicts import row
@@ -104,7 +105,8 @@ def test_c6_counts_each_task_pair_once():
 
 
 def test_every_registry_entry_has_an_effect_and_a_configured_tie_band():
-    assert {m.band for m in C.CLAIMS} == set(BANDS)  # every band key used, none unused
+    cross_seed = {X.BARRIER[2], X.C6_NULL[2]}  # decided in the aggregate rule (bertscape.xseedclaims)
+    assert {m.band for m in C.CLAIMS} | cross_seed == set(BANDS)  # every band key used, none unused
     for key, spec in CLAIMS_SCHEMA["tie_bands"]["properties"].items():
         assert spec["description"] and spec["default"] >= 0, key
     for metric in ("acc", "pearson"):
@@ -176,7 +178,9 @@ def test_claims_script_writes_every_file_from_rows_json_fixtures(tmp_path):
         tsv = list(csv.DictReader(f, delimiter="\t"))
     assert list(tsv[0]) == E.COLUMNS
     assert [(r["claim"], r["scope"], r["task"]) for r in tsv] == [
-        ("C1", "task", "RTE"), ("C1", "pooled", "all"), ("C6", "task", "MRPC~RTE (finetune)"), ("C6", "pooled", "all")]
+        ("C1", "task", "RTE"), ("C1", "pooled", "all"), ("C6", "task", "MRPC~RTE (finetune)"), ("C6", "pooled", "all"),
+        ("C6", "task", "MRPC~RTE (finetune)"), ("C6", "pooled", "all")]  # the last two: cos_vs_seed_null, no paths
+    assert {r["verdict"] for r in tsv[4:]} == {"n/a"} and "no seed_barrier output" in tsv[4]["left_out"]
     assert tsv[1]["verdict"] == "holds" and tsv[3]["n_used"] == "5"
     with open(out["preconditions"]) as f:
         pre = list(csv.DictReader(f, delimiter="\t"))

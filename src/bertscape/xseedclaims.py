@@ -81,6 +81,8 @@ def _decide(claim: str, measure: str, band_key: str, cells: dict[str, list[dict]
         return [decision_row(claim, measure, scope, t, na, [("-", {"seed": "-", "task": t, "effect": math.nan,
                                                                     "values": {}, "reason": NEEDS_TWO})], criterion)
                 for scope, t in [("task", x) for x in cells] + [(POOLED, "all")]]
+    if not cells:
+        return []
     used = lambda v: [c["effect"] for c in v if c["tested"]]
     out = [decision_row(claim, measure, "task", t, decide({t: used(v)}, band, **kw), [(c["seed"], c) for c in v],
                         criterion) for t, v in cells.items()]
@@ -103,6 +105,8 @@ def barrier_rows(paths: dict[tuple, dict], docs: dict[int, dict], tasks: list[st
                  cl: dict) -> tuple[list[dict], list[dict]]:
     """(decision rows of C1 cross_seed_barrier, the per task/init/pair basin table). ``paths``: (task, init, a, b)
     -> {barrier, ends: [f(0), f(1)], max, cos} (the seed_barrier rule's HDF5 attrs); ``docs``: seed -> rows.json."""
+    if not tasks:
+        return [], []
     tau = float(cl["tau_loss"])
     pairs, table = seed_pairs(seeds), []
     first = _first_tested(pairs)
@@ -151,7 +155,10 @@ def c6_null_rows(paths: dict[tuple, dict], docs: dict[int, dict], seeds: list[in
             effect = min(null.values()) - c
             v = {"pair": pair_name(a, b), "init": i, "cross_abs_cos": dict(zip(map(str, (a, b)), xs)),
                  "same_task_cos": null}
-            cells[scope].append(_cell((a, b), disjoint(pairs)[k], scope, effect, v, _failures(docs, (a, b), (A, B)), first))
+            missing = [f"{T}/{i} seeds {pair_name(a, b)}" for T in (A, B) if (T, i, a, b) not in paths]
+            why = f"no seed_barrier output for {', '.join(missing)}" if missing else ""
+            cells[scope].append(_cell((a, b), disjoint(pairs)[k], scope, effect, v,
+                                      why or _failures(docs, (a, b), (A, B)), first))
     crit = ("cross-task |cos(delta1_A, delta1_B)| (mean over the pair's seeds) below the same task's "
             "cos(delta1^a, delta1^b) across the two seeds (the smaller of A's and B's); effect null - cross")
     return _decide(*C6_NULL[:2], C6_NULL[2], cells, crit, cl, seeds)

@@ -16,8 +16,9 @@ def main(job):
     params = dict(job.params.items())
     paths = list(job.input.rows)  # aligned with params.seeds by the rule; each already gated (claims_seed)
     docs = E.by_seed(list(params["seeds"]), [read_json(p) for p in paths], paths)
-    lines = X.read_paths(list(job.input.paths), params["path_keys"])  # the seed pairs' paths (>= 2 seeds)
-    basins, table = X.barrier_rows(lines, docs, list(params["tasks"]), list(params["seeds"]), params["claims"])
+    # the seed pairs' paths (>= 2 seeds; the rule always names them, possibly none)
+    lines = X.read_paths(list(job.input.get("paths", [])), params.get("path_keys", []))
+    basins, table = X.barrier_rows(lines, docs, list(params.get("tasks", [])), list(params["seeds"]), params["claims"])
     cross = basins + X.c6_null_rows(lines, docs, list(params["seeds"]), params["claims"])
     doc = E.aggregate(docs, params["claims"], int(params["display_seed"]), cross)
     doc["cross_seed_basins"] = table
