@@ -62,6 +62,7 @@ def estimate(config: dict, tflops: float = 100.0, arch: tuple[int, int, int] | N
             add("curve", f * t * sub * pts1)  # training loss only
             # at most: the fill's region and rim in the grid plus its budget past the edge; dev at C4's window
             add("points", f * t * (sub * (g["points"] ** 2 + config["claims"]["basin_points"]) + n_dev * win))
+            add("seed_barrier", f * t * 2 * sub * g["curve_points"])  # per seed pair: both seeds' subsets
         if task == config["train"]["long_run"]["task"]:
             add("train", 3 * f * t * n_train * config["train"]["long_run"]["extra_epochs"])
         if task in config["layers"]["tasks"]:
@@ -73,7 +74,8 @@ def estimate(config: dict, tflops: float = 100.0, arch: tuple[int, int, int] | N
             for init in ("finetune", "scratch"):
                 add("sharpness", 6 * f * t * sub * config["claims"]["hessian"]["iterations"])
     n = len(seed_list(config))  # every seed runs every rule but the display seed's full grids
-    per = lambda r: 1 if r in DISPLAY_ONLY else n
+    per = lambda r: 1 if r in DISPLAY_ONLY else n - 1 if r == "seed_barrier" else n  # n - 1 consecutive pairs
+    out = {r: v for r, v in out.items() if per(r)}
     return [Line(r, per(r) * int(j), per(r) * fl / 1e15, per(r) * fl / (tflops * 1e12) / 3600) for r, (j, fl) in out.items()]
 
 
@@ -138,6 +140,7 @@ def disk(config: dict, arch: tuple[int, int, int] | None = None) -> list[Disk]:
             add("train", (e + 4 if keep else 5), first + 4 * P + (e - 1) * mid * keep, resume(e))
             add("directions", 1, 2e3)
             add("curve", 1, grid(g["curve_points"] + 2))
+            add("seed_barrier", 1, grid(g["curve_points"] + 2))  # per seed pair
             add("surface_shard", g["shards"], g["shards"] * grid(0) + grid(g["points"] ** 2 + 2))
             add("surface_gather", 1, grid(g["points"] ** 2 + 2))
         if task == config["train"]["long_run"]["task"]:
@@ -152,10 +155,11 @@ def disk(config: dict, arch: tuple[int, int, int] | None = None) -> list[Disk]:
     seeds = seed_list(config)  # per seed: everything but the pre-trained encoder; data once per data seed
     times = {"finetune_init": 1, "other": 1, "prepare_data": len({data_seed(config, s) for s in seeds}),
              "tokenize": len({data_seed(config, s) for s in seeds})}
+    times["seed_barrier"] = len(seeds) - 1  # consecutive seed pairs
     for x in out.values():
         k = times.get(x.rule, len(seeds))
         x.files, x.bytes = k * x.files, k * x.bytes
-    return list(out.values())
+    return [x for x in out.values() if x.files or x.rule == "other"]
 
 
 def checkpoint_bytes_before(config: dict, arch: tuple[int, int, int] | None = None) -> float:
