@@ -63,7 +63,8 @@ def test_the_path_engine_interpolates_encoder_and_head(tiny_bert_dir, tmp_path):
         zero = {k: torch.zeros_like(v) for k, v in theta.items() if v.is_floating_point()}
         ref = BertLandscape(config, theta, zero, None, batches).evaluate(0.0)
         assert values["train_loss"][int(t * 4)] == pytest.approx(ref["train_loss"], rel=1e-5)
-    mid = {k: (theta_a[k] + 0.5 * (theta_b[k] - theta_a[k])) if v.is_floating_point() else v for k, v in theta_a.items()}
+    mid = {k: (theta_a[k] + 0.5 * (theta_b[k] - theta_a[k])) if v.is_floating_point() else v
+           for k, v in theta_a.items()}
     ref = BertLandscape(config, mid, {k: torch.zeros_like(v) for k, v in mid.items() if v.is_floating_point()}, None,
                         batches).evaluate(0.0)
     assert values["train_loss"][2] == pytest.approx(ref["train_loss"], rel=1e-5)
@@ -159,7 +160,8 @@ def test_c6_null_separates_a_planted_task_component_from_a_shared_one(own, verdi
 
 def test_cross_seed_rows_count_in_the_claim_s_headline():
     seeds = list(range(10))
-    paths = {("RTE", i, a, b): 0.0 if i == "finetune" else 1.0 for a, b in seed_pairs(seeds) for i in ("finetune", "scratch")}
+    paths = {("RTE", i, a, b): 0.0 if i == "finetune" else 1.0 for a, b in seed_pairs(seeds)
+             for i in ("finetune", "scratch")}
     rows, _ = barrier_rows(_paths(paths), {}, ["RTE"], seeds, CL)
     doc = aggregate({s: {"claims": []} for s in seeds}, {**CL, "tie_bands": {**CL["tie_bands"]}}, 0, rows)
     assert next(h for h in doc["headlines"] if h["claim"] == "C1")["supporting"] == ["cross_seed_barrier"]

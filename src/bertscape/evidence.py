@@ -79,9 +79,10 @@ def decide_all(docs: dict[int, dict], cl: dict) -> list[dict]:
         crit = next(c["criterion"] for v in by_task.values() for _, c in v)
         for t, v in by_task.items():
             out.append(decision_row(m.claim, m.measure, "task", t, decide({t: [c["effect"] for _, c in v]}, band, **kw),
-                               v, crit))
+                                    v, crit))
         pooled = decide({t: [c["effect"] for _, c in v] for t, v in by_task.items()}, band, **kw)
-        out.append(decision_row(m.claim, m.measure, POOLED, "all", pooled, [x for v in by_task.values() for x in v], crit))
+        out.append(decision_row(m.claim, m.measure, POOLED, "all", pooled, [x for v in by_task.values() for x in v],
+                                crit))
     return out
 
 

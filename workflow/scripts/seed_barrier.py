@@ -21,7 +21,8 @@ def main(job):
     cos = delta_cos(theta0[a], theta1[a], theta0[b], theta1[b], keys)  # same task, two seeds: C6's null
     del theta0
     # the 1D curves' training subset of each seed, pooled: the path reads the same from either end
-    batches = [x for s, f in ((a, inp.train_a), (b, inp.train_b)) for x in eval_batches(load_tensors(f), None, p.eval, s)]
+    batches = [x for s, f in ((a, inp.train_a), (b, inp.train_b))
+               for x in eval_batches(load_tensors(f), None, p.eval, s)]
     task = TaskSpec(**p.task)
     engine = line_engine(load_config(resolve_model_dir(**job.model()), task.num_labels), theta1[a], theta1[b],
                          batches, p.eval["dtype"])
@@ -32,7 +33,8 @@ def main(job):
                       p.eval["precision_nodes"], a * 1009 + b, p.eval["precision_budget"], job.output[0])
     grid = line_grid(nodes, values, {"task": job.wildcards.task, "init": job.wildcards.init, "seed_a": a, "seed_b": b,
                                      "cos_delta1": cos["cos"], "norm_delta1_a": cos["norm_a"],
-                                     "norm_delta1_b": cos["norm_b"], "n_train_subset": sum(len(x.labels) for x in batches),
+                                     "norm_delta1_b": cos["norm_b"],
+                                     "n_train_subset": sum(len(x.labels) for x in batches),
                                      "loss": task.loss, "epoch_theta1": p.epochs, **precision,
                                      "provenance": job.provenance()})
     write_grid(job.output[0], grid)
