@@ -191,6 +191,9 @@ def test_claims_are_measured_and_the_html_report_builds(tiny_project, tmp_path):
     for caption in ("Figure 1", "Figure 4", "Figure 7", "Table 1", "claims.html", "forest_C1.png", "fig5_curves.png", "3. 3D views",
                     "surfaces_3d.html", "layers_3d.html"):
         assert caption in text, caption
+    # every item carries labels the report can filter by (task, init, seed)
+    assert '"labels": {"figure": "fig4_long_run", "task": "MRPC", "init": "finetune, long", "seed": "7"}' in text
+    assert text.count('"labels": {') == 7 + 1 + 2 + 1 + 6  # figures, Table 1, 3D views, claims page, forest plots
 
 
 def check_preconditions(out, doc):
