@@ -165,3 +165,11 @@ def test_cross_seed_rows_count_in_the_claim_s_headline():
     rows, _ = barrier_rows(_paths(paths), {}, ["RTE"], seeds, CL)
     doc = aggregate({s: {"claims": []} for s in seeds}, {**CL, "tie_bands": {**CL["tie_bands"]}}, 0, rows)
     assert next(h for h in doc["headlines"] if h["claim"] == "C1")["supporting"] == ["cross_seed_barrier"]
+
+
+def test_c6_null_is_for_fine_tuned_runs_only():
+    """A scratch theta0 is drawn per seed: two seeds' scratch delta1 share no theta0, so they give no null."""
+    docs = {s: {"claims": [c6_row("RTE", "MRPC", "scratch", 0.05), c6_row("RTE", "MRPC", "finetune", 0.01)]}
+            for s in (7, 8)}
+    rows = c6_null_rows({}, docs, [7, 8], CL)
+    assert [r["task"] for r in rows] == ["MRPC~RTE (finetune)", "all"]

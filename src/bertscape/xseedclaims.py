@@ -8,7 +8,8 @@
   |cos(delta1_A, delta1_B)| (each seed's, from its directions; mean over a and b) against the null that shared
   theta0 and training produce, the same task's delta1 under the two seeds: min(cos(delta1_A^a, delta1_A^b),
   cos(delta1_B^a, delta1_B^b)). Effect: null - cross (> 0: two tasks' directions are closer to orthogonal than one
-  task's directions under two seeds). Tie band ``claims.tie_bands.cos_seed_null``.
+  task's directions under two seeds). Tie band ``claims.tie_bands.cos_seed_null``. Fine-tuned runs only: their
+  theta0 (the pre-trained encoder) is the same for every seed, a scratch theta0 is drawn per seed.
 
 Only the disjoint seed pairs enter the sign test and the bootstrap (pairs sharing a seed are not independent,
 :func:`bertscape.crossseed.disjoint`); the others are listed with the reason. A pair whose seeds fail a needed
@@ -25,6 +26,9 @@ from .crossseed import NEEDS_TWO, disjoint, pair_name, seed_pairs
 from .evidence import POOLED, decision_row
 from .stats import decide
 
+# the null needs theta0 shared by the two seeds: the pre-trained encoder is; a scratch theta0 is drawn per seed, so
+# two seeds' scratch delta1 share only the training, not theta0 (no null for scratch)
+NULL_INITS = ("finetune",)
 NEEDS = ("P1", "P2")  # of both inits of the task, in both seeds: each theta1 trained and at a minimum of its curve
 BARRIER = ("C1", "cross_seed_barrier", "seed_barrier")  # (claim, measure, tie-band key)
 C6_NULL = ("C6", "cos_vs_seed_null", "cos_seed_null")
@@ -143,7 +147,7 @@ def c6_null_rows(paths: dict[tuple, dict], docs: dict[int, dict], seeds: list[in
     """Decision rows of C6 cos_vs_seed_null, one scope per unordered task pair and init."""
     cross, pairs = _cross_cos(docs), seed_pairs(seeds)
     first = _first_tested(pairs)
-    scopes = sorted({(a, b, i) for a, b, i, _ in cross})
+    scopes = sorted({(a, b, i) for a, b, i, _ in cross if i in NULL_INITS})
     cells: dict[str, list[dict]] = {}
     for A, B, i in scopes:
         scope = f"{A}~{B} ({i})"
