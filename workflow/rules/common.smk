@@ -445,14 +445,17 @@ def points_inputs(wildcards):
 # ---- used by train.smk
 
 
-def train_inputs(wildcards):
-    t, s = wildcards.task, wildcards.seed
-    inp = {"train": tokens(t, "train", s), "dev": tokens(t, "dev", s), "model": MODEL_ID}
-    if wildcards.init in ("finetune", "scratch"):  # theta0's encoder, shared by every run of the init and seed
-        inp["init"] = init_file(wildcards.init, s)
-    if wildcards.init == "long":  # §5.3: continue the fine-tuned run for more epochs
+def run_inputs(t, init, s):
+    inp = {"train": tokens(t, "train", s), "dev": tokens(t, "dev", s)}
+    if init in ("finetune", "scratch"):  # theta0's encoder, shared by every run of the init and seed
+        inp["init"] = init_file(init, s)
+    if init == "long":  # §5.3: continue the fine-tuned run for more epochs
         inp["start"] = ckpt_dir(t, "finetune", s)
     return inp
+
+
+def train_inputs(wildcards):
+    return {**run_inputs(wildcards.task, wildcards.init, wildcards.seed), "model": MODEL_ID}
 
 
 # ---- used by trajectories.smk

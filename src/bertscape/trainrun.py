@@ -1,0 +1,90 @@
+"""One training run as a job sees it: its model, data and checkpoint store set up from its files, and its
+records published next to its checkpoints. Shared by rule train (one run, :func:`bertscape.train.train`) and
+rule train_group (a fused group, :func:`bertscape.fused.train_fused`), so a run's files are the same whichever
+rule made them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .checkpoints import DISPLACEMENT_COLUMNS, full_path
+from .data import TaskSpec
+from .fused import Run
+from .io import load_tensors, write_tsv
+from .modeling import build_model, head_note, model_identity
+from .provenance import sha256_path
+from .store import CheckpointStore
+from .train import TrainSpec
+
+
+@dataclass
+class RunFiles:
+    """What one run reads (``inputs``: train, dev, init?, start?) and writes, and its params (rule train's)."""
+    task: str
+    init: str
+    seed: int
+    inputs: dict[str, str]
+    ckpts: str
+    steps: str
+    epochs: str
+    displacements: str
+    task_spec: dict
+    spec: dict
+    first_epoch: int = 0
+    storage: str = "fp16_delta"
+    keep: bool = False
+    eval_batch_tokens: int = 4096
+
+
+@dataclass
+class Prepared:
+    run: Run
+    files: RunFiles
+    sources: dict
+    head: str | None
+    moved: list[dict] = field(default_factory=list)
+
+
+def prepare(f: RunFiles, model_dir: Path, model_params: dict, provenance) -> Prepared:
+    """The run's theta0 (or, for a long run, the fine-tuning run's last epoch), data and store.
+    ``provenance(sources)`` -> the job's provenance record (written into every checkpoint's metadata)."""
+    scratch = load_tensors(f.inputs["init"]) if f.init == "scratch" else None
+    num_labels = TaskSpec(**f.task_spec).num_labels
+    model = build_model(model_dir, num_labels, "scratch" if f.init == "scratch" else "finetune", f.seed, scratch)
+    head = head_note(model_dir, num_labels) if f.init == "finetune" else None
+    first = f.first_epoch
+    if f.init == "long":  # start from the last checkpoint of the regular fine-tuning run
+        model.load_state_dict(load_tensors(full_path(f.inputs["start"], first)))
+    spec = TrainSpec(**f.spec, eval_batch_tokens=f.eval_batch_tokens)
+    data = {s: load_tensors(f.inputs[s]) for s in ("train", "dev")}
+    ident = {k: sha256_path(f.inputs[k]) for k in ("train", "dev", "init", "start") if k in f.inputs}
+    out = Path(f.ckpts)
+    paths = [str(out / f"epoch{first + e}.safetensors") for e in range(spec.epochs + 1)]
+    base = None
+    if f.init == "long":  # its start is the fine-tuning run's last checkpoint: not stored twice; deltas from theta0
+        paths[0], base = None, full_path(f.inputs["start"], 0)
+    sources = {"model": {**model_identity(model_dir=model_dir, **model_params), **({"head": head} if head else {})}}
+    meta = {"task": f.task, "init": f.init, "provenance": provenance(sources)}
+    moved: list[dict] = []  # each epoch reduced to what eqs 3-5 need, measured before anything is published
+    store = CheckpointStore(paths, out.parent / ".resume", meta, identity=str(ident), storage=f.storage,
+                            delta_base=base, keep_intermediate=f.keep, theta0_base=f.inputs.get("init"),
+                            displacements=moved)
+    return Prepared(Run(model, data["train"], data["dev"], spec, store), f, sources, head, moved)
+
+
+def publish(p: Prepared, steps: list[dict], epochs: list[dict], sidecar) -> str:
+    """Write the run's steps.tsv, epochs.tsv and displacements.tsv (epochs numbered from its first), their
+    provenance sidecars via ``sidecar(path, sources)``; returns the final dev line for the log."""
+    f, first = p.files, p.files.first_epoch
+    for r in steps + epochs + p.moved:
+        r["epoch"] += first
+    for r in steps:
+        r["epoch_pos"] += first
+    write_tsv(f.steps, steps, ["epoch", "step", "epoch_pos", "loss", "lr"])
+    write_tsv(f.epochs, epochs, list(epochs[0]))  # epoch, train/dev loss, dev_<GLUE metric>...
+    write_tsv(f.displacements, p.moved, DISPLACEMENT_COLUMNS)
+    sidecar(f.epochs, p.sources)
+    sidecar(f.displacements, p.sources)  # (the trajectory's lineage goes through it)
+    return f"{f.task} {f.init} seed {f.seed}: final dev " + \
+        ", ".join(f"{k[4:]} {v:.4f}" for k, v in epochs[-1].items() if k.startswith("dev_"))
