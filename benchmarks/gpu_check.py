@@ -5,7 +5,8 @@
 
 Random weights of BERT-large's shape (24 layers, hidden 1024, 16 heads, intermediate 4096; built from the
 config, nothing downloaded), two random directions, random token ids; the fast engine (BertLandscape)
-evaluates a shard of grid points in each precision. MFU = useful FLOPs/s (real tokens through the layers)
+evaluates a shard of grid points in each precision, then the multi-point engine (bertscape.multipoint, fp32)
+the same shard --multi nodes per pass ("fp32 xK" row; 0 leaves it out). MFU = useful FLOPs/s (real tokens through the layers)
 over the GPU's datasheet dense peak for that precision; max rel err = train loss vs the fp32 run.
 """
 from __future__ import annotations
@@ -65,9 +66,11 @@ def main():
     ap.add_argument("--examples", type=int, default=256)
     ap.add_argument("--length", type=int, default=128)
     ap.add_argument("--batch-tokens", type=int, default=16384)
+    ap.add_argument("--multi", type=int, default=8, help="nodes per pass of the multi-point row (0: no such row)")
     ap.add_argument("--tiny", action="store_true", help="a tiny model on the CPU: checks this script runs")
     args = ap.parse_args()
     from bertscape.landscape import BertLandscape
+    from bertscape.multipoint import MultiPointLandscape
 
     cfg, theta0, d1, d2, batches = build(args)
     name, peaks = gpu_peaks()
@@ -77,20 +80,25 @@ def main():
           f"({sum(b.n_tokens for b in batches)} real tokens); {args.points} points per shard")
     print(f"{'precision':<10}{'build s':>8}{'points/s':>10}{'TFLOP/s':>9}{'MFU':>7}{'max rel err':>13}")
     ref = None
-    for dt in dtypes:
+    K = args.multi
+    for dt in dtypes + ([f"fp32 x{K}"] if K > 1 else []):
         t = time.perf_counter()
-        eng = BertLandscape(cfg, theta0, d1, d2, batches, dtype=dt)
-        eng.evaluate(*pts[0])  # warm-up (kernels, allocator)
+        multi = dt.startswith("fp32 x")
+        eng = (MultiPointLandscape if multi else BertLandscape)(cfg, theta0, d1, d2, batches,
+                                                               dtype="fp32" if multi else dt)
+        run = (lambda ps: [v["train_loss"] for s in range(0, len(ps), K) for v in eng.evaluate_many(ps[s:s + K])]) \
+            if multi else (lambda ps: [eng.evaluate(a, b)["train_loss"] for a, b in ps])
+        run(pts[:K] if multi else pts[:1])  # warm-up (kernels, allocator)
         build_s = time.perf_counter() - t
         if eng.device.type == "cuda":
             torch.cuda.synchronize()
         t = time.perf_counter()
-        vals = [eng.evaluate(a, b)["train_loss"] for a, b in pts]  # metrics() syncs each point
+        vals = run(pts)  # metrics() syncs each point
         dt_s = (time.perf_counter() - t) / len(pts)
         ref = ref or vals
         err = max(abs(x - y) / abs(y) for x, y in zip(vals, ref))
         tf = eng.useful_flops() / dt_s / 1e12
-        mfu = f"{tf / peaks[dt]:.0%}" if peaks else "n/a"
+        mfu = f"{tf / peaks[dt.split()[0]]:.0%}" if peaks else "n/a"
         print(f"{dt:<10}{build_s:>8.1f}{1 / dt_s:>10.2f}{tf:>9.1f}{mfu:>7}{err:>13.1e}")
         del eng
         if torch.cuda.is_available():
