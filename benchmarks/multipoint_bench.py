@@ -55,8 +55,7 @@ def main() -> None:
         theta0, theta1 = load_tensors(d / "theta0.safetensors"), load_tensors(d / "theta1.safetensors")
         d1, d2 = directions(d)
         single, _ = engine_at(args.kind, config, theta0, theta1, d1, d2, batches, layers, "fp32")
-        multi = MultiPointLandscape.__new__(MultiPointLandscape)
-        multi.__dict__.update(single.__dict__)  # the same base, directions, packs and cache (no second copy)
+        multi = MultiPointLandscape.of(single)  # the same base, directions, packs and cache (no second copy)
         ax = np.linspace(-1, 1, args.points)
         pts = [(float(a), float(-a)) for a in ax]
         useful = single.useful_flops()

@@ -33,6 +33,16 @@ class MultiPointLandscape(BertLandscape):
         if self.dtype != "fp32":
             raise BertscapeError(f"the multi-point engine evaluates in fp32 only (got {self.dtype})")
 
+    @classmethod
+    def of(cls, engine: BertLandscape) -> "MultiPointLandscape":
+        """The multi-point engine over a built single-point engine's state (its base, directions, packed batches
+        and cache: shared, not copied)."""
+        if engine.dtype != "fp32":
+            raise BertscapeError(f"the multi-point engine evaluates in fp32 only (got {engine.dtype})")
+        many = cls.__new__(cls)
+        many.__dict__.update(engine.__dict__)
+        return many
+
     def _stacked(self, i: int, points: list[tuple[float, float]]) -> dict[str, torch.Tensor]:
         """Layer i's weights at every node, (K, ...): a varied tensor summed per node as the single-point engine
         sums it; an unvaried one the base, broadcast (no copy)."""

@@ -30,7 +30,8 @@ from .directions import State, norm, split
 from .modeling import encoder_prefix
 from .h5io import Grid, write_grid
 from .io import load_tensors, read_json, write_json
-from .landscape import make_engine
+from .landscape import BertLandscape, make_engine
+from .multipoint import MultiPointLandscape
 
 ANCHORS = {"surface": {"start": (0.0, 0.0), "end": (1.0, 0.0)},
            "curve": {"start": (0.0, 0.0), "end": (1.0, 0.0)},
@@ -139,7 +140,8 @@ def points(kind: str, alpha: np.ndarray, beta: np.ndarray | None) -> list[tuple[
 
 
 def evaluate_shard(engine, kind: str, alpha, beta, k: int, n: int, partial: str | os.PathLike, key: str,
-                   flush_every: int = 20, progress: bool = True) -> dict[str, dict[str, float]]:
+                   flush_every: int = 20, progress: bool = True, per_pass: int = 1) -> dict[str, dict[str, float]]:
+    """Shard k of n; ``per_pass`` > 1 with an engine that has ``evaluate_many``: that many nodes per pass."""
     todo = points(kind, alpha, beta)[k::n]
     partial = Path(partial)
     done = {}
@@ -148,10 +150,12 @@ def evaluate_shard(engine, kind: str, alpha, beta, k: int, n: int, partial: str 
         if saved.get("key") == key:
             done = saved["values"]
     last = len(done)
-    for name, a, b in tqdm(todo, desc=f"shard {k}/{n}", disable=not progress, mininterval=2.0):
-        if name in done:
-            continue
-        done[name] = engine.evaluate(a, b)
+    left = [t for t in todo if t[0] not in done]
+    step = per_pass if hasattr(engine, "evaluate_many") else 1
+    for s in tqdm(range(0, len(left), step), desc=f"shard {k}/{n}", disable=not progress, mininterval=2.0):
+        chunk = left[s:s + step]
+        got = engine.evaluate_many([(a, b) for _, a, b in chunk]) if step > 1 else [engine.evaluate(*chunk[0][1:])]
+        done.update({name: v for (name, _, _), v in zip(chunk, got)})
         if len(done) - last >= flush_every:
             write_json(partial, {"key": key, "values": done})
             last = len(done)
@@ -198,8 +202,11 @@ def run_shard(spec: EngineSpec, axis: list, k: int, n: int, out: str | os.PathLi
     beta = None if spec.kind == "curve" else alpha.copy()
     out = Path(out)
     partial = out.with_name(f".{out.name}.partial.json")
+    per_pass = spec.ev.get("points_per_pass", 1)
+    if per_pass > 1 and isinstance(engine, BertLandscape) and engine.dtype == "fp32":  # eval.points_per_pass
+        engine = MultiPointLandscape.of(engine)
     with preempt.watch():  # a time limit or preemption: flush the finished nodes and stop (a rerun resumes)
-        values = evaluate_shard(engine, spec.kind, alpha, beta, k, n, partial, key)
+        values = evaluate_shard(engine, spec.kind, alpha, beta, k, n, partial, key, per_pass=per_pass)
     coords = {name: (a, b) for name, a, b in points(spec.kind, alpha, beta)}
     precision = check(engine, values, coords, spec.ev["precision_nodes"], spec.seed * 1009 + k,
                       spec.ev["precision_budget"], out)

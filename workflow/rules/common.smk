@@ -230,7 +230,8 @@ def task_params(wc):
 
 def eval_params():
     """Everything that decides a landscape value at a point (and nothing else)."""
-    return {"eval": config["eval"], "seed": seed_param}
+    ev = {k: v for k, v in config["eval"].items() if k != "points_per_pass" or v != 1}  # (1: absent, as before)
+    return {"eval": ev, "seed": seed_param}
 
 
 def all_figures():
