@@ -446,6 +446,45 @@ def points_inputs(wildcards):
 # ---- used by train.smk
 
 
+from bertscape import traingroups
+
+FUSED = config["train"]["fused"]
+TRAIN_INITS = "(?!)" if FUSED else "finetune|scratch|long"  # "(?!)": a pattern that matches nothing
+TRAINED = [
+    (s, t, i) for s in SEEDS for t in TASKS for i in INITS + (["long"] if t == LONG else []) if (t, i) not in IMPORTED
+]
+TRAIN_GROUPS = (
+    traingroups.train_groups(TRAINED, {t: SPECS[t].num_labels for t in TASKS}, config["train"]["fused_max"])
+    if FUSED
+    else {}
+)
+
+
+def run_params(s, t, i):
+    """One run of a group: what rule train gets from its wildcards and params."""
+    return {
+        "seed": s,
+        "task": t,
+        "init": i,
+        "task_spec": dataclasses.asdict(SPECS[t]),
+        "spec": cfg.train_params(config, t, i, s),
+        "first_epoch": config["tasks"][t]["epochs_finetune"] if i == "long" else 0,
+    }
+
+
+def group_inputs(runs):
+    return {f"{k}_{j}": v for j, r in enumerate(runs) for k, v in run_inputs(r[1], r[2], r[0]).items()}
+
+
+def group_outputs(runs):
+    out = {}
+    for j, (s, t, i) in enumerate(runs):
+        d = f"{run_dir(s)}/train/{t}/{i}"
+        out[f"ckpts_{j}"] = directory(f"{d}/checkpoints")
+        out.update({f"{k}_{j}": f"{d}/{k}.tsv" for k in ("steps", "epochs", "displacements")})
+    return out
+
+
 def run_inputs(t, init, s):
     inp = {"train": tokens(t, "train", s), "dev": tokens(t, "dev", s)}
     if init in ("finetune", "scratch"):  # theta0's encoder, shared by every run of the init and seed

@@ -5,48 +5,12 @@
 # and reduces every epoch to what the trajectory needs (displacements.tsv, bertscape.checkpoints);
 # train.keep_intermediate: true also publishes the epochs in between.
 
+
 #
 # train.fused: true: the runs are trained in groups (bertscape.traingroups), one job per group (a rule per group,
 # train_group_g0, g1, ...: a rule's outputs are fixed, a group's are its runs' own files), each run's files where
 # rule train writes them; rule train then matches no run (its init constraint matches nothing), so exactly one
-# rule makes a run's files. Imported runs stay with import_checkpoint.
-from bertscape import traingroups
-
-FUSED = config["train"]["fused"]
-TRAIN_INITS = "(?!)" if FUSED else "finetune|scratch|long"  # "(?!)": a pattern that matches nothing
-TRAINED = [
-    (s, t, i) for s in SEEDS for t in TASKS for i in INITS + (["long"] if t == LONG else []) if (t, i) not in IMPORTED
-]
-TRAIN_GROUPS = (
-    traingroups.train_groups(TRAINED, {t: SPECS[t].num_labels for t in TASKS}, config["train"]["fused_max"])
-    if FUSED
-    else {}
-)
-
-
-def run_params(s, t, i):
-    """One run of a group: what rule train gets from its wildcards and params."""
-    return {
-        "seed": s,
-        "task": t,
-        "init": i,
-        "task_spec": dataclasses.asdict(SPECS[t]),
-        "spec": cfg.train_params(config, t, i, s),
-        "first_epoch": config["tasks"][t]["epochs_finetune"] if i == "long" else 0,
-    }
-
-
-def group_inputs(runs):
-    return {f"{k}_{j}": v for j, r in enumerate(runs) for k, v in run_inputs(r[1], r[2], r[0]).items()}
-
-
-def group_outputs(runs):
-    out = {}
-    for j, (s, t, i) in enumerate(runs):
-        d = f"{run_dir(s)}/train/{t}/{i}"
-        out[f"ckpts_{j}"] = directory(f"{d}/checkpoints")
-        out.update({f"{k}_{j}": f"{d}/{k}.tsv" for k in ("steps", "epochs", "displacements")})
-    return out
+# rule makes a run's files. Imported runs stay with import_checkpoint. (The groups: common.smk, TRAIN_GROUPS.)
 
 
 rule scratch_init:
