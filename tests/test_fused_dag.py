@@ -16,6 +16,7 @@ from test_seeds import TINY, plans_of
 
 from bertscape.io import load_tensors
 from bertscape.traingroups import train_groups
+from bertscape.trainrun import epoch_columns
 
 LABELS = {"MNLI": 3, "MRPC": 2, "RTE": 2, "STSB": 1}
 
@@ -50,6 +51,16 @@ def test_the_fused_plan_has_group_jobs_and_no_train_job(tmp_path):
     assert "train" not in rules["one_each"] and sum(r.startswith("train_group") for r in rules["one_each"]) == 10
     rest = lambda rs: sorted(r for r in rs if r != "train" and not r.startswith("train_group"))
     assert rest(rules["fused"]) == rest(rules["separate"])  # every other job unchanged
+
+
+def test_epochs_tsv_has_one_column_order_resumed_or_not():
+    """A resume state's records come back from JSON with sorted keys; epochs.tsv's columns must not follow them
+    (the kill test below found it: the resumed run's epochs.tsv had its columns sorted)."""
+    fresh = {"epoch": 0, "train_loss": 1.0, "dev_loss": 0.5, "dev_acc": 0.5, "dev_mcc": 0.0, "dev_f1": 0.6}
+    resumed = dict(sorted(fresh.items()))
+    assert list(resumed) != list(fresh) and epoch_columns(resumed) == epoch_columns(fresh) == list(fresh)
+    reg = {"epoch": 0, "train_loss": 1.0, "dev_loss": 0.5, "dev_pearson": 0.1, "dev_spearman": 0.2, "dev_mse": 0.5}
+    assert epoch_columns(dict(sorted(reg.items()))) == list(reg)
 
 
 RUNS = ("finetune", "scratch")  # MRPC's: one group of 2 runs, 2 steps an epoch, 2 epochs each

@@ -73,6 +73,17 @@ def prepare(f: RunFiles, model_dir: Path, model_params: dict, provenance) -> Pre
     return Prepared(Run(model, data["train"], data["dev"], spec, store), f, sources, head, moved)
 
 
+# epochs.tsv's columns in the order an uninterrupted run's records have them (train_loss, then evaluate()'s: the
+# loss, then bertscape.metrics.glue_metrics' order); records read back from a resume state come with sorted keys
+EPOCH_COLUMNS = ("epoch", "train_loss", "dev_loss", "dev_acc", "dev_mcc", "dev_f1", "dev_pearson", "dev_spearman",
+                 "dev_mse")
+
+
+def epoch_columns(record: dict) -> list[str]:
+    """epochs.tsv's columns, the same whether the run was resumed or not."""
+    return [k for k in EPOCH_COLUMNS if k in record] + sorted(k for k in record if k not in EPOCH_COLUMNS)
+
+
 def publish(p: Prepared, steps: list[dict], epochs: list[dict], sidecar) -> str:
     """Write the run's steps.tsv, epochs.tsv and displacements.tsv (epochs numbered from its first), their
     provenance sidecars via ``sidecar(path, sources)``; returns the final dev line for the log."""
@@ -82,7 +93,7 @@ def publish(p: Prepared, steps: list[dict], epochs: list[dict], sidecar) -> str:
     for r in steps:
         r["epoch_pos"] += first
     write_tsv(f.steps, steps, ["epoch", "step", "epoch_pos", "loss", "lr"])
-    write_tsv(f.epochs, epochs, list(epochs[0]))  # epoch, train/dev loss, dev_<GLUE metric>...
+    write_tsv(f.epochs, epochs, epoch_columns(epochs[0]))
     write_tsv(f.displacements, p.moved, DISPLACEMENT_COLUMNS)
     sidecar(f.epochs, p.sources)
     sidecar(f.displacements, p.sources)  # (the trajectory's lineage goes through it)
