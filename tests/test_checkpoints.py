@@ -68,18 +68,66 @@ def test_shared_base_file_holds_only_what_differs_and_loads_bit_for_bit(tmp_path
         ck.load(tmp_path / "run" / "epoch0.safetensors")
 
 
+def test_packed_file_loads_bit_for_bit_is_smaller_and_refuses_a_changed_base(tmp_path):
+    """The packed format (train.last_checkpoint: fp32_packed) is lossless for every fp32 bit pattern (signs that
+    flip, zeros, subnormals, inf/nan), keeps tensors the base lacks or shapes it differs in as they are, is smaller
+    than the plain file when the weights moved little, and refuses a base whose bytes changed."""
+    g = torch.Generator().manual_seed(0)
+    base = {"bert.w": torch.randn(400, 64, generator=g), "bert.ids": torch.arange(5),
+            "bert.odd": torch.randn(3, generator=g)}
+    save_tensors(tmp_path / "init.safetensors", base)
+    w = base["bert.w"] * (1 + 1e-3 * torch.randn(400, 64, generator=g))
+    w[0, :6] = torch.tensor([0.0, -0.0, float("inf"), float("nan"), 1e-42, -base["bert.w"][0, 5]])
+    theta = {"bert.w": w, "bert.ids": torch.arange(5) + 1, "bert.odd": torch.randn(4, generator=g),
+             "classifier.weight": torch.randn(2, 64, generator=g)}
+    (tmp_path / "run").mkdir()
+    path = tmp_path / "run" / "epoch3.safetensors"
+    ck.save_packed(path, theta, tmp_path / "init.safetensors", tmp_path / "init.safetensors", tmp_path / "run")
+    stored = load_tensors(path)
+    assert sorted(stored) == ["bert.ids", "bert.odd", "classifier.weight", "packed.bert.w"]  # no weight under its name
+    assert ck.packed_names(path) == ["bert.w"]
+    back = ck.load(path)
+    assert sorted(back) == sorted(theta)
+    assert all(torch.equal(back[k].view(torch.int32) if back[k].is_floating_point() else back[k],
+                           theta[k].view(torch.int32) if theta[k].is_floating_point() else theta[k]) for k in theta)
+    plain = tmp_path / "plain.safetensors"
+    save_tensors(plain, theta)
+    assert path.stat().st_size < 0.8 * plain.stat().st_size
+    save_tensors(tmp_path / "init.safetensors", {**base, "bert.w": base["bert.w"] * 2})
+    with pytest.raises(BertscapeError, match="is packed against ../init.safetensors"):
+        ck.load(path)
+
+
+def test_export_checkpoint_writes_the_plain_file(tmp_path, capsys):
+    from bertscape.cli import main
+
+    g = torch.Generator().manual_seed(1)
+    base = {"bert.w": torch.randn(50, 8, generator=g)}
+    save_tensors(tmp_path / "init.safetensors", base)
+    theta = {"bert.w": base["bert.w"] + 1e-4, "classifier.bias": torch.zeros(2)}
+    ck.save_packed(tmp_path / "p.safetensors", theta, tmp_path / "init.safetensors", tmp_path / "init.safetensors",
+                   tmp_path)
+    assert main(["export-checkpoint", str(tmp_path / "p.safetensors"), str(tmp_path / "out.safetensors")]) == 0
+    out = load_tensors(tmp_path / "out.safetensors")
+    assert sorted(out) == sorted(theta) and all(torch.equal(out[k], theta[k]) for k in theta)
+    assert main(["export-checkpoint", str(tmp_path / "missing.safetensors"), str(tmp_path / "x")]) == 2
+    assert "no such file" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("storage", ["fp32", "fp16_delta"])
 def test_a_lean_run_publishes_theta0_head_and_last_epoch_and_measures_the_trajectory(tiny_bert_dir, tmp_path, storage):
-    """keep_intermediate=False: only theta0 (its head, the encoder shared with the init file) and theta1 are
-    published; the displacement rows give the trajectory of the whole run (eqs 3-5), exactly for fp32 storage and
+    """keep_intermediate=False: only theta0 (its head, the encoder shared with the init file) and theta1 (plain, or
+    packed against the init file with fp16 deltas) are published; the displacement rows give the trajectory of the whole run (eqs 3-5), exactly for fp32 storage and
     within the recorded bound for fp16 deltas."""
     full = fit(tiny_bert_dir, tmp_path / "full", "fp32")
     model = build_model(tiny_bert_dir, 2, "finetune", 0)
     init = tmp_path / "init.safetensors"
     save_tensors(init, {k: v for k, v in state_dict(model).items() if k.startswith("bert.")})
     rows = []
-    lean = fit(tiny_bert_dir, tmp_path / "lean", storage, keep_intermediate=False, theta0_base=init, displacements=rows)
+    lean = fit(tiny_bert_dir, tmp_path / "lean", storage, keep_intermediate=False, theta0_base=init, displacements=rows,
+               last="fp32_packed" if storage == "fp16_delta" else "fp32")
     assert sorted(p.name for p in lean.iterdir()) == ["epoch0.safetensors", "epoch4.safetensors"]
+    assert bool(ck.packed_names(lean / "epoch4.safetensors")) == (storage == "fp16_delta")
     assert not list(tmp_path.glob(".resume-*"))
     assert sorted(load_tensors(lean / "epoch0.safetensors")) == ["classifier.bias", "classifier.weight"]
     for e in (0, 4):  # the same weights as the run that keeps everything

@@ -1,5 +1,6 @@
 """Command line: ``bertscape audit PATH... [--depth N | --json | --verify | --prov | --content-hash]``,
-``validate CONFIG``, ``estimate [CONFIG]``, ``config-reference [-o config/README.md]``, ``claims-table CLAIMS_JSON``."""
+``validate CONFIG``, ``estimate [CONFIG]``, ``config-reference [-o config/README.md]``, ``claims-table CLAIMS_JSON``,
+``export-checkpoint CHECKPOINT OUTPUT``."""
 
 from __future__ import annotations
 
@@ -34,6 +35,10 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--schema", default=None, help="schema file (default: the workflow's)")
     t = sub.add_parser("claims-table", help="the README's claims table (markdown) from a run's claims.json")
     t.add_argument("claims_json")
+    x = sub.add_parser("export-checkpoint",
+                       help="a run's checkpoint (shared-base or packed format) as a plain fp32 safetensors file")
+    x.add_argument("checkpoint")
+    x.add_argument("output")
     args = ap.parse_args(argv)
     try:
         code = _run(args)
@@ -70,6 +75,18 @@ def _run(args) -> int:
 
         text = write_reference(args.schema or SCHEMA, args.output)
         print(f"wrote {args.output}" if args.output else text)
+        return 0
+    if args.cmd == "export-checkpoint":
+        from .checkpoints import load
+        from .io import save_tensors, tensors_metadata
+
+        if not Path(args.checkpoint).is_file():
+            raise BertscapeError(f"no such file: {args.checkpoint}")
+        meta = {k: v for k, v in tensors_metadata(args.checkpoint).items()
+                if k not in ("format", "base", "base_sha256", "shared", "packed")}
+        state = load(args.checkpoint)
+        save_tensors(args.output, state, {**meta, "exported_from": str(Path(args.checkpoint).resolve())})
+        print(f"wrote {args.output}: {len(state)} tensors, fp32 bit for bit")
         return 0
     if args.cmd == "claims-table":
         from .evidence import markdown

@@ -106,9 +106,13 @@ def n_params(layers: int, hidden: int, inter: int, vocab: int = 30522, positions
     return emb + layers * layer + hidden * hidden + hidden + labels * (hidden + 1)
 
 
+PACKED_RATIO = 0.5  # packed/plain size of a last epoch (train.last_checkpoint: fp32_packed): 0.46 fine-tuned, 0.54
+# scratch on the tiny config's MiniLM checkpoints; it grows with how far training moves the weights
+
+
 def disk(config: dict, arch: tuple[int, int, int] | None = None) -> list[Disk]:
     """Bytes per rule for a config: checkpoints by the layout of bertscape.checkpoints (each init's encoder once,
-    theta0 of a run as its head, the last epoch fp32; intermediate epochs, fp16 deltas or fp32 per
+    theta0 of a run as its head, the last epoch fp32 (packed: :data:`PACKED_RATIO` of it); intermediate epochs, fp16 deltas or fp32 per
     ``train.intermediate_checkpoints``, only while the run trains unless ``train.keep_intermediate``), no stored
     directions, AdamW state only while a run trains; data, grids and small files approximately."""
     L, H, I = arch or ARCH[config["model"]["name"]]
@@ -117,6 +121,7 @@ def disk(config: dict, arch: tuple[int, int, int] | None = None) -> list[Disk]:
     fp16 = config["train"]["intermediate_checkpoints"] == "fp16_delta"
     mid = 2 * P if fp16 else 4 * P
     keep = config["train"]["keep_intermediate"]
+    last = 4 * P * (PACKED_RATIO if config["train"]["last_checkpoint"] == "fp32_packed" else 1.0)
     first = 4 * P if keep and fp16 else head  # published deltas keep theta0 a whole file (their base)
     ml, g, d = config["model"]["max_length"], config["grid"], config["data"]
     out: dict[str, Disk] = {}
@@ -137,7 +142,7 @@ def disk(config: dict, arch: tuple[int, int, int] | None = None) -> list[Disk]:
         add("tokenize", 2, (n_train + n_dev) * (5 * ml + 12))
         for init in ("finetune", "scratch"):
             e = epochs(config, task, init)
-            add("train", (e + 4 if keep else 5), first + 4 * P + (e - 1) * mid * keep, resume(e))
+            add("train", (e + 4 if keep else 5), first + last + (e - 1) * mid * keep, resume(e))
             add("directions", 1, 2e3)
             add("curve", 1, grid(g["curve_points"] + 2))
             add("seed_barrier", 1, grid(g["curve_points"] + 2))  # per seed pair
@@ -145,7 +150,7 @@ def disk(config: dict, arch: tuple[int, int, int] | None = None) -> list[Disk]:
             add("surface_gather", 1, grid(g["points"] ** 2 + 2))
         if task == config["train"]["long_run"]["task"]:
             extra = config["train"]["long_run"]["extra_epochs"]
-            add("train", (extra + 3 if keep else 4), 4 * P + (extra - 1) * mid * keep, resume(extra))
+            add("train", (extra + 3 if keep else 4), last + (extra - 1) * mid * keep, resume(extra))
         if task in config["layers"]["tasks"]:
             add("layer_shard", 3 * g["shards"], 3 * (g["shards"] * grid(0) + grid(g["points"] ** 2 + 2)))
             add("layer_gather", 3, 3 * grid(g["points"] ** 2 + 2))

@@ -38,6 +38,8 @@ class CheckpointStore:
     (:func:`bertscape.checkpoints.save_shared`). ``displacements``: a list that receives, before anything is
     published, :func:`bertscape.checkpoints.displacement_rows` of every epoch after the first (the long run,
     ``delta_base`` given: delta1 is its start minus ``delta_base``, the trajectory's own delta1).
+    ``last``: how the last epoch is published: ``fp32`` (a plain file) or ``fp32_packed`` (lossless, packed against
+    ``theta0_base``: :func:`bertscape.checkpoints.save_packed`; plain where there is no ``theta0_base``).
     ``identity`` names the inputs (e.g. their hashes): resume state is reused only when both it and the
     training spec match. ``metadata`` goes into every stored epoch.
     """
@@ -45,9 +47,12 @@ class CheckpointStore:
     def __init__(self, paths: list[str | None], resume_dir: str | os.PathLike, metadata: dict | None = None,
                  identity: str = "", storage: str = "fp32", delta_base: str | os.PathLike | None = None,
                  keep_intermediate: bool = True, theta0_base: str | os.PathLike | None = None,
-                 displacements: list | None = None):
+                 displacements: list | None = None, last: str = "fp32"):
         if storage not in ck.FORMATS:
             raise ValueError(f"storage must be one of {ck.FORMATS}, not {storage!r}")
+        if last not in ck.LAST_FORMATS:
+            raise ValueError(f"last must be one of {ck.LAST_FORMATS}, not {last!r}")
+        self.last = last
         self.paths, self.resume, self.meta = list(paths), Path(resume_dir), dict(metadata or {})
         self.identity, self.storage, self.delta_base = identity, storage, delta_base
         self.keep_intermediate, self.theta0_base, self.displacements = keep_intermediate, theta0_base, displacements
@@ -130,6 +135,9 @@ class CheckpointStore:
                 # (published deltas name the published theta0's bytes as their base: then it stays a plain file)
                 ck.save_shared(path, load_tensors(resume / "epoch0.safetensors"), self.theta0_base, self.theta0_base,
                                Path(path).parent, {**self.meta, "epoch": 0})
+            elif epoch == epochs and self.last == "fp32_packed" and self.theta0_base is not None:
+                ck.save_packed(path, load_tensors(last), self.theta0_base, self.theta0_base, Path(path).parent,
+                               {**self.meta, "epoch": epoch})
             else:
                 _publish(resume / f"epoch{epoch}.safetensors", Path(path))
         shutil.rmtree(resume)  # published: nothing left to resume, and the optimiser state goes with it

@@ -41,8 +41,12 @@ ANCHORS = {"surface": {"start": (0.0, 0.0), "end": (1.0, 0.0)},
 
 
 def read_head(path: str | os.PathLike, prefix: str) -> State:
+    """The tensors of a checkpoint outside the encoder (``prefix``), read without the encoder's bytes."""
+    packed = ck.packed_names(path)
+    if any(not k.startswith(prefix) for k in packed):  # (the head is never packed by the pipeline: no base has it)
+        return {k: v for k, v in ck.load(path).items() if not k.startswith(prefix)}
     with safe_open(str(path), framework="pt") as f:
-        return {k: f.get_tensor(k) for k in f.keys() if not k.startswith(prefix)}
+        return {k: f.get_tensor(k) for k in f.keys() if not k.startswith(prefix) and not k.startswith(ck.PACKED_PREFIX)}
 
 
 def build_engine(kind: str, config, theta0_path, theta1_path, directions, batches, layers: list[int] | None = None,
@@ -52,7 +56,7 @@ def build_engine(kind: str, config, theta0_path, theta1_path, directions, batche
     ``directions``: the pair (d1, d2), or a safetensors file of them (keys of :func:`bertscape.directions.join`)."""
     d1, d2 = directions if isinstance(directions, tuple) else split(load_tensors(directions))
     if kind == "layer_surface":
-        return engine_at(kind, config, None, load_tensors(theta1_path), d1, d2, batches, layers, dtype)
+        return engine_at(kind, config, None, ck.load(theta1_path), d1, d2, batches, layers, dtype)
     theta1_head = read_head(theta1_path, encoder_prefix(d1))
     return engine_at(kind, config, ck.load(theta0_path), theta1_head, d1, d2, batches, layers, dtype)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .checkpoints import DISPLACEMENT_COLUMNS, full_path
+from .checkpoints import DISPLACEMENT_COLUMNS, full_path, load
 from .data import TaskSpec
 from .fused import Run
 from .io import load_tensors, write_tsv
@@ -35,6 +35,7 @@ class RunFiles:
     storage: str = "fp16_delta"
     keep: bool = False
     eval_batch_tokens: int = 4096
+    last: str = "fp32_packed"  # train.last_checkpoint
 
 
 @dataclass
@@ -55,7 +56,7 @@ def prepare(f: RunFiles, model_dir: Path, model_params: dict, provenance) -> Pre
     head = head_note(model_dir, num_labels) if f.init == "finetune" else None
     first = f.first_epoch
     if f.init == "long":  # start from the last checkpoint of the regular fine-tuning run
-        model.load_state_dict(load_tensors(full_path(f.inputs["start"], first)))
+        model.load_state_dict(load(full_path(f.inputs["start"], first)))
     spec = TrainSpec(**f.spec, eval_batch_tokens=f.eval_batch_tokens)
     data = {s: load_tensors(f.inputs[s]) for s in ("train", "dev")}
     ident = {k: sha256_path(f.inputs[k]) for k in ("train", "dev", "init", "start") if k in f.inputs}
@@ -69,7 +70,7 @@ def prepare(f: RunFiles, model_dir: Path, model_params: dict, provenance) -> Pre
     moved: list[dict] = []  # each epoch reduced to what eqs 3-5 need, measured before anything is published
     store = CheckpointStore(paths, out.parent / ".resume", meta, identity=str(ident), storage=f.storage,
                             delta_base=base, keep_intermediate=f.keep, theta0_base=f.inputs.get("init"),
-                            displacements=moved)
+                            displacements=moved, last=f.last)
     return Prepared(Run(model, data["train"], data["dev"], spec, store), f, sources, head, moved)
 
 

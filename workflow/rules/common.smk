@@ -489,8 +489,8 @@ def run_inputs(t, init, s):
     inp = {"train": tokens(t, "train", s), "dev": tokens(t, "dev", s)}
     if init in ("finetune", "scratch"):  # theta0's encoder, shared by every run of the init and seed
         inp["init"] = init_file(init, s)
-    if init == "long":  # §5.3: continue the fine-tuned run for more epochs
-        inp["start"] = ckpt_dir(t, "finetune", s)
+    if init == "long":  # §5.3: continue the fine-tuned run for more epochs (its last epoch packed against init)
+        inp["start"], inp["init"] = ckpt_dir(t, "finetune", s), init_file("finetune", s)
     return inp
 
 

@@ -80,6 +80,7 @@ rule train:
         first_epoch=lambda wc: config["tasks"][wc.task]["epochs_finetune"] if wc.init == "long" else 0,
         storage=config["train"]["intermediate_checkpoints"],
         keep=config["train"]["keep_intermediate"],
+        last=config["train"]["last_checkpoint"],
         seed=seed_param,
     script:
         "../scripts/train.py"
@@ -142,5 +143,6 @@ for gid, members in TRAIN_GROUPS.items():
             eval_batch_tokens=config["eval"]["batch_tokens"],
             storage=config["train"]["intermediate_checkpoints"],
             keep=config["train"]["keep_intermediate"],
+            last=config["train"]["last_checkpoint"],
         script:
             "../scripts/train_group.py"

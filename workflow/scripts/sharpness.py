@@ -1,9 +1,9 @@
 """Rule sharpness: top Hessian eigenvalue of the training loss at theta1 (power iteration on HVPs)."""
-from pathlib import Path
 
 import torch
 
 from bertscape.batches import eval_batches
+from bertscape.checkpoints import full_path, load
 from bertscape.data import TaskSpec
 from bertscape.io import load_tensors, write_json
 from bertscape.modeling import resolve_model_dir
@@ -14,7 +14,7 @@ from bertscape.sharpness import load_for_hessian, top_eigenvalue
 def main(job):
     p = job.params
     model_dir = resolve_model_dir(**job.model())
-    theta1 = load_tensors(Path(job.input.ckpts) / f"epoch{p.epochs}.safetensors")
+    theta1 = load(full_path(job.input.ckpts, p.epochs))
     train = load_tensors(job.input.train)  # the training-loss surfaces' seeded subset
     batches = eval_batches(train, None, p.eval, p.seed)
     device = "cuda" if torch.cuda.is_available() else "cpu"

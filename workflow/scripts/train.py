@@ -11,7 +11,7 @@ def main(job):
     inputs = {k: str(job.input[k]) for k in ("train", "dev", "init", "start") if k in job.input.keys()}
     p = job.params
     files = RunFiles(task, init, p.seed, inputs, job.output.ckpts, job.output.steps, job.output.epochs,
-                     job.output.displacements, p.task, p.spec, p.first_epoch, p.storage, p.keep, p.eval_batch_tokens)
+                     job.output.displacements, p.task, p.spec, p.first_epoch, p.storage, p.keep, p.eval_batch_tokens, p.last)
     model_dir = resolve_model_dir(**job.model())
     prep = prepare(files, model_dir, p.model, lambda sources: job.provenance(sources=sources))
     if prep.head:

@@ -15,7 +15,8 @@ def main(job):
         inputs = {k: str(job.input[f"{k}_{j}"]) for k in ("train", "dev", "init", "start") if f"{k}_{j}" in job.input.keys()}
         out = {k: str(job.output[f"{k}_{j}"]) for k in ("ckpts", "steps", "epochs", "displacements")}
         files = RunFiles(r["task"], r["init"], r["seed"], inputs, **out, task_spec=r["task_spec"], spec=r["spec"],
-                         first_epoch=r["first_epoch"], storage=p.storage, keep=p.keep, eval_batch_tokens=p.eval_batch_tokens)
+                         first_epoch=r["first_epoch"], storage=p.storage, keep=p.keep, eval_batch_tokens=p.eval_batch_tokens,
+                         last=p.last)
         prepared.append(prepare(files, model_dir, p.model, lambda sources: job.provenance(sources=sources)))
         if prepared[-1].head:
             job.log.info(prepared[-1].head)
