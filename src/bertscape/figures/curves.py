@@ -127,7 +127,8 @@ def fig_curves(curves: Mapping[str, Mapping[str, Grid]], style: Mapping | None =
                        label=lab, **{**MARKERS[k], "markersize": MARKERS[k]["markersize"] * 0.7})
                 for k, lab in (("dot", r"$\alpha=0$ ($\theta_0$)"), ("star", r"$\alpha=1$ ($\theta_1$)"))]
     if others:
-        handles.append(Line2D([], [], color="0.4", linewidth=0.6, alpha=0.6, label=f"thin: {len(others)} other seeds"))
+        n = len(others)
+        handles.append(Line2D([], [], color="0.4", linewidth=0.6, alpha=0.6, label=f"thin: {n} other seed{'s' * (n > 1)}"))
     if any_nonfinite:
         handles.append(nonfinite_handle("non-finite (NaN/Inf), at the top edge"))
     finish(fig, st, "One-dimensional training loss curves (normalized)", handles)

@@ -112,7 +112,7 @@ def fig_training_curves(logs: Mapping[str, Mapping[str, Mapping[str, np.ndarray]
                for i in ("finetune", "scratch")]
     if others:
         handles.append(Line2D([], [], color="0.4", linewidth=0.6, alpha=0.6,
-                              label=f"thin: running mean of {len(others)} other seeds"))
+                              label=f"thin: running mean of {len(others)} other seed{'s' * (len(others) > 1)}"))
     windows.discard(None)
     if windows:
         handles.append(Line2D([], [], color="0.5", linewidth=0.5, alpha=0.5,
