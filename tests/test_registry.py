@@ -34,7 +34,12 @@ def every_row(metric: str) -> list[tuple[object, dict]]:
              (C.c3_overfitting, (long, traj["T", "finetune"], bowl2, "T", 0.01, 0.05, metric)),
              (C.c4_consistency, (surfaces, ["T"], 0.5, 0.5)),
              (C.c5_lower_layers, (rollback, {("T", g): layer for g in GROUPS}, GROUPS)),
-             (C.c6_orthogonal, ({("T", "finetune"): {"other_task": "U", "cos_delta1_delta2": 0.01}}, 0.2))]
+             (C.c6_orthogonal, ({("T", "finetune"): {"other_task": "U", "cos_delta1_delta2": 0.01}}, 0.2)),
+             (C.c2_matched, (epochs, {("T", i): [{"epoch": 1, "step": 1, "lr": 1e-4}] for i in inits}, traj, ["T"],
+                             {"T": 0.35}, [0.5])),
+             (C.c2_dense_path, (curves, ["T"], 0.01)),
+             (C.c4_theta1_window, (surfaces, ["T"], {"alpha_min": 0.75, "alpha_max": 1.5, "beta_max": 1.0,
+                                                     "transect": 2.0}, 0.5))]
     return [(f, r) for f, args in calls for r in f(*args)]
 
 

@@ -27,6 +27,8 @@ from .effects import (effect_area, effect_ascent, effect_direction, effect_epoch
                       effect_orthogonal, effect_rollback_dev, effect_rollback_loss, effect_spearman, effect_stays,
                       effect_width, scope_pair, scope_task)
 from .verdicts import row
+from .claims_matched import (c2_dense_path, c2_matched, c4_theta1_window, effect_cumlr, effect_dense_ascent,
+                             effect_matched_cos, effect_rho_contrast, effect_roughness, effect_theta1_rho)
 
 # Table 1 of the paper: dev accuracy of fine-tuned BERT-large and after rolling back layers
 # 0-7 / 8-15 / 16-23. Printed deltas as published (MNLI's -53.88 is a misprint of -53.69).
@@ -289,6 +291,17 @@ CLAIMS: tuple[Measure, ...] = (
     *(Measure("C5", f"rollback_dev_{m}", c5_lower_layers, effect_rollback_dev, "rollback_dev") for m in METRIC_NAMES),
     Measure("C5", "rollback_train_loss", c5_lower_layers, effect_rollback_loss, "rollback_train_loss"),
     Measure("C6", "cos_delta1_delta2", c6_orthogonal, effect_orthogonal, "cos_delta1_delta2", scope=scope_pair),
+    # issue 26: C2 at matched schedule points and on the dense path; C4 on theta1's side with the scratch contrast
+    Measure("C2", "direction_matched_fraction", c2_matched, effect_matched_cos, "direction_matched"),
+    Measure("C2", "direction_matched_cumlr", c2_matched, effect_matched_cos, "direction_matched"),
+    Measure("C2", "cumlr_to_loss", c2_matched, effect_cumlr, "cumlr_to_loss", explained_by=("P1",),
+            undefined="neither run reached the threshold; raise tasks.{t}.epochs_finetune / epochs_scratch"),
+    Measure("C2", "path_ascent_dense", c2_dense_path, effect_dense_ascent, "path_ascent"),
+    Measure("C2", "path_roughness", c2_dense_path, effect_roughness, "path_roughness"),
+    Measure("C4", "spearman_theta1_window", c4_theta1_window, effect_theta1_rho, "spearman_theta1_window",
+            undefined="fewer than 3 nodes with both values in claims.theta1_window, or a constant surface there"),
+    Measure("C4", "spearman_contrast", c4_theta1_window, effect_rho_contrast, "spearman_contrast",
+            undefined="fewer than 3 nodes with both values in claims.theta1_window, or a constant surface there"),
 )
 _BY_KEY = {(m.claim, m.measure): m for m in CLAIMS}
 
@@ -378,7 +391,12 @@ def evaluate(inputs: dict, keys: dict, p: dict) -> dict:
     if p["long"]:
         rows += c3_overfitting(read_tsv(inputs["long_epochs"]), traj[p["long"], "long"], surf[p["long"], "finetune"],
                                p["long"], cl["acc_tol"], cl["tau_error"], p["metrics"][p["long"]])
+    steps = {k: read_tsv(v) for k, v in _keyed(inputs, keys, "steps").items()}
+    thr = {t: cl["reach_fraction"] * (chance[t] if t in chance else math.log(p["n_labels"][t])) for t in tasks}
+    rows += c2_matched(epochs, steps, traj, tasks, thr, cl["matched_fractions"])
+    rows += c2_dense_path(grids("paths"), tasks, cl["ascent_tol"])
     rows += c4_consistency(surf, tasks, cl["window"], cl["rho_min"])
+    rows += c4_theta1_window(surf, tasks, cl["theta1_window"], cl["rho_min"])
     rows += c5_lower_layers(rollback, layers, groups)
     rows += c6_orthogonal({k: read_json(v) for k, v in _keyed(inputs, keys, "directions").items()}, cl["max_abs_cos"])
     precision = precision_rows({f"{kind}/{'/'.join(k)}": g for kind, d in (("surface", surf), ("curve", curves),

@@ -179,6 +179,10 @@ def _check_semantics(c: dict) -> None:
     g = c["grid"]
     if g["min"] >= g["max"]:
         raise BertscapeError(f"config key grid.min: {g['min']} must be below grid.max {g['max']}")
+    w = c["claims"]["theta1_window"]
+    if not w["alpha_min"] <= 1.0 <= w["alpha_max"]:
+        raise BertscapeError(f"config key claims.theta1_window.alpha_min: the box [{w['alpha_min']}, {w['alpha_max']}] "
+                             "must hold theta1 (alpha 1)")
     lr = c["train"]["long_run"]["task"]
     if lr is not None and lr not in tasks:
         raise BertscapeError(f"config key train.long_run.task: {lr!r} is not in tasks")

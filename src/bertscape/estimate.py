@@ -60,6 +60,7 @@ def estimate(config: dict, tflops: float = 100.0, arch: tuple[int, int, int] | N
             add("train", 3 * f * t * n_train * epochs(config, task, init))
             add("surface_shard", f * t * (sub + n_dev) * pts2)
             add("curve", f * t * sub * pts1)  # training loss only
+            add("dense_path", f * t * sub * config["claims"]["path_points"])  # C2's path, its ends the anchors
             # at most: the fill's region and rim in the grid plus its budget past the edge; dev at C4's window
             add("points", f * t * (sub * (g["points"] ** 2 + config["claims"]["basin_points"]) + n_dev * win))
             add("seed_barrier", f * t * 2 * sub * g["curve_points"])  # per seed pair: both seeds' subsets
@@ -146,6 +147,7 @@ def disk(config: dict, arch: tuple[int, int, int] | None = None) -> list[Disk]:
             add("directions", 1, 2e3)
             add("curve", 1, grid(g["curve_points"] + 2))
             add("seed_barrier", 1, grid(g["curve_points"] + 2))  # per seed pair
+            add("dense_path", 1, grid(config["claims"]["path_points"]))
             add("surface_shard", g["shards"], g["shards"] * grid(0) + grid(g["points"] ** 2 + 2))
             add("surface_gather", 1, grid(g["points"] ** 2 + 2))
         if task == config["train"]["long_run"]["task"]:

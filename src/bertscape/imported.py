@@ -22,7 +22,8 @@ from . import BertscapeError
 from .directions import State
 
 KEYS = {"finetune": "finetuned", "scratch": "scratch"}  # run (init) -> its key under tasks.<T>
-NO_HISTORY = {("C2", "epochs_to_loss"), ("C2", "direction_epoch1")}  # + every C3 row of an imported long-run task
+NO_HISTORY = {("C2", "epochs_to_loss"), ("C2", "direction_epoch1"),  # + every C3 row of an imported long-run task
+              ("C2", "direction_matched_fraction"), ("C2", "direction_matched_cumlr"), ("C2", "cumlr_to_loss")}
 
 
 def imported_runs(tasks: dict) -> dict[tuple[str, str], str]:

@@ -29,14 +29,20 @@ from .basins import Lattice, Node, follow, region_record
 from .h5io import Grid, write_grid
 from .measures import basin, bilinear_cell, nearest, window_mask
 from .surfaces import ANCHORS, EngineSpec, open_engines, run_attrs
+from .theta1window import theta1_mask
 
 Evaluator = Callable[[list[tuple[float, float]]], list[dict[str, float]]]
 
 
-def claim_nodes(alpha, beta, window: float, final: tuple[float, float] | None = None) -> list[Node]:
-    """The grid nodes C4 (the window within ``window`` of (1, 0)) and C3 (the cell around the long run's ``final``
-    (d_alpha, d_beta); none when it lies outside the grid) read with the dev set, in [i, j] order."""
-    nodes = {(int(i), int(j)) for i, j in zip(*np.nonzero(window_mask(alpha, beta, window)))}
+def claim_nodes(alpha, beta, window: float, final: tuple[float, float] | None = None,
+                theta1: dict | None = None) -> list[Node]:
+    """The grid nodes C4 (the window within ``window`` of (1, 0), and the pre-registered window on theta1's side
+    ``theta1``, :mod:`bertscape.theta1window`) and C3 (the cell around the long run's ``final`` (d_alpha, d_beta);
+    none when it lies outside the grid) read with the dev set, in [i, j] order."""
+    mask = window_mask(alpha, beta, window)
+    if theta1 is not None:
+        mask = mask | theta1_mask(alpha, beta, theta1)
+    nodes = {(int(i), int(j)) for i, j in zip(*np.nonzero(mask))}
     cell = None if final is None else bilinear_cell(alpha, beta, *final)
     if cell is not None:
         i, j = cell[:2]
@@ -60,7 +66,8 @@ class Points:
 
 
 def evaluate_points(alpha, beta, train: Evaluator, dev: Evaluator, tau: float, budget: int, window: float,
-                    final: tuple[float, float] | None = None, anchors: dict = ANCHORS["surface"]) -> Points:
+                    final: tuple[float, float] | None = None, anchors: dict = ANCHORS["surface"],
+                    theta1: dict | None = None) -> Points:
     """Evaluate the anchors, C1's region from theta1 (train loss <= f(end) + ``tau``, at most ``budget`` nodes past
     the grid's edge) and :func:`claim_nodes`. ``train`` / ``dev``: a list of (alpha, beta) -> one metrics dict
     each, on the training subset / the dev set (called once per batch of nodes: the anchors, each wave, the
@@ -89,7 +96,7 @@ def evaluate_points(alpha, beta, train: Evaluator, dev: Evaluator, tau: float, b
 
     f_end = pts.train["anchor:end"]["train_loss"]
     pts.region, pts.censored, pts.evaluated = follow(lat, pts.seed, f_end + tau, wave, budget)
-    todo = claim_nodes(lat.alpha, lat.beta, window, final)
+    todo = claim_nodes(lat.alpha, lat.beta, window, final, theta1)
     fresh = [n for n in todo if f"g{n[0]}_{n[1]}" not in pts.train]
     run([f"g{i}_{j}" for i, j in fresh], [lat.at(*n) for n in fresh], ("train",))
     run([f"g{i}_{j}" for i, j in todo], [lat.at(*n) for n in todo], ("dev",))
@@ -133,14 +140,14 @@ def precision_of(engines: dict, pts: Points, n_nodes: int, seed: int, budget: fl
 
 
 def run_points(spec: EngineSpec, axis: list, tau: float, budget: int, window: float, final: tuple[float, float] | None,
-               out: str | os.PathLike, names: dict, about: dict) -> dict:
+               out: str | os.PathLike, names: dict, about: dict, theta1: dict | None = None) -> dict:
     """The ``points`` rule: evaluate :func:`evaluate_points` on the surface's lattice ``axis`` = [min, max, points]
     with one engine per evaluation set, write the points grid to ``out`` (attributes as a gathered surface's,
     plus the counts of nodes evaluated) and return C1's region as the ``basin`` rule records it."""
     engines, info, stats, batches = open_engines(spec)
     alpha = np.linspace(*axis[:2], int(axis[2]))
     pts = evaluate_points(alpha, alpha.copy(), evaluator(engines["train"]), evaluator(engines["dev"]), tau, budget,
-                          window, final)
+                          window, final, theta1=theta1)
     ev = spec.ev
     precision = precision_of(engines, pts, ev["precision_nodes"], spec.seed * 1009, ev["precision_budget"], out)
     stats.pop("provenance", None)

@@ -382,6 +382,8 @@ def claims_keyed(seed):
     return {
         **claims_grids(seed),
         "curves": [((t, i), f"{D}/curves/{t}/{i}.h5") for t, i in both],
+        "paths": [((t, i), f"{D}/paths/{t}/{i}.h5") for t, i in both],
+        "steps": [((t, i), f"{D}/train/{t}/{i}/steps.tsv") for t, i in both],
         "epochs": [((t, i), f"{D}/train/{t}/{i}/epochs.tsv") for t, i in both],
         "trajectories": [((t, i), f"{D}/trajectories/{t}/{i}.tsv") for t, i in both]
         + ([((LONG, "long"), f"{D}/trajectories/{LONG}/long.tsv")] if LONG else []),
@@ -428,6 +430,12 @@ def landscape_inputs(wildcards):
         "dev": tokens(t, "dev", s),
         "model": MODEL_ID,
     }
+
+
+def path_axis(n):
+    """C2's dense path: the n - 2 interior nodes of n evenly spaced over alpha in [0, 1] (the ends are the curve's
+    start and end anchors, theta0 and theta1, evaluated anyway)."""
+    return [1 / (n - 1), 1 - 1 / (n - 1), n - 2]
 
 
 def train_side_inputs(wildcards):

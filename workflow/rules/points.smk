@@ -1,8 +1,9 @@
 # The nodes of a 2D surface the claims read, without the surface (bertscape.sparse): what a seed that draws no
 # full surface evaluates. C1's region by the basin rule's flood fill started on an empty grid (every node it
-# reaches and its rim, past the edge up to claims.basin_points; training subset only), C4's window within
-# claims.window of (1, 0) and, for the long run's task, the cell around the long run's last point (C3), both
-# with the dev set. The points grid has the surface's lattice, anchors and attributes, NaN where not evaluated.
+# reaches and its rim, past the edge up to claims.basin_points; training subset only), C4's windows (within
+# claims.window of (1, 0), and claims.theta1_window) and, for the long run's task, the cell around the long run's
+# last point (C3), both with the dev set. The points grid has the surface's lattice, anchors and attributes, NaN
+# where not evaluated.
 
 
 rule points:
@@ -30,5 +31,6 @@ rule points:
         tau=config["claims"]["tau_loss"],
         budget=config["claims"]["basin_points"],
         window=config["claims"]["window"],
+        theta1=config["claims"]["theta1_window"],
     script:
         "../scripts/points.py"

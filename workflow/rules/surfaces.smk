@@ -35,6 +35,33 @@ rule curve:
         "../scripts/landscape_shard.py"
 
 
+rule dense_path:  # C2: the straight path theta0 -> theta1 at claims.path_points nodes over alpha in [0, 1]
+    input:
+        unpack(landscape_inputs),
+        code=code_id("landscape_shard.py"),
+    output:
+        f"{R}/seed{{seed}}/paths/{{task}}/{{init}}.h5",
+    log:
+        log("dense_path/seed{seed}/{task}-{init}"),
+    benchmark:
+        bench("dense_path/seed{seed}/{task}-{init}")
+    conda:
+        "../../envs/torch.yaml"
+    threads: config["threads"]["surface"]
+    resources:
+        **config["resources"]["surface"],
+    params:
+        **eval_params(),
+        model=MODEL,
+        task=task_params,
+        kind="curve",
+        axis=lambda wc: path_axis(config["claims"]["path_points"]),
+        epochs=lambda wc: cfg.epochs(config, wc.task, wc.init),
+        dev=False,  # the claims read the training loss only
+    script:
+        "../scripts/landscape_shard.py"
+
+
 rule surface_shard:
     input:
         unpack(landscape_inputs),

@@ -23,7 +23,7 @@ def main(job):
         final = (float(last["d_alpha"]), float(last["d_beta"]))
     region = run_points(spec, p.axis, p.tau, p.budget, p.window, final, job.output.grid,
                         {"task": wc.task, "init": wc.init, "group": ""},
-                        {"loss": task.loss, "dev_error_is": task.error, "provenance": job.provenance()})
+                        {"loss": task.loss, "dev_error_is": task.error, "provenance": job.provenance()}, p.theta1)
     job.log.info("%s %s: region alpha %s beta %s, area %.4g, %d nodes past the grid's edge, %s", wc.task, wc.init,
                  region["alpha_range"], region["beta_range"], region["area"], region["past_edge"],
                  "still open (censored)" if region["censored"] else "closed")
