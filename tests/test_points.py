@@ -26,6 +26,7 @@ from test_claims import curve
 from test_preconditions import CL
 
 TAU, WINDOW = 0.1, 1.0
+THETA1 = {"alpha_min": 0.75, "alpha_max": 1.5, "beta_max": 1.0, "transect": 2.0}  # the schema's default
 FINAL = (1.3, -0.45)  # the long run's last (d_alpha, d_beta): inside the grid, off the lattice
 
 
@@ -65,7 +66,7 @@ class Side:
 def run(f, budget=100, final=FINAL):
     g = full_surface(f)
     train, dev = Side(f, ("train_loss", "train_acc")), Side(f, ("dev_loss", "dev_acc", "dev_error"))
-    pts = evaluate_points(g.alpha, g.beta, train, dev, TAU, budget, WINDOW, final)
+    pts = evaluate_points(g.alpha, g.beta, train, dev, TAU, budget, WINDOW, final, theta1=THETA1)
     grid = points_grid(pts, dict(g.attrs))
     return g, grid, points_region(pts, grid, TAU, budget), train, dev
 
@@ -83,7 +84,7 @@ def expected_train_nodes(f, lo=-4.0, hi=4.0, n=17, final=FINAL) -> int:
     visited = ndimage.binary_dilation(region) | region  # 4-neighbour dilation: the rim
     inside = visited[pad:pad + n, pad:pad + n]
     a = np.linspace(lo, hi, n)
-    for i, j in claim_nodes(a, a, WINDOW, final):
+    for i, j in claim_nodes(a, a, WINDOW, final, THETA1):
         inside[i, j] = True
     return int(inside.sum())
 
@@ -102,7 +103,7 @@ def test_points_equal_the_surface_where_evaluated_and_nothing_more_is_evaluated(
     assert train.calls[:2] == [(0.0, 0.0), (1.0, 0.0)]  # the anchors first (exact points, as the surface has them)
     assert len(train.calls[2:]) == len(set(train.calls[2:]))  # then each node once
     assert int(done.sum()) == n_in == len(inside) - 2
-    window = claim_nodes(g.alpha, g.beta, WINDOW, FINAL)
+    window = claim_nodes(g.alpha, g.beta, WINDOW, FINAL, THETA1)
     assert len(dev.calls) == len(window) + 2 and int(np.isfinite(grid.values["dev_error"]).sum()) == len(window)
     assert len(train.calls) - len(inside) == region["past_edge"]
     # the region as the basin rule measures it on the full surface
@@ -128,7 +129,8 @@ def test_each_wave_of_the_fill_is_one_engine_call():
 
 
 CLAIMS = {**CL, "reach_fraction": 0.5, "ascent_tol": 0.01, "acc_tol": 0.02, "tau_error": 0.05, "window": WINDOW,
-          "rho_min": 0.5, "max_abs_cos": 0.2, "basin_points": 100}
+          "rho_min": 0.5, "max_abs_cos": 0.2, "basin_points": 100, "matched_fractions": [0.25, 0.5],
+          "theta1_window": THETA1}
 
 
 def write_run(d, surfaces: dict, regions: dict, curves: dict) -> tuple[dict, dict]:
@@ -186,6 +188,8 @@ def test_claims_evaluate_reads_points_grids_as_surfaces(budget, tmp_path):
     c3 = next(r for r in a["claims"] if r["measure"] == "long_run_stays_in_basin")
     c4 = next(r for r in a["claims"] if r["claim"] == "C4")
     assert c3["values"]["dev_error_there"] is not None and c4["values"]["finetune"]["nodes"] == 25
+    c4 = next(r for r in a["claims"] if r["measure"] == "spearman_theta1_window")  # the transect reaches |beta| = 2
+    assert c4["values"]["finetune"]["nodes"] == c4["values"]["scratch"]["nodes"] == 14
     p3 = next(c for c in a["preconditions"] if c["precondition"] == "P3" and c["init"] == "finetune")
     assert p3["measured"]["censored_2d"] == (budget == 3)
 
