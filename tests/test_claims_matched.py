@@ -61,12 +61,13 @@ def test_cumulative_lr_matches_the_epoch_that_spent_the_same_lr():
 
 
 def test_a_missing_cosine_leaves_the_matched_gap_undefined():
-    traj = {"finetune": trajectory(4, lambda f: f), "scratch": [{"epoch": 1, "cos": 0.1}, {"epoch": 2, "cos": math.nan}]}
+    traj = {"finetune": trajectory(4, lambda f: f),
+            "scratch": [{"epoch": 1, "cos": 0.1}, {"epoch": 2, "cos": math.nan}]}
     assert math.isnan(S.weakest_gap(S.matched_fractions(traj, [1.0])))
 
 
 def test_cumlr_to_loss_rows_and_their_bounds_for_a_run_that_never_got_there():
-    ep = lambda losses: [{"epoch": 0, "train_loss": 0.7}] + [{"epoch": e + 1, "train_loss": x} for e, x in enumerate(losses)]
+    ep = lambda losses: [{"epoch": e, "train_loss": x} for e, x in enumerate([0.7, *losses])]
     epochs = {("T", "finetune"): ep([0.6, 0.3, 0.2]), ("T", "scratch"): ep([0.6, 0.5, 0.3])}
     st = {("T", "finetune"): steps(3, 2, 1.0), ("T", "scratch"): steps(3, 2, 0.5)}
     traj = {("T", i): trajectory(3, lambda f: f) for i in ("finetune", "scratch")}
