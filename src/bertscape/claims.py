@@ -87,17 +87,19 @@ def c2_easier_optimisation(epochs: dict, curves: dict, trajectories: dict, tasks
         rows.append(row("C2", "epochs_to_loss", t, {"threshold": thr, "finetune": ft, "scratch": sc, "last_epoch": last},
                          f"first epoch with train loss <= {reach_fraction:g} x {chance_text(None if t in chance else n_labels[t], ref)}: "
                          "finetune earlier "
-                         "(never = infinity)", holds))
+                         "(never = infinity; epochs of unmatched schedules: see cumlr_to_loss)", holds))
         ft, sc = path_ascent(curves[t, "finetune"], "train_loss"), path_ascent(curves[t, "scratch"], "train_loss")
         ok = finite(ft["ascent"], sc["ascent"])
         rows.append(row("C2", "path_ascent", t, {"finetune": ft, "scratch": sc},
-                         f"rise of train loss along alpha 0 -> 1: finetune <= {ascent_tol:g} and <= scratch",
+                         f"rise of train loss along alpha 0 -> 1 at the 1D curve's nodes: finetune <= {ascent_tol:g} and "
+                         "<= scratch (see path_ascent_dense, path_roughness)",
                          (ft["ascent"] <= ascent_tol and ft["ascent"] <= sc["ascent"]) if ok else None))
         if (t, "finetune") in trajectories and (t, "scratch") in trajectories:
             v = {i: {"cos_epoch1": _epoch(trajectories[t, i], 1).get("cos", float("nan")),
                      "max_d_beta": max(float(r["d_beta"]) for r in trajectories[t, i])} for i in ("finetune", "scratch")}
             a, b = v["finetune"]["cos_epoch1"], v["scratch"]["cos_epoch1"]
-            rows.append(row("C2", "direction_epoch1", t, v, "cos(delta^1, delta1) after epoch 1: finetune > scratch",
+            rows.append(row("C2", "direction_epoch1", t, v, "cos(delta^1, delta1) after epoch 1: finetune > scratch "
+                             "(epoch 1 of unmatched schedules: see direction_matched_*)",
                              a > b if finite(a, b) else None))
     return rows
 
@@ -139,7 +141,8 @@ def c4_consistency(surfaces: dict, tasks: list[str], radius: float, rho_min: flo
             v[i]["dev_error_end"] = surfaces[t, i].anchors["end"]["dev_error"]
         rho = v["finetune"]["rho"]
         rows.append(row("C4", "spearman_loss_error", t, v,
-                         f"Spearman(train loss, dev error) within {radius:g} of the end: finetune >= {rho_min:g}",
+                         f"Spearman(train loss, dev error) within {radius:g} of the end: finetune >= {rho_min:g} "
+                         "(a window that may reach theta0's side: see spearman_theta1_window)",
                          rho >= rho_min if finite(rho) else None))
     return rows
 
