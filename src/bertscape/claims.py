@@ -249,6 +249,8 @@ TITLES = {
     "C6": "The two directions are nearly orthogonal (§3.2)",
 }
 UNDEFINED = "undefined: a NaN or missing value in its measure"
+NEVER_REACHED = "neither run reached the threshold; raise tasks.{t}.epochs_finetune / epochs_scratch"
+FEW_THETA1_NODES = "fewer than 3 nodes with both values in claims.theta1_window, or a constant surface there"
 
 
 @dataclass(frozen=True)
@@ -282,7 +284,7 @@ CLAIMS: tuple[Measure, ...] = (
     Measure("C1", "hessian_top_eigenvalue", sharpness, effect_hessian, "hessian_top_eigenvalue",
             needs=("P1", "P2", "P4")),
     Measure("C2", "epochs_to_loss", c2_easier_optimisation, effect_epochs, "epochs_to_loss", explained_by=("P1",),
-            undefined="neither run reached the threshold; raise tasks.{t}.epochs_finetune / epochs_scratch"),
+            undefined=NEVER_REACHED),
     Measure("C2", "path_ascent", c2_easier_optimisation, effect_ascent, "path_ascent"),
     Measure("C2", "direction_epoch1", c2_easier_optimisation, effect_direction, "direction_epoch1"),
     *(Measure("C3", f"long_run_dev_{m}", c3_overfitting, effect_long_dev, "long_run_dev") for m in METRIC_NAMES),
@@ -298,13 +300,13 @@ CLAIMS: tuple[Measure, ...] = (
     Measure("C2", "direction_matched_fraction", c2_matched, effect_matched_cos, "direction_matched"),
     Measure("C2", "direction_matched_cumlr", c2_matched, effect_matched_cos, "direction_matched"),
     Measure("C2", "cumlr_to_loss", c2_matched, effect_cumlr, "cumlr_to_loss", explained_by=("P1",),
-            undefined="neither run reached the threshold; raise tasks.{t}.epochs_finetune / epochs_scratch"),
+            undefined=NEVER_REACHED),
     Measure("C2", "path_ascent_dense", c2_dense_path, effect_dense_ascent, "path_ascent"),
     Measure("C2", "path_roughness", c2_dense_path, effect_roughness, "path_roughness"),
     Measure("C4", "spearman_theta1_window", c4_theta1_window, effect_theta1_rho, "spearman_theta1_window",
-            undefined="fewer than 3 nodes with both values in claims.theta1_window, or a constant surface there"),
+            undefined=FEW_THETA1_NODES),
     Measure("C4", "spearman_contrast", c4_theta1_window, effect_rho_contrast, "spearman_contrast",
-            undefined="fewer than 3 nodes with both values in claims.theta1_window, or a constant surface there"),
+            undefined=FEW_THETA1_NODES),
 )
 _BY_KEY = {(m.claim, m.measure): m for m in CLAIMS}
 
