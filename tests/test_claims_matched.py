@@ -173,3 +173,14 @@ def test_new_rows_are_registered_with_their_own_effects():
                     "path_roughness"):
         assert C.lookup("C2", measure).claim == "C2"
     assert C.lookup("C4", "spearman_contrast").effect is CM.effect_rho_contrast
+
+
+@pytest.mark.parametrize("n, window", [(17, 1.0), (5, 1.0), (17, 0.5)])
+def test_the_estimate_counts_the_theta1_windows_extra_dev_nodes(n, window):
+    from bertscape.estimate import transect_beyond
+    from bertscape.measures import window_mask
+
+    a = np.linspace(-4.0, 4.0, n) if n == 17 else np.linspace(-2.0, 2.0, n)
+    old = window_mask(a, a, window)
+    extra = int((theta1_mask(a, a, WINDOW) & ~old).sum())
+    assert transect_beyond(WINDOW, window, float(a[1] - a[0])) == extra

@@ -35,6 +35,15 @@ def flops_per_token(layers: int, hidden: int, inter: int, tokens: float, n_layer
     return per_layer * (layers if n_layers is None else n_layers)
 
 
+def transect_beyond(theta1: dict, window: float, step: float) -> int:
+    """The theta1 window's nodes outside the old window (claims.window): its beta-transect past |beta| = window,
+    and its box past alpha 1 + window or |beta| window (on a lattice of spacing ``step`` through 0 and 1)."""
+    n = lambda x: int(x / step + 1e-9)  # lattice nodes in (0, x]
+    box = (n(max(theta1["alpha_max"] - 1, 0)) + 1) * (2 * n(theta1["beta_max"]) + 1)
+    inner = (min(n(max(theta1["alpha_max"] - 1, 0)), n(window)) + 1) * (2 * min(n(theta1["beta_max"]), n(window)) + 1)
+    return box - inner + 2 * max(n(theta1["transect"]) - max(n(window), n(theta1["beta_max"])), 0)
+
+
 def estimate(config: dict, tflops: float = 100.0, arch: tuple[int, int, int] | None = None) -> list[Line]:
     L, H, I = arch or ARCH[config["model"]["name"]]
     ml = config["model"]["max_length"]
@@ -42,6 +51,7 @@ def estimate(config: dict, tflops: float = 100.0, arch: tuple[int, int, int] | N
     pts2, pts1 = g["points"] ** 2 + 2, g["curve_points"] + 2
     step = (g["max"] - g["min"]) / max(g["points"] - 1, 1)
     win = (2 * int(config["claims"]["window"] / step + 1e-9) + 1) ** 2 + 4  # C4's window nodes, C3's cell
+    win += transect_beyond(config["claims"]["theta1_window"], config["claims"]["window"], step)
     out: dict[str, list[float]] = {}
 
     def add(rule, flop):
