@@ -66,29 +66,22 @@ def p1_learned(curve: Grid, task: str, init: str, chance: float, fraction: float
                 f"P1: train loss at theta1 {f1:.3g} = {f1 / chance:.2f} x chance ({chance:.3g}), needs <= {fraction:g} x")
 
 
-def p2_minimum(curve: Grid, task: str, init: str, tol: float, data_source: str) -> dict:
-    """P2a: theta1 within ``tol`` (alpha units) of its 1D curve's minimum, a minimum not cut off by the curve's end."""
+def p2_optimum(curve: Grid, task: str, init: str, tol: float, loss_tol: float, data_source: str) -> list[dict]:
+    """[P2a, P2b] of one run from its 1D curve's minimum: P2a theta1 within ``tol`` (alpha units) of it, a minimum
+    not cut off by the curve's end; P2b f(theta1) at most ``loss_tol`` above it (a fitted cross-entropy's floor)."""
     a, f, edge = curve_minimum(curve)
     f1 = float(curve.anchors["end"]["train_loss"])
     k = _keys(task, init, data_source)
     where = f"alpha = {a:.2f}" + (" (the curve's last node: the minimum may lie beyond)" if edge and a > 1 else
                                   " (the curve's first node)" if edge else "")
     fix = f"raise {k['epochs']} or {k['lr']}" if a > 1 else f"lower {k['lr']} (theta1 overshot the minimum along delta1)"
-    return _row("P2a", task, init, abs(a - 1.0) <= tol and not (edge and a != 1.0),
-                {"alpha_min": a, "loss_min": f, "at_edge": edge, "loss_end": f1},
-                f"|alpha(curve minimum) - 1| <= {tol:g}", fix,
-                f"P2a: curve minimum at {where} (theta1 at 1.0), {f1 - f:.3g} below f(theta1)")
-
-
-def p2_floor(curve: Grid, task: str, init: str, loss_tol: float, data_source: str) -> dict:
-    """P2b: f(theta1) at most ``loss_tol`` above its 1D curve's minimum (the flat floor of a fitted cross-entropy)."""
-    a, f, _ = curve_minimum(curve)
-    f1 = float(curve.anchors["end"]["train_loss"])
-    k = _keys(task, init, data_source)
-    return _row("P2b", task, init, f1 - f <= loss_tol if math.isfinite(f1 - f) else None,
-                {"alpha_min": a, "loss_min": f, "loss_end": f1, "above_min": f1 - f},
-                f"f(theta1) - f(curve minimum) <= {loss_tol:g}", f"raise {k['epochs']} or {k['lr']}",
-                f"P2b: f(theta1) {f1:.3g} lies {f1 - f:.3g} above the curve's minimum {f:.3g} (alpha = {a:.2f})")
+    measured = {"alpha_min": a, "loss_min": f, "at_edge": edge, "loss_end": f1, "above_min": f1 - f}
+    return [_row("P2a", task, init, abs(a - 1.0) <= tol and not (edge and a != 1.0), measured,
+                 f"|alpha(curve minimum) - 1| <= {tol:g}", fix,
+                 f"P2a: curve minimum at {where} (theta1 at 1.0), {f1 - f:.3g} below f(theta1)"),
+            _row("P2b", task, init, f1 - f <= loss_tol if math.isfinite(f1 - f) else None, measured,
+                 f"f(theta1) - f(curve minimum) <= {loss_tol:g}", f"raise {k['epochs']} or {k['lr']}",
+                 f"P2b: f(theta1) {f1:.3g} lies {f1 - f:.3g} above the curve's minimum {f:.3g} (alpha = {a:.2f})")]
 
 
 def p3_inside(surface: Grid, curve: Grid, task: str, init: str, tau: float, p1: dict, region: dict | None = None) -> dict:
@@ -135,8 +128,7 @@ def check_all(curves: dict, surfaces: dict, hessian: dict, tasks: list[str], cha
     for t in tasks:
         for i in inits:
             p1 = p1_learned(curves[t, i], t, i, chance[t], cl["learned_fraction"], data_source)
-            rows += [p1, p2_minimum(curves[t, i], t, i, cl["optimum_tol"], data_source),
-                     p2_floor(curves[t, i], t, i, cl["optimum_loss_tol"], data_source),
+            rows += [p1, *p2_optimum(curves[t, i], t, i, cl["optimum_tol"], cl["optimum_loss_tol"], data_source),
                      p3_inside(surfaces[t, i], curves[t, i], t, i, cl["tau_loss"], p1, (regions or {}).get((t, i))),
                      p4_converged(hessian.get((t, i)), t, i, hessian_tol)]
     return rows
