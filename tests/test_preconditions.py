@@ -1,4 +1,4 @@
-"""Preconditions P1-P4 on synthetic curves, surfaces and power-iteration records whose answers are known."""
+"""Preconditions P1-P4 (P2 as P2a and P2b) on synthetic curves, surfaces and power-iteration records whose answers are known."""
 import math
 
 import numpy as np
@@ -64,20 +64,45 @@ def test_p1_fails_for_a_plateau_at_chance_and_names_the_scratch_keys():
 
 
 def test_p2_fails_when_the_curve_keeps_falling_past_theta1():
+    """A bowl centred at 1.67: theta1 is neither at the minimum (P2a) nor on its floor (0.13 above it: P2b)."""
     checks = checks_for(bowl(1.67), bowl(1.0))
-    p2 = by(checks, "P2", "finetune")
+    p2 = by(checks, "P2a", "finetune")
     assert p2["holds"] is False and p2["measured"]["alpha_min"] == pytest.approx(1.67, abs=0.01)
-    assert p2["message"].startswith("P2: curve minimum at alpha = 1.67 (theta1 at 1.0), 0.13")  # lowest node 1.75
+    assert p2["message"].startswith("P2a: curve minimum at alpha = 1.67 (theta1 at 1.0), 0.13")  # lowest node 1.75
     assert "tasks.MRPC.epochs_finetune" in p2["fix"] and "tasks.MRPC.lr" in p2["fix"]
-    assert by(checks, "P2", "scratch")["holds"]
-    overshot = by(checks_for(bowl(0.5), bowl(1.0)), "P2", "finetune")
+    p2b = by(checks, "P2b", "finetune")
+    assert p2b["holds"] is False and p2b["measured"]["above_min"] == pytest.approx(0.3 * 0.67 ** 2, abs=0.01)
+    assert p2b["message"].startswith("P2b: f(theta1) 0.185 lies 0.13")
+    assert by(checks, "P2a", "scratch")["holds"] and by(checks, "P2b", "scratch")["holds"]
+    overshot = by(checks_for(bowl(0.5), bowl(1.0)), "P2a", "finetune")
     assert overshot["holds"] is False and overshot["fix"].startswith("lower tasks.MRPC.lr")
 
 
-def test_p2_holds_on_the_flat_floor_of_a_fitted_loss_even_if_the_minimum_lies_further():
+def test_a_curve_falling_past_theta1_on_the_floor_fails_p2a_holds_p2b_and_gates_nothing():
     floor = lambda a: np.interp(a, [-4, 0, 1, 1.5, 1.75, 4], [0.8, 0.7, 0.0035, 0.0005, 0.56, 0.8])  # measured shape
-    p2 = by(checks_for((surface(lambda a, b: floor(a) + b ** 2, n=81), curve(floor, n=33)), bowl(1.0)), "P2", "finetune")
-    assert p2["measured"]["alpha_min"] > 1.25 and p2["holds"] is True
+    fitted = (surface(lambda a, b: floor(a) + b ** 2, n=81), curve(floor, n=33))
+    checks = checks_for(fitted, bowl(1.0))
+    p2a, p2b = by(checks, "P2a", "finetune"), by(checks, "P2b", "finetune")
+    assert p2a["measured"]["alpha_min"] > 1.25 and p2a["holds"] is False and p2b["holds"] is True
+    assert p2b["measured"]["above_min"] == pytest.approx(0.0035 - p2b["measured"]["loss_min"])
+    assert 0 < p2b["measured"]["above_min"] < 0.01
+    rows = C.c1_wider_optima({("MRPC", "finetune"): fitted[0], ("MRPC", "scratch"): bowl(1.0)[0]},
+                             {("MRPC", "finetune"): fitted[1], ("MRPC", "scratch"): bowl(1.0)[1]}, ["MRPC"], 0.1)
+    assert all(r["reason"] == "" for r in C.gate(rows, checks))  # either clause will do
+    assert "P2a" in P.warning(checks) and "(P2b held: the rows that need P2 stand)" in P.warning(checks)
+    assert P.table(checks, "MRPC")[1][2].startswith("FAILS: curve minimum") and P.table(checks, "MRPC")[2][2] == "ok"
+
+
+def test_p2_gates_a_run_only_where_both_of_its_clauses_failed():
+    """P2a failed for one run and P2b for the other: each run passed one clause, so nothing is gated."""
+    checks = [{"precondition": p, "task": "MRPC", "init": i, "holds": h, "measured": {}, "message": f"{p}: x",
+               "fix": "y"} for p, i, h in (("P2a", "finetune", False), ("P2b", "finetune", True),
+                                          ("P2a", "scratch", True), ("P2b", "scratch", False))]
+    row = {"claim": "C1", "measure": "basin_width_1d", "task": "MRPC", "values": {}, "criterion": "", "holds": True}
+    assert C.gate([row], checks)[0]["holds"] is True
+    checks[1] = dict(checks[1], holds=False)  # now the fine-tuned run failed both
+    gated = C.gate([row], checks)[0]
+    assert gated["holds"] is None and gated["reason"] == "P2a: x [finetune]; y; P2b: x [finetune]; y"
 
 
 def test_p3_fails_when_the_basin_reaches_the_edge_of_a_narrow_grid():
@@ -118,7 +143,8 @@ def test_gate_turns_dependent_claim_rows_na_with_the_failed_precondition_and_key
     assert all(r["holds"] is not None for r in rows)  # decided before gating
     gated = C.gate(rows, checks)
     c1 = [r for r in gated if r["claim"] == "C1"]
-    assert c1 and all(r["holds"] is None and r["reason"].startswith("P2: curve minimum at alpha = 1.67") for r in c1)
+    assert c1 and all(r["holds"] is None and r["reason"].startswith("P2a: curve minimum at alpha = 1.67") for r in c1)
+    assert all("P2b: f(theta1)" in r["reason"] for r in c1)
     assert all("tasks.MRPC.epochs_finetune" in r["reason"] for r in c1)
     c6 = next(r for r in gated if r["claim"] == "C6")
     assert c6["holds"] is True and c6["reason"] == ""
@@ -129,10 +155,11 @@ def test_gate_turns_dependent_claim_rows_na_with_the_failed_precondition_and_key
 def test_warning_and_tables_list_every_failure():
     checks = checks_for(bowl(1.67), bowl(1.0), tasks=("MRPC", "MNLI"))
     w = P.warning(checks)
-    assert w.startswith("WARNING: 2 of 16") and "MRPC finetune: P2" in w and "MNLI finetune: P2" in w
+    assert w.startswith("WARNING: 4 of 20") and "MRPC finetune: P2a" in w and "MNLI finetune: P2b" in w
+    assert "held" not in w  # both clauses failed: no alternative stands
     t = P.table(checks, "MNLI")
-    assert [r[0] for r in t] == ["P1", "P2", "P3", "P4"] and t[1][2].startswith("FAILS: curve minimum")
-    assert t[1][3] == "ok"
+    assert [r[0] for r in t] == ["P1", "P2a", "P2b", "P3", "P4"] and t[1][2].startswith("FAILS: curve minimum")
+    assert t[2][2].startswith("FAILS: f(theta1) 0.185") and t[1][3] == t[2][3] == "ok"
     flat = P.flat_rows(checks)
     assert set(flat[0]) == set(P.COLUMNS) and flat[1]["holds"] == "no" and flat[0]["holds"] == "yes"
 
@@ -145,7 +172,8 @@ def test_claims_page_and_summary_show_a_preconditions_table_per_task():
     page = claims_html({"seeds": [42], "preconditions": [{"seed": 42, **c} for c in checks]})
     assert "<h2>Seed 42</h2>" in page and "<h2>Preconditions</h2>" in page and "<h3>MNLI</h3>" in page and "FAILS: curve minimum at alpha = 1.67" in page
     md = "\n".join(preconditions_md(checks))
-    assert "### MRPC" in md and "| P2 | at an optimum | FAILS: curve minimum" in md and "WARNING: 2 of 16" in md
+    assert "### MRPC" in md and "| P2a | at a minimum along delta1 | FAILS: curve minimum" in md
+    assert "| P2b | on the loss floor | FAILS: f(theta1)" in md and "WARNING: 4 of 20" in md
     assert "All preconditions hold." in "\n".join(preconditions_md(checks_for(bowl(1.0), bowl(1.0))))
 
 

@@ -5,6 +5,7 @@ import dataclasses
 import pytest
 
 from bertscape import claims as C
+from bertscape import preconditions as P
 from bertscape.data import METRIC_NAMES
 from test_claims import curve, surface
 from test_preconditions import bowl, by, checks_for
@@ -40,6 +41,8 @@ def every_row(metric: str) -> list[tuple[object, dict]]:
              (C.c2_dense_path, (curves, ["T"], 0.01)),
              (C.c4_theta1_window, (surfaces, ["T"], {"alpha_min": 0.75, "alpha_max": 1.5, "beta_max": 1.0,
                                                      "transect": 2.0}, 0.5))]
+    sizes = C.c1_wider_optima(*calls[0][1]) + C.sharpness(*calls[1][1])
+    calls.append((C.in_units, (sizes, {("T", i): {"norm_delta1": 2.0, "norm_theta1": 20.0} for i in inits})))
     return [(f, r) for f, args in calls for r in f(*args)]
 
 
@@ -56,7 +59,8 @@ def test_registry_lists_each_row_kind_once_with_known_preconditions_and_titles()
     keys = [(m.claim, m.measure) for m in C.CLAIMS]
     assert len(keys) == len(set(keys))
     assert {m.claim for m in C.CLAIMS} == set(C.TITLES)
-    assert {p.partition("/")[0] for m in C.CLAIMS for p in m.needs + m.explained_by} <= {"P1", "P2", "P3", "P4"}
+    named = {q.partition("/")[0] for m in C.CLAIMS for p in m.needs + m.explained_by for q in p.split("|")}
+    assert named <= set(P.NAMES) and {"P2a", "P2b"} <= named
     assert {m.measure for m in C.CLAIMS} >= {f"long_run_dev_{k}" for k in METRIC_NAMES}
 
 
@@ -67,14 +71,15 @@ def test_gate_refuses_a_row_the_registry_does_not_list():
 
 
 def test_gate_follows_each_entrys_needs():
-    """P2 fails for MRPC's fine-tuned run (minimum at alpha 1.67): exactly the entries that need P2 become n/a."""
+    """P2a and P2b fail for MRPC's fine-tuned run (minimum at alpha 1.67, 0.13 below theta1): exactly the entries
+    that need P2 (either clause) become n/a."""
     checks = checks_for(bowl(1.67), bowl(1.0))
-    assert by(checks, "P2", "finetune")["holds"] is False
+    assert by(checks, "P2a", "finetune")["holds"] is False and by(checks, "P2b", "finetune")["holds"] is False
     for m in C.CLAIMS:
         row = {"claim": m.claim, "measure": m.measure, "task": "MRPC", "values": {}, "criterion": "", "holds": True}
         gated = C.gate([row], checks)[0]
-        if "P2" in m.needs:
-            assert gated["holds"] is None and gated["reason"].startswith("P2: curve minimum at alpha = 1.67")
+        if C.P2 in m.needs:
+            assert gated["holds"] is None and gated["reason"].startswith("P2a: curve minimum at alpha = 1.67")
         else:
             assert gated["holds"] is True and gated["reason"] == ""
 

@@ -201,13 +201,13 @@ def check_preconditions(out, doc):
     and the key to change; the preconditions are in the TSV, the claims page and the summary."""
     checks = doc["preconditions"]
     assert {(c["precondition"], c["task"], c["init"]) for c in checks} == \
-        {(p, t, i) for p in ("P1", "P2", "P3", "P4") for t in ("MNLI", "MRPC") for i in ("finetune", "scratch")}
+        {(p, t, i) for p in ("P1", "P2a", "P2b", "P3", "P4") for t in ("MNLI", "MRPC") for i in ("finetune", "scratch")}
     p1 = next(c for c in checks if (c["precondition"], c["task"], c["init"]) == ("P1", "MNLI", "scratch"))
     assert p1["holds"] is False and "tasks.MNLI.epochs_scratch" in p1["fix"]
     assert p1["measured"]["train_loss_end"] == read_grid(out / "seed7" / "curves" / "MNLI" / "scratch.h5").anchors["end"]["train_loss"]
     rows = doc["per_seed"][str(doc["display_seed"])]
     c1 = [r for r in rows if r["claim"] == "C1" and r["task"] == "MNLI"]
-    assert len(c1) == 3 and all(r["holds"] is None and "P1: train loss at theta1" in r["reason"]
+    assert len(c1) == 9 and all(r["holds"] is None and "P1: train loss at theta1" in r["reason"]
                                 and "tasks.MNLI.epochs_scratch" in r["reason"] for r in c1)
     na = [r for r in rows if r["holds"] is None]
     assert all(r["reason"] for r in na)  # every n/a says why
@@ -216,6 +216,13 @@ def check_preconditions(out, doc):
     assert len((out / "claims" / "preconditions.tsv").read_text().splitlines()) == 1 + len(checks)
     assert "<h2>Preconditions</h2>" in (out / "claims" / "claims.html").read_text()
     assert all(c["seed"] == doc["display_seed"] for c in checks)
+    enc = {(n["task"], n["init"]): n for n in doc["norms"] if n["unit"] == "encoder"}  # the norm table, both inits
+    assert set(enc) == {(t, i) for t in ("MNLI", "MRPC") for i in ("finetune", "scratch")}
+    d = json.loads((out / "seed7" / "directions" / "MRPC" / "scratch.json").read_text())
+    assert enc["MRPC", "scratch"]["norm_delta1"] == pytest.approx(d["norm_delta1"], rel=1e-5)
+    assert doc["model"]["statement"].startswith("theta0 is all-MiniLM-L6-v2")
+    assert "contrastively" in (out / "summary.md").read_text() and "Norms of the encoder" in \
+        (out / "claims" / "claims.html").read_text()
     summary = (out / "summary.md").read_text()
     assert "### MNLI" in summary and "WARNING:" in summary and "MNLI scratch: P1" in summary
     end = (out.parent / "snakemake.stderr").read_text()  # the run ends with the warning (Snakefile onsuccess)

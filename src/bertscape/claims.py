@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from . import preconditions as P
+from .c1units import CONVERSIONS, in_units
 from .data import METRIC_NAMES, task_spec
 from .h5io import Grid, read_grid
 from .io import read_json, read_jsonl, read_tsv
@@ -278,11 +279,19 @@ class Measure:
         return TITLES[self.claim]
 
 
+P2 = "P2a|P2b"  # P2 at an optimum: either clause (at a minimum along delta1, or on the loss floor) -- see gate
+
 CLAIMS: tuple[Measure, ...] = (
-    Measure("C1", "basin_area_2d", c1_wider_optima, effect_area, "basin_area_2d", needs=("P1", "P2", "P3/2d")),
-    Measure("C1", "basin_width_1d", c1_wider_optima, effect_width, "basin_width_1d", needs=("P1", "P2", "P3/1d")),
+    Measure("C1", "basin_area_2d", c1_wider_optima, effect_area, "basin_area_2d", needs=("P1", P2, "P3/2d")),
+    Measure("C1", "basin_width_1d", c1_wider_optima, effect_width, "basin_width_1d", needs=("P1", P2, "P3/1d")),
     Measure("C1", "hessian_top_eigenvalue", sharpness, effect_hessian, "hessian_top_eigenvalue",
-            needs=("P1", "P2", "P4")),
+            needs=("P1", P2, "P4")),
+    # the same three sizes in the other units (bertscape.c1units): the base's effect, needs and resolution
+    *(Measure("C1", m, in_units, {"area": effect_area, "width": effect_width, "lambda_max": effect_hessian}[key], m,
+              needs=needs) for base, needs in (("basin_area_2d", ("P1", P2, "P3/2d")),
+                                               ("basin_width_1d", ("P1", P2, "P3/1d")),
+                                               ("hessian_top_eigenvalue", ("P1", P2, "P4")))
+      for key, _, derived in [CONVERSIONS[base]] for m in derived),
     Measure("C2", "epochs_to_loss", c2_easier_optimisation, effect_epochs, "epochs_to_loss", explained_by=("P1",),
             undefined=NEVER_REACHED),
     Measure("C2", "path_ascent", c2_easier_optimisation, effect_ascent, "path_ascent"),
@@ -350,7 +359,12 @@ def gate(rows: list[dict], checks: list[dict]) -> list[dict]:
 
 
 def _failing(bad: dict, need: str, task: str) -> list[dict]:
-    """The failed checks of precondition ``need`` ("P3/2d": only where that part of P3 failed) for a task."""
+    """The failed checks of precondition ``need`` ("P3/2d": only where that part of P3 failed; "P2a|P2b": only for a
+    run where every alternative failed, then all of them) for a task."""
+    if "|" in need:
+        each = [_failing(bad, n, task) for n in need.split("|")]
+        inits = set.intersection(*({c["init"] for c in e} for e in each))
+        return [c for e in each for c in e if c["init"] in inits]
     p, _, part = need.partition("/")
     return [c for c in bad.get((p, task), []) if not part or c["measured"].get(f"censored_{part}")]
 
@@ -391,6 +405,8 @@ def evaluate(inputs: dict, keys: dict, p: dict) -> dict:
                          cl, p["hessian_tol"], p["data_source"], regions=regions)
     rows = c1_wider_optima(surf, curves, tasks, cl["tau_loss"], regions)
     rows += sharpness(hessian, tasks, p["hessian_tol"]) if hessian else []
+    norms = {k: read_json(v)["rows"] for k, v in _keyed(inputs, keys, "norms").items()}
+    rows += in_units(rows, {k: next(r for r in v if r["unit"] == "encoder") for k, v in norms.items()})
     rows += c2_easier_optimisation(epochs, curves, traj, tasks, p["n_labels"], cl["reach_fraction"], cl["ascent_tol"],
                                    chance)
     if p["long"]:
@@ -407,4 +423,4 @@ def evaluate(inputs: dict, keys: dict, p: dict) -> dict:
     precision = precision_rows({f"{kind}/{'/'.join(k)}": g for kind, d in (("surface", surf), ("curve", curves),
                                                                            ("layer", layers)) for k, g in d.items()})
     return {"claims": gate(rows, checks), "preconditions": checks, "table1_vs_paper": table1_vs_paper(rollback, groups),
-            "precision": precision}
+            "precision": precision, "norms": [{"task": t, "init": i, **r} for (t, i), v in norms.items() for r in v]}

@@ -138,7 +138,7 @@ def aggregate(docs: dict[int, dict], cl: dict, display_seed: int, cross_seed: li
     tag = lambda key: [{"seed": s, **x} for s, d in docs.items() for x in d.get(key, [])]
     return {"seeds": list(docs), "display_seed": display_seed, "headlines": heads, "decisions": decisions,
             "preconditions": tag("preconditions"), "table1_vs_paper": tag("table1_vs_paper"),
-            "precision": tag("precision"), "per_seed": {str(s): d["claims"] for s, d in docs.items()}}
+            "precision": tag("precision"), "norms": tag("norms"), "per_seed": {str(s): d["claims"] for s, d in docs.items()}}
 
 
 # ---------------------------------------------------------------- what a reader sees
@@ -170,7 +170,8 @@ def markdown(doc: dict) -> str:
     """The claims table of summary.md and the README: headline per claim, then verdict, median effect and
     interval of every measure pooled over tasks (``doc``: claims.json)."""
     seeds = doc.get("seeds", [])
-    lines = [f"Over {len(seeds)} seed{'s' * (len(seeds) != 1)} ({', '.join(map(str, seeds))}); effect > 0 supports "
+    model = [f"**The model.** {doc['model']['statement']}", ""] if doc.get("model") else []
+    lines = model + [f"Over {len(seeds)} seed{'s' * (len(seeds) != 1)} ({', '.join(map(str, seeds))}); effect > 0 supports "
              "the paper; p: the sign test in the paper's direction (the opposite one where it does not hold); interval: bootstrap of the median, seeds resampled within task; a headline holds when a "
              "measure holds after Holm's correction and none contradicts it.", "",
              "| claim | measure | verdict | median effect | 95 % interval | tie band | + / − / tie | p | (task, seed) used (n/a) |",

@@ -15,13 +15,17 @@ from .directions import State, encoder_keys
 from .modeling import encoder_prefix
 
 
-def _row(unit: str, name: str, keys: list[str], theta0: State, theta1: State, layers=None) -> dict:
-    s0 = s1 = sd = 0.0
-    n = 0
+def _sums(theta0: State, theta1: State, keys: list[str]) -> dict[str, tuple[float, float, float, int]]:
+    """Per parameter: (sum theta0^2, sum theta1^2, sum delta1^2, numel), each tensor read once."""
+    out = {}
     for k in keys:
         a, b = theta0[k].double(), theta1[k].double()
-        s0, s1, sd = s0 + float((a * a).sum()), s1 + float((b * b).sum()), sd + float(((b - a) ** 2).sum())
-        n += a.numel()
+        out[k] = (float((a * a).sum()), float((b * b).sum()), float(((b - a) ** 2).sum()), a.numel())
+    return out
+
+
+def _row(unit: str, name: str, keys: list[str], sums: dict, layers=None) -> dict:
+    s0, s1, sd, n = (sum(sums[k][j] for k in keys) for j in range(4))
     n0, n1, nd = math.sqrt(s0), math.sqrt(s1), math.sqrt(sd)
     return {"unit": unit, "name": name, "layers": layers, "n_params": n, "norm_theta0": n0, "norm_theta1": n1,
             "norm_delta1": nd, "rel_delta1": nd / n1 if n1 > 0 else float("nan")}
@@ -39,9 +43,10 @@ def norm_table(theta0: State, theta1: State, config, groups: dict[str, list[int]
             by_layer.setdefault(lmap[k], []).append(k)
         else:  # outside the blocks: named by the component after the prefix (embeddings, pooler, ...)
             parts.setdefault(k.split(".")[1], []).append(k)
-    rows = [_row("part", name, ks, theta0, theta1) for name, ks in sorted(parts.items())]
-    rows += [_row("layer", str(i), by_layer[i], theta0, theta1, [i, i]) for i in sorted(by_layer)]
-    rows += [_row("group", name, [k for i in range(lo, hi + 1) for k in by_layer.get(i, [])], theta0, theta1,
-                  [lo, hi]) for name, (lo, hi) in groups.items()]
-    rows.append(_row("encoder", "encoder", keys, theta0, theta1))
+    sums = _sums(theta0, theta1, keys)
+    rows = [_row("part", name, ks, sums) for name, ks in sorted(parts.items())]
+    rows += [_row("layer", str(i), by_layer[i], sums, [i, i]) for i in sorted(by_layer)]
+    rows += [_row("group", name, [k for i in range(lo, hi + 1) for k in by_layer.get(i, [])], sums, [lo, hi])
+             for name, (lo, hi) in groups.items()]
+    rows.append(_row("encoder", "encoder", keys, sums))
     return rows

@@ -8,6 +8,7 @@ import html
 import json
 
 from .evidence import flat_rows, interval, signed
+from .unitsreport import model_html, norms_html, units_html
 
 STYLE = ("body{font-family:sans-serif;max-width:70em;margin:1em auto}table{border-collapse:collapse;margin:1em 0}"
          "td,th{border:1px solid #ccc;padding:.3em .5em;vertical-align:top;font-size:90%}"
@@ -36,7 +37,10 @@ def preconditions_html(checks: list[dict]) -> str:
     e = html.escape
     parts = ["<h2>Preconditions</h2><p>Is the experiment powered to decide the claims? A claim row that needs a failed "
              "precondition is n/a and names it. P1: train loss at θ1 ≤ <code>claims.learned_fraction</code> × chance; "
-             "P2: θ1 within <code>claims.optimum_tol</code> of its 1D curve's minimum; P3: C1's region is closed (the 1D "
+             "P2a: θ1 within <code>claims.optimum_tol</code> of its 1D curve's minimum (a minimum along δ1); P2b: "
+             "f(θ1) within <code>claims.optimum_loss_tol</code> of that minimum (on the loss floor) -- a C1 row needs "
+             "either, and where only P2b holds θ1 is not a minimum along δ1: its width and area say how far δ1 "
+             "extrapolates on the floor; P3: C1's region is closed (the 1D "
              "interval inside the curve, the 2D region inside the grid or closing within <code>claims.basin_points</code> "
              "nodes past its edge); P4: the power iteration met <code>claims.hessian.tol</code>.</p>"]
     for t in dict.fromkeys(c["task"] for c in checks):
@@ -57,6 +61,7 @@ def claims_html(doc: dict, forest_png: dict[str, bytes] | None = None) -> str:
     seeds = doc.get("seeds", [])
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>bertscape claims</title><style>{STYLE}</style>"
              f"</head><body><h1>The paper's claims, decided over {len(seeds)} seed(s): {e(', '.join(map(str, seeds)))}</h1>"
+             + model_html(doc) +
              "<p>Each measure's effect is oriented so that &gt; 0 supports the paper. <b>holds</b>: the exact sign "
              "test (ties inside the tie band dropped) rejects in the paper's direction at <code>claims.alpha</code> and "
              "the bootstrap interval of the median effect (seeds resampled within task) lies above the band; <b>does "
@@ -93,6 +98,7 @@ def claims_html(doc: dict, forest_png: dict[str, bytes] | None = None) -> str:
                         [[e(r["task"]), e(r["init"]), e(r["pair"]), signed(r["barrier"]), f"{r['tau_loss']:g}",
                           {True: "yes", False: "no"}.get(r["shares_basin"], "n/a"), "yes" if r["tested"] else "no"]
                          for r in basins]) if basins else "<p>n/a: needs &gt;= 2 seeds (config key seeds).</p>")
+    parts.append(units_html(doc) + norms_html(doc.get("norms", []), doc.get("display_seed")))
     checks = doc.get("preconditions", [])
     for s in dict.fromkeys(c.get("seed") for c in checks):
         parts.append(f"<h2>Seed {e(str(s))}</h2>" + preconditions_html([c for c in checks if c.get("seed") == s]))

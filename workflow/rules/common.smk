@@ -388,6 +388,7 @@ def claims_keyed(seed):
         "trajectories": [((t, i), f"{D}/trajectories/{t}/{i}.tsv") for t, i in both]
         + ([((LONG, "long"), f"{D}/trajectories/{LONG}/long.tsv")] if LONG else []),
         "directions": [((t, i), f"{D}/directions/{t}/{i}.json") for t, i in both],
+        "norms": [((t, i), f"{D}/norms/{t}/{i}.json") for t, i in both],  # C1's relative units, the norm table
         "rollback": [(t, f"{D}/layers/{t}/rollback.tsv") for t in ROLLBACK_TASKS],
         "hessian": [((t, i), f"{D}/claims/sharpness/{t}/{i}.json") for t, i in both] if HESSIAN["enabled"] else [],
         # C2's chance loss of a regression task is the variance of its training targets

@@ -25,3 +25,29 @@ rule directions:
         other_task=lambda wc: config["tasks"][wc.task]["other_task"],
     script:
         "../scripts/directions.py"
+
+
+rule norms:  # the per-layer norm table of one run: C1's relative units and the claims page (bertscape.layernorms)
+    input:
+        ckpts=lambda wc: ckpt_dir(wc.task, wc.init, wc.seed),
+        model=MODEL_ID,
+        code=code_id("norms.py"),
+    output:
+        f"{R}/seed{{seed}}/norms/{{task}}/{{init}}.json",
+    log:
+        log("norms/seed{seed}/{task}-{init}"),
+    benchmark:
+        bench("norms/seed{seed}/{task}-{init}")
+    wildcard_constraints:
+        init="finetune|scratch",
+    conda:
+        "../../envs/torch.yaml"
+    threads: config["threads"]["light"]
+    resources:
+        **config["resources"]["light"],
+    params:
+        model=MODEL,
+        epochs=lambda wc: cfg.epochs(config, wc.task, wc.init),
+        groups=config["layers"]["groups"],
+    script:
+        "../scripts/norms.py"

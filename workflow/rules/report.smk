@@ -138,6 +138,7 @@ rule claims:  # every seed's rows together: claims.tsv/.json, preconditions, Tab
     conda:
         "../../envs/plot.yaml"
     params:
+        model=config["model"]["name"],  # what theta0 is, said next to every verdict (bertscape.modelcards)
         long=LONG,
         claims={k: v for k, v in config["claims"].items() if k != "hessian"},
         task_configs={t: config["tasks"][t] for t in TASKS},  # which runs are imported (no training history)

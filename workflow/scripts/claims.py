@@ -4,10 +4,12 @@ claim, each seed's preconditions (preconditions.tsv) and Table 1 beside the pape
 from bertscape import evidence as E
 from bertscape import preconditions as P
 from bertscape import xseedclaims as X
+from bertscape.c1units import disagreements
 from bertscape.claims import TITLES
 from bertscape.figures.forest import forest
 from bertscape.figures.save import save_figure
 from bertscape.io import read_json, write_json, write_text, write_tsv
+from bertscape.modelcards import model_doc
 from bertscape.report import claims_html
 from bertscape.runner import run
 
@@ -22,6 +24,7 @@ def main(job):
     cross = basins + X.c6_null_rows(lines, docs, list(params["seeds"]), params["claims"])
     doc = E.aggregate(docs, params["claims"], int(params["display_seed"]), cross)
     doc["cross_seed_basins"] = table
+    doc.update(model=model_doc(params["model"]), unit_disagreements=disagreements(doc["decisions"]))
     lineage = {k: v for d in docs.values() for k, v in d.get("provenance", {}).get("sources", {}).items()}
     doc["provenance"] = job.provenance(sources=dict(sorted(lineage.items())))  # through each seed's rows
     write_tsv(job.output.tsv, E.flat_rows(doc["decisions"]), E.COLUMNS)
