@@ -26,6 +26,8 @@ from .measures import (basin, bilinear, chance_loss, curve_width, epochs_to, fin
 from .effects import (effect_area, effect_ascent, effect_direction, effect_epochs, effect_hessian, effect_long_dev,
                       effect_orthogonal, effect_rollback_dev, effect_rollback_loss, effect_spearman, effect_stays,
                       effect_width, scope_pair, scope_task)
+from .flatness_claims import (c1_flatness, effect_average, effect_dhd, effect_lanczos, effect_trace,
+                              effect_worst)
 from .verdicts import row
 
 # Table 1 of the paper: dev accuracy of fine-tuned BERT-large and after rolling back layers
@@ -276,6 +278,12 @@ CLAIMS: tuple[Measure, ...] = (
     Measure("C1", "basin_width_1d", c1_wider_optima, effect_width, "basin_width_1d", needs=("P1", "P2", "P3/1d")),
     Measure("C1", "hessian_top_eigenvalue", sharpness, effect_hessian, "hessian_top_eigenvalue",
             needs=("P1", "P2", "P4")),
+    Measure("C1", "lanczos_top_eigenvalue", c1_flatness, effect_lanczos, "lanczos_top_eigenvalue",
+            needs=("P1", "P2", "P4")),
+    Measure("C1", "hessian_trace", c1_flatness, effect_trace, "hessian_trace", needs=("P1", "P2")),
+    Measure("C1", "dhd_top_eigenvalue", c1_flatness, effect_dhd, "dhd_top_eigenvalue", needs=("P1", "P2", "P4")),
+    Measure("C1", "adaptive_sharpness", c1_flatness, effect_worst, "adaptive_sharpness", needs=("P1", "P2")),
+    Measure("C1", "average_sharpness", c1_flatness, effect_average, "average_sharpness", needs=("P1", "P2")),
     Measure("C2", "epochs_to_loss", c2_easier_optimisation, effect_epochs, "epochs_to_loss", explained_by=("P1",),
             undefined="neither run reached the threshold; raise tasks.{t}.epochs_finetune / epochs_scratch"),
     Measure("C2", "path_ascent", c2_easier_optimisation, effect_ascent, "path_ascent"),
@@ -370,9 +378,12 @@ def evaluate(inputs: dict, keys: dict, p: dict) -> dict:
               for t, f in _keyed(inputs, keys, "targets").items()}  # regression tasks: C2's chance loss
     specs = {t: task_spec(t, p["task_configs"]) for t in tasks}
     checks = P.check_all(curves, surf, hessian, tasks, {t: chance_loss(specs[t], chance.get(t)) for t in tasks},
-                         cl, p["hessian_tol"], p["data_source"], regions=regions)
+                         cl, p["hessian_tol"], p["data_source"], regions=regions,
+                         flatness_rtol=p.get("flatness_rtol"))
     rows = c1_wider_optima(surf, curves, tasks, cl["tau_loss"], regions)
-    rows += sharpness(hessian, tasks, p["hessian_tol"]) if hessian else []
+    power = {k: h for k, h in hessian.items() if "rel_change" in h}
+    rows += sharpness(power, tasks, p["hessian_tol"]) if len(power) == len(hessian) and power else []
+    rows += c1_flatness(hessian, tasks)
     rows += c2_easier_optimisation(epochs, curves, traj, tasks, p["n_labels"], cl["reach_fraction"], cl["ascent_tol"],
                                    chance)
     if p["long"]:
