@@ -72,7 +72,7 @@ def estimate(config: dict, tflops: float = 100.0, arch: tuple[int, int, int] | N
         add("rollback", f * t * n_dev * 4)
         fl, hess = config["flatness"], config["claims"]["hessian"]
         if hess["enabled"] or fl["enabled"]:  # a Hessian-vector product: ~2 gradients = ~6 forward passes
-            n_fl = min(fl["examples"] or n_train, n_train)
+            n_fl = min(fl["examples"] or sub, n_train)
             # flatness: Lanczos on H and D H D (+2 explicit residuals each), Hutchinson probes; forward+backward
             # (3 forward passes) per ascent step and start; one forward pass per Gaussian draw
             wc, ac = fl["worst_case"], fl["average_case"]

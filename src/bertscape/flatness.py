@@ -8,8 +8,8 @@ cannot fake, in one call, from the config's ``flatness`` block.
   spread over those starts; average-case sharpness (magnitude-aware Gaussian) at each sigma: mean +- SE
   (:mod:`bertscape.adaptive_sharpness`).
 
-All on one seeded training subset of ``flatness.examples`` examples (:func:`flatness_indices`; None: the whole
-tokenised training set of the run). Every random start is seeded from the run's seed; the weights are restored.
+All on one seeded training subset (:func:`flatness_indices`): ``flatness.examples`` examples, or by default the
+training-loss surfaces' own subset of ``eval.train_subset``. Every random start is seeded from the run's seed; the weights are restored.
 """
 
 from __future__ import annotations
@@ -26,9 +26,11 @@ from .stats import mean_sd_se
 SEED_OFFSET = 2  # the flatness subset's seed is seed + 2 (eval_batches uses seed and seed + 1)
 
 
-def flatness_indices(n: int, examples: int | None, seed: int) -> torch.Tensor:
-    """The seeded subset of ``examples`` of ``n`` training examples the flatness measures use."""
-    return subset(n, examples, seed + SEED_OFFSET)
+def flatness_indices(n: int, examples: int | None, train_subset: int | None, seed: int) -> torch.Tensor:
+    """The training examples the flatness measures use: with ``examples`` None the surfaces' own seeded subset of
+    ``train_subset`` (eval.train_subset; the power iteration's too), else a seeded subset of ``examples``
+    (seed + 2)."""
+    return subset(n, train_subset, seed) if examples is None else subset(n, examples, seed + SEED_OFFSET)
 
 
 def disjoint_subsets(n: int, size: int, count: int, seed: int) -> list[torch.Tensor]:
@@ -39,8 +41,10 @@ def disjoint_subsets(n: int, size: int, count: int, seed: int) -> list[torch.Ten
     return [torch.sort(perm[i * size:(i + 1) * size]).values for i in range(count)]
 
 
-def flatness_batches(train: dict, examples: int | None, batch_tokens: int, seed: int) -> list[Batch]:
-    return make_batches(train, flatness_indices(len(train["labels"]), examples, seed), "train", batch_tokens)
+def flatness_batches(train: dict, examples: int | None, ev: dict, seed: int) -> list[Batch]:
+    """Batches of :func:`flatness_indices`; ``ev``: the config's eval block (train_subset, batch_tokens)."""
+    idx = flatness_indices(len(train["labels"]), examples, ev["train_subset"], seed)
+    return make_batches(train, idx, "train", ev["batch_tokens"])
 
 
 def measure(model, batches: list[Batch], fl: dict, seed: int) -> dict:

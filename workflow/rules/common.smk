@@ -387,9 +387,11 @@ def claims_keyed(seed):
         + ([((LONG, "long"), f"{D}/trajectories/{LONG}/long.tsv")] if LONG else []),
         "directions": [((t, i), f"{D}/directions/{t}/{i}.json") for t, i in both],
         "rollback": [(t, f"{D}/layers/{t}/rollback.tsv") for t in ROLLBACK_TASKS],
-        "hessian": [((t, i), f"{D}/claims/sharpness/{t}/{i}.json") for t, i in both]
-        if HESSIAN["enabled"] or config["flatness"]["enabled"]
-        else [],
+        "hessian": (
+            [((t, i), f"{D}/claims/sharpness/{t}/{i}.json") for t, i in both]
+            if HESSIAN["enabled"] or config["flatness"]["enabled"]
+            else []
+        ),
         # C2's chance loss of a regression task is the variance of its training targets
         "targets": [(t, f"{data_dir(seed)}/{t}/train.jsonl") for t in TASKS if SPECS[t].regression],
     }

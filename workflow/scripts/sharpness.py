@@ -27,7 +27,7 @@ def main(job):
         job.log.info("%s: power iteration lambda_max %.5g after %d iterations", what, r["lambda_max"], r["iterations"])
         out.update(r)
     if p.flatness["enabled"]:
-        rec = measure(model, flatness_batches(train, p.flatness["examples"], p.eval["batch_tokens"], p.seed),
+        rec = measure(model, flatness_batches(train, p.flatness["examples"], p.eval, p.seed),
                       p.flatness, p.seed)
         lz = rec["lanczos"]
         job.log.info("%s: Lanczos lambda_max %.5g (residual %.2g), lambda_min %.4g (residual %.2g), trace %.4g +- "
