@@ -59,10 +59,9 @@ def effect_average(v: dict, cl: dict) -> float:
 
 
 def values(flat: dict) -> dict:
-    """One init's numbers for the rows."""
+    """One init's numbers for the rows (each row keeps the ones it reads)."""
     lz, tr, rel = flat["lanczos"], flat["trace"], flat["relative"]
-    return {"lambda_max": lz["lambda_max"], "residual_max": lz["residual_max"], "lambda_min": lz["lambda_min"],
-            "residual_min": lz["residual_min"], "top": lz["top"], "trace": tr["trace"], "trace_se": tr["se"],
+    return {"lambda_max": lz["lambda_max"], "residual_max": lz["residual_max"], "top": lz["top"], "trace": tr["trace"], "trace_se": tr["se"],
             "dhd_lambda_max": rel["lambda_max"], "dhd_residual": rel["residual_max"], "examples": flat["examples"],
             "worst_case": {f"{w['rho']:g}": w["sharpness"] for w in flat["worst_case"]["values"]},
             "average_case": {f"{a['sigma']:g}": a["mean"] for a in flat["average_case"]["values"]},
@@ -83,18 +82,22 @@ def c1_flatness(hessian: dict, tasks: list[str]) -> list[dict]:
         v = {i: values(hessian[t, i]["flatness"]) for i in INITS}
         ft, sc = v["finetune"], v["scratch"]
         n = ft["examples"]
+        pick = lambda *keys: {i: {k: v[i][k] for k in keys + ("examples",)} for i in INITS}
         rows += [
-            row("C1", "lanczos_top_eigenvalue", t, v, f"top Hessian eigenvalue by Lanczos ({n} examples): "
-                "finetune < scratch", _smaller(ft["lambda_max"], sc["lambda_max"])),
-            row("C1", "hessian_trace", t, v, f"Hutchinson trace of the Hessian ({n} examples): finetune < scratch",
-                _smaller(ft["trace"], sc["trace"])),
-            row("C1", "dhd_top_eigenvalue", t, v, "top eigenvalue of D H D, D = diag(|theta1|): finetune < scratch",
+            row("C1", "lanczos_top_eigenvalue", t, pick("lambda_max", "residual_max", "top"),
+                f"top Hessian eigenvalue by Lanczos ({n} examples): finetune < scratch",
+                _smaller(ft["lambda_max"], sc["lambda_max"])),
+            row("C1", "hessian_trace", t, pick("trace", "trace_se"),
+                f"Hutchinson trace of the Hessian ({n} examples): finetune < scratch", _smaller(ft["trace"], sc["trace"])),
+            row("C1", "dhd_top_eigenvalue", t, pick("dhd_lambda_max", "dhd_residual"),
+                "top eigenvalue of D H D, D = diag(|theta1|): finetune < scratch",
                 _smaller(ft["dhd_lambda_max"], sc["dhd_lambda_max"])),
         ]
-        for measure, key, what, eff in (("adaptive_sharpness", "worst_case", "adaptive worst-case sharpness (ASAM)",
-                                         effect_worst),
-                                        ("average_sharpness", "average_case", "average-case sharpness", effect_average)):
+        for measure, keys, what, eff in (
+                ("adaptive_sharpness", ("worst_case",), "adaptive worst-case sharpness (ASAM) at each rho", effect_worst),
+                ("average_sharpness", ("average_case", "average_case_se"), "average-case sharpness at each sigma",
+                 effect_average)):
             e = eff(v, {})
-            rows.append(row("C1", measure, t, v, f"{what}, mean over radii of log(scratch / finetune) > 0",
+            rows.append(row("C1", measure, t, pick(*keys), f"{what}: mean over them of log(scratch / finetune) > 0",
                             e > 0 if math.isfinite(e) else None))
     return rows
