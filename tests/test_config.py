@@ -40,6 +40,9 @@ def bad(change: dict, path=()):
     (bad({"source": "glue_dir", "glue_dir": "/does/not/exist"}, ("data",)), "data.glue_dir"),
     (bad({"source": "glue_dir"}, ("data",)), "data.glue_dir"),
     (bad({"colour": "red"}, ("figures",)), "figures"),
+    (bad({"flatness": {"lanczos": {"steps": 4, "top": 5}}}), "flatness.lanczos.top"),
+    (bad({"flatness": {"worst_case": {"rhos": []}}}), "flatness.worst_case.rhos"),
+    (bad({"flatness": {"examples": 0}}), "flatness.examples"),
 ])
 def test_bad_values_name_their_key_in_one_line(config, key):
     with pytest.raises(BertscapeError) as e:
@@ -92,6 +95,12 @@ def test_estimate_by_hand():
     assert lines["train"].gpu_hours == pytest.approx((mrpc + mnli) / 100e12 / 3600)
     # sharpness: 16-example training subset, 20 power iterations, one HVP ~ 6 forward passes, both inits
     hvp = sum(2 * 6 * flops_per_token(12, 768, 3072, t) * t * 16 * 20 for t in (48, 40.6))
+    # flatness (tiny: 8 examples; Lanczos 4 + 3 steps + 4 explicit residuals + 2 probes = 13 HVPs, 1 rho x 1 start x
+    # 2 forward+backward, 1 sigma x 3 forwards): 6 x 13 + 3 x 2 + 3 = 87 forward passes per example
+    flat = sum(2 * flops_per_token(12, 768, 3072, t) * t * 8 * 87 for t in (48, 40.6))
+    assert lines["sharpness"].jobs == 4 and lines["sharpness"].pflop == pytest.approx((hvp + flat) / 1e15)
+    c["flatness"]["enabled"] = False
+    lines = {x.rule: x for x in estimate(c, tflops=100)}
     assert lines["sharpness"].jobs == 4 and lines["sharpness"].pflop == pytest.approx(hvp / 1e15)
     # points: at most every in-grid node and claims.basin_points past the edge on the training subset, and C4's
     # window (tiny: step 1, window 1 -> 3 x 3 nodes) + C3's cell + the theta1 window's transect beyond it (beta +-2:

@@ -8,6 +8,7 @@ from bertscape import claims as C
 from bertscape import preconditions as P
 from bertscape.data import METRIC_NAMES
 from test_claims import curve, surface
+from test_flatness import record
 from test_preconditions import bowl, by, checks_for
 
 GROUPS = {"low": [0, 1], "mid": [2, 3], "high": [4, 5]}
@@ -31,6 +32,7 @@ def every_row(metric: str) -> list[tuple[object, dict]]:
     hessian = {("T", i): {"lambda_max": 3.0, "iterations": 5, "rel_change": 1e-3} for i in inits}
     calls = [(C.c1_wider_optima, (surfaces, curves, ["T"], 0.1)),
              (C.sharpness, (hessian, ["T"])),
+             (C.c1_flatness, ({("T", i): {"flatness": record()} for i in inits}, ["T"])),
              (C.c2_easier_optimisation, (epochs, curves, traj, ["T"], {"T": 2}, 0.5, 0.01)),
              (C.c3_overfitting, (long, traj["T", "finetune"], bowl2, "T", 0.01, 0.05, metric)),
              (C.c4_consistency, (surfaces, ["T"], 0.5, 0.5)),

@@ -201,13 +201,13 @@ def check_preconditions(out, doc):
     and the key to change; the preconditions are in the TSV, the claims page and the summary."""
     checks = doc["preconditions"]
     assert {(c["precondition"], c["task"], c["init"]) for c in checks} == \
-        {(p, t, i) for p in ("P1", "P2a", "P2b", "P3", "P4") for t in ("MNLI", "MRPC") for i in ("finetune", "scratch")}
+        {(p, t, i) for p in ("P1", "P2a", "P2b", "P3", "P4", "P5") for t in ("MNLI", "MRPC") for i in ("finetune", "scratch")}
     p1 = next(c for c in checks if (c["precondition"], c["task"], c["init"]) == ("P1", "MNLI", "scratch"))
     assert p1["holds"] is False and "tasks.MNLI.epochs_scratch" in p1["fix"]
     assert p1["measured"]["train_loss_end"] == read_grid(out / "seed7" / "curves" / "MNLI" / "scratch.h5").anchors["end"]["train_loss"]
     rows = doc["per_seed"][str(doc["display_seed"])]
     c1 = [r for r in rows if r["claim"] == "C1" and r["task"] == "MNLI"]
-    assert len(c1) == 9 and all(r["holds"] is None and "P1: train loss at theta1" in r["reason"]
+    assert len(c1) == 14 and all(r["holds"] is None and "P1: train loss at theta1" in r["reason"]
                                 and "tasks.MNLI.epochs_scratch" in r["reason"] for r in c1)
     na = [r for r in rows if r["holds"] is None]
     assert all(r["reason"] for r in na)  # every n/a says why

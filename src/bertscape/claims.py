@@ -27,6 +27,8 @@ from .measures import (basin, bilinear, chance_loss, curve_width, epochs_to, fin
 from .effects import (effect_area, effect_ascent, effect_direction, effect_epochs, effect_hessian, effect_long_dev,
                       effect_orthogonal, effect_rollback_dev, effect_rollback_loss, effect_spearman, effect_stays,
                       effect_width, scope_pair, scope_task)
+from .flatness_claims import (c1_flatness, effect_average, effect_dhd, effect_lanczos, effect_trace,
+                              effect_worst)
 from .verdicts import row
 from .claims_matched import (c2_dense_path, c2_matched, c4_theta1_window, effect_cumlr, effect_dense_ascent,
                              effect_matched_cos, effect_rho_contrast, effect_roughness, effect_theta1_rho)
@@ -292,6 +294,12 @@ CLAIMS: tuple[Measure, ...] = (
                                                ("basin_width_1d", ("P1", P2, "P3/1d")),
                                                ("hessian_top_eigenvalue", ("P1", P2, "P4")))
       for key, _, derived in [CONVERSIONS[base]] for m in derived),
+    Measure("C1", "lanczos_top_eigenvalue", c1_flatness, effect_lanczos, "lanczos_top_eigenvalue",
+            needs=("P1", P2, "P4")),
+    Measure("C1", "hessian_trace", c1_flatness, effect_trace, "hessian_trace", needs=("P1", P2)),
+    Measure("C1", "dhd_top_eigenvalue", c1_flatness, effect_dhd, "dhd_top_eigenvalue", needs=("P1", P2, "P4")),
+    Measure("C1", "adaptive_sharpness", c1_flatness, effect_worst, "adaptive_sharpness", needs=("P1", P2)),
+    Measure("C1", "average_sharpness", c1_flatness, effect_average, "average_sharpness", needs=("P1", P2)),
     Measure("C2", "epochs_to_loss", c2_easier_optimisation, effect_epochs, "epochs_to_loss", explained_by=("P1",),
             undefined=NEVER_REACHED),
     Measure("C2", "path_ascent", c2_easier_optimisation, effect_ascent, "path_ascent"),
@@ -402,11 +410,14 @@ def evaluate(inputs: dict, keys: dict, p: dict) -> dict:
               for t, f in _keyed(inputs, keys, "targets").items()}  # regression tasks: C2's chance loss
     specs = {t: task_spec(t, p["task_configs"]) for t in tasks}
     checks = P.check_all(curves, surf, hessian, tasks, {t: chance_loss(specs[t], chance.get(t)) for t in tasks},
-                         cl, p["hessian_tol"], p["data_source"], regions=regions)
+                         cl, p["hessian_tol"], p["data_source"], regions=regions,
+                         flatness_rtol=p.get("flatness_rtol"))
     rows = c1_wider_optima(surf, curves, tasks, cl["tau_loss"], regions)
-    rows += sharpness(hessian, tasks, p["hessian_tol"]) if hessian else []
+    power = {k: h for k, h in hessian.items() if "rel_change" in h}
+    rows += sharpness(power, tasks, p["hessian_tol"]) if len(power) == len(hessian) and power else []
     norms = {k: read_json(v)["rows"] for k, v in _keyed(inputs, keys, "norms").items()}
     rows += in_units(rows, {k: next(r for r in v if r["unit"] == "encoder") for k, v in norms.items()})
+    rows += c1_flatness(hessian, tasks)
     rows += c2_easier_optimisation(epochs, curves, traj, tasks, p["n_labels"], cl["reach_fraction"], cl["ascent_tol"],
                                    chance)
     if p["long"]:

@@ -201,6 +201,9 @@ def _check_semantics(c: dict) -> None:
     groups = c["layers"]["groups"]
     if groups:
         check_groups(groups, None)
+    lz = c["flatness"]["lanczos"]
+    if lz["top"] > lz["steps"]:
+        raise BertscapeError(f"config key flatness.lanczos.top: {lz['top']} exceeds flatness.lanczos.steps {lz['steps']}")
     check_writable(c["results"])
 
 

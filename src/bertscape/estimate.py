@@ -81,9 +81,17 @@ def estimate(config: dict, tflops: float = 100.0, arch: tuple[int, int, int] | N
                 add("layer_shard", flops_per_token(L, H, I, t, L - k * L // 3) * t * sub * pts2)
                 add("layer_anchors", flops_per_token(L, H, I, t, L - k * L // 3) * t * sub * 3)
         add("rollback", f * t * n_dev * 4)
-        if config["claims"]["hessian"]["enabled"]:  # a Hessian-vector product: ~2 gradients = ~6 forward passes
+        fl, hess = config["flatness"], config["claims"]["hessian"]
+        if hess["enabled"] or fl["enabled"]:  # a Hessian-vector product: ~2 gradients = ~6 forward passes
+            n_fl = min(fl["examples"] or sub, n_train)
+            # flatness: Lanczos on H and D H D (+2 explicit residuals each), Hutchinson probes; forward+backward
+            # (3 forward passes) per ascent step and start; one forward pass per Gaussian draw
+            wc, ac = fl["worst_case"], fl["average_case"]
+            flat = (6 * (fl["lanczos"]["steps"] + fl["relative_steps"] + 4 + fl["probes"])
+                    + 3 * len(wc["rhos"]) * wc["restarts"] * (wc["steps"] + 1)
+                    + len(ac["sigmas"]) * (ac["draws"] + 1)) if fl["enabled"] else 0
             for init in ("finetune", "scratch"):
-                add("sharpness", 6 * f * t * sub * config["claims"]["hessian"]["iterations"])
+                add("sharpness", f * t * (6 * sub * hess["iterations"] * hess["enabled"] + n_fl * flat))
     n = len(seed_list(config))  # every seed runs every rule but the display seed's full grids
     per = lambda r: 1 if r in DISPLAY_ONLY else n - 1 if r == "seed_barrier" else n  # n - 1 consecutive pairs
     out = {r: v for r, v in out.items() if per(r)}

@@ -21,7 +21,14 @@ power iteration's record):
   the 2D region does not touch the grid's edge or, where it does, closes within ``claims.basin_points``
   nodes followed past it (:mod:`bertscape.basins`; the 2D area's claim row needs the 2D part, the 1D
   width's row the 1D part);
-* **P4 curvature converged**: the power iteration's last relative change <= ``claims.hessian.tol``.
+* **P4 curvature converged**: with the flatness record (config ``flatness``), the Lanczos residual of each of
+  the Hessian's top-k Ritz values and of D H D's top one <= ``flatness.lanczos.rtol`` x its |lambda_max| (an
+  eigenvalue then lies within that distance: :mod:`bertscape.spectrum`); without it, the power iteration's
+  last relative change <= ``claims.hessian.tol`` (which cannot show that it found the top eigenvalue).
+
+* **P5 minimum in the encoder's space** (informational: no claim row needs it): Lanczos' smallest eigenvalue of the
+  Hessian >= minus its residual, i.e. no negative curvature at theta1 (n/a while that residual exceeds
+  ``flatness.lanczos.rtol`` x lambda_max, or without the flatness record). A failure says theta1 is a saddle.
 
 A failed precondition carries the config key that would fix it; :func:`bertscape.claims.gate` turns the claim
 rows that depend on it (the registry :data:`bertscape.claims.CLAIMS` says which) into n/a with that message as their
@@ -40,7 +47,7 @@ if TYPE_CHECKING:  # annotations only
     from .h5io import Grid
 
 NAMES = {"P1": "learned", "P2a": "at a minimum along delta1", "P2b": "on the loss floor", "P3": "basin closed",
-         "P4": "curvature converged"}
+         "P4": "curvature converged", "P5": "minimum in the encoder's space"}
 
 
 def _row(p: str, task: str, init: str, holds: bool | None, measured: dict, criterion: str, fix: str = "",
@@ -108,9 +115,11 @@ def p3_inside(surface: Grid, curve: Grid, task: str, init: str, tau: float, p1: 
                 f"([{lo:g}, {hi:g}]){beyond}")
 
 
-def p4_converged(hessian: dict | None, task: str, init: str, tol: float) -> dict:
-    if hessian is None:
-        return _row("P4", task, init, None, {}, "claims.hessian.enabled is false: no power iteration")
+def p4_converged(hessian: dict | None, task: str, init: str, tol: float, rtol: float | None = None) -> dict:
+    if hessian is not None and "flatness" in hessian and rtol is not None:
+        return p4_lanczos(hessian["flatness"], task, init, rtol)
+    if hessian is None or "rel_change" not in hessian:
+        return _row("P4", task, init, None, {}, "claims.hessian.enabled and flatness.enabled are false: no curvature")
     rel, it = hessian["rel_change"], int(hessian["iterations"])
     holds = math.isfinite(rel) and rel <= tol
     return _row("P4", task, init, holds, {"iterations": it, "rel_change": rel, "lambda_max": hessian["lambda_max"]},
@@ -119,8 +128,41 @@ def p4_converged(hessian: dict | None, task: str, init: str, tol: float) -> dict
                 f"P4: power iteration stopped after {it} iterations still changing by {rel:.1%} per step")
 
 
+def p4_lanczos(flat: dict, task: str, init: str, rtol: float) -> dict:
+    """P4 by Lanczos residuals: every top-k Ritz value of H and D H D's top one within rtol x |lambda_max|."""
+    lz, rel = flat["lanczos"], flat["relative"]
+    worst_h = max(lz["top_residual"]) / max(abs(lz["lambda_max"]), 1e-30)
+    worst_d = rel["residual_max"] / max(abs(rel["lambda_max"]), 1e-30)
+    worst = max(worst_h, worst_d)
+    holds = math.isfinite(worst) and worst <= rtol
+    which = "H's top-k" if worst_h >= worst_d else "D H D's top"
+    return _row("P4", task, init, holds,
+                {"lambda_max": lz["lambda_max"], "top": lz["top"], "top_residual": lz["top_residual"],
+                 "dhd_lambda_max": rel["lambda_max"], "dhd_residual": rel["residual_max"], "steps": lz["steps"],
+                 "relative_residual": worst},
+                f"Lanczos residual of H's top-{len(lz['top'])} and D H D's top eigenvalue <= {rtol:g} x |lambda_max|",
+                "raise flatness.lanczos.steps" if which.startswith("H") else "raise flatness.relative_steps",
+                f"P4: Lanczos residual of {which} eigenvalue {worst:.2g} x |lambda_max| after {lz['steps']} steps")
+
+
+def p5_minimum(hessian: dict | None, task: str, init: str, rtol: float | None) -> dict:
+    crit = "Lanczos' smallest Hessian eigenvalue >= -its residual (no negative curvature at theta1)"
+    if hessian is None or "flatness" not in hessian or rtol is None:
+        return _row("P5", task, init, None, {}, crit + "; flatness.enabled is false: no spectrum")
+    lz = hessian["flatness"]["lanczos"]
+    lmin, res, lmax = lz["lambda_min"], lz["residual_min"], lz["lambda_max"]
+    measured = {"lambda_min": lmin, "residual_min": res, "lambda_max": lmax, "steps": lz["steps"]}
+    if not (math.isfinite(lmin) and math.isfinite(res)) or res > rtol * abs(lmax):
+        return _row("P5", task, init, None, measured, crit + f" (n/a: residual > {rtol:g} x lambda_max; raise "
+                    "flatness.lanczos.steps)")
+    return _row("P5", task, init, lmin >= -res, measured, crit,
+                "informational (gates no claim row): theta1 is a saddle, not a minimum, of the training loss",
+                f"P5: smallest Hessian eigenvalue {lmin:.3g} +- {res:.2g} < 0 (lambda_max {lmax:.3g}): negative curvature")
+
+
 def check_all(curves: dict, surfaces: dict, hessian: dict, tasks: list[str], chance: dict[str, float], cl: dict,
-              hessian_tol: float, data_source: str, inits=("finetune", "scratch"), regions: dict | None = None) -> list[dict]:
+              hessian_tol: float, data_source: str, inits=("finetune", "scratch"), regions: dict | None = None,
+              flatness_rtol: float | None = None) -> list[dict]:
     """Every precondition for every task x init; ``chance`` maps a task to its chance loss (measures.chance_loss), ``hessian``
     maps (task, init) to the sharpness record (may be empty), ``regions`` (task, init) to the 2D region followed
     past the grid's edge (:func:`bertscape.basins.extend`; may be empty)."""
@@ -130,7 +172,8 @@ def check_all(curves: dict, surfaces: dict, hessian: dict, tasks: list[str], cha
             p1 = p1_learned(curves[t, i], t, i, chance[t], cl["learned_fraction"], data_source)
             rows += [p1, *p2_optimum(curves[t, i], t, i, cl["optimum_tol"], cl["optimum_loss_tol"], data_source),
                      p3_inside(surfaces[t, i], curves[t, i], t, i, cl["tau_loss"], p1, (regions or {}).get((t, i))),
-                     p4_converged(hessian.get((t, i)), t, i, hessian_tol)]
+                     p4_converged(hessian.get((t, i)), t, i, hessian_tol, flatness_rtol),
+                     p5_minimum(hessian.get((t, i)), t, i, flatness_rtol)]
     return rows
 
 

@@ -31,7 +31,7 @@ def _num(key: str, v) -> str:
 
 
 def preconditions_html(checks: list[dict]) -> str:
-    """Per task: P1-P4 for each init ('ok' or what failed and the config key that would fix it)."""
+    """Per task: P1-P5 for each init ('ok' or what failed and the config key that would fix it)."""
     from .preconditions import table
 
     e = html.escape
@@ -42,7 +42,10 @@ def preconditions_html(checks: list[dict]) -> str:
              "either, and where only P2b holds θ1 is not a minimum along δ1: its width and area say how far δ1 "
              "extrapolates on the floor; P3: C1's region is closed (the 1D "
              "interval inside the curve, the 2D region inside the grid or closing within <code>claims.basin_points</code> "
-             "nodes past its edge); P4: the power iteration met <code>claims.hessian.tol</code>.</p>"]
+             "nodes past its edge); P4: every top Lanczos eigenvalue's residual ≤ <code>flatness.lanczos.rtol</code> × "
+             "λ<sub>max</sub> (without the flatness record: the power iteration met <code>claims.hessian.tol</code>); "
+             "P5 (gates nothing): Lanczos' smallest Hessian eigenvalue is not negative beyond its residual, i.e. θ1 is a "
+             "minimum in the encoder's space, not a saddle.</p>"]
     for t in dict.fromkeys(c["task"] for c in checks):
         inits = list(dict.fromkeys(c["init"] for c in checks if c["task"] == t))
         rows = table(checks, t)

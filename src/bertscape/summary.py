@@ -43,7 +43,7 @@ def summarize(figures: list[str], directions: list[str], epochs: dict[tuple[str,
 
 
 def preconditions_md(checks: list[dict], seed: int | None = None) -> list[str]:
-    """Per task: P1-P4 for each init, and the warning listing every failed one (``seed``: whose they are)."""
+    """Per task: P1-P5 for each init, and the warning listing every failed one (``seed``: whose they are)."""
     if not checks:
         return []
     whose = "" if seed is None else f" of the display seed {seed}"

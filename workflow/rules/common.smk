@@ -390,7 +390,11 @@ def claims_keyed(seed):
         "directions": [((t, i), f"{D}/directions/{t}/{i}.json") for t, i in both],
         "norms": [((t, i), f"{D}/norms/{t}/{i}.json") for t, i in both],  # C1's relative units, the norm table
         "rollback": [(t, f"{D}/layers/{t}/rollback.tsv") for t in ROLLBACK_TASKS],
-        "hessian": [((t, i), f"{D}/claims/sharpness/{t}/{i}.json") for t, i in both] if HESSIAN["enabled"] else [],
+        "hessian": (
+            [((t, i), f"{D}/claims/sharpness/{t}/{i}.json") for t, i in both]
+            if HESSIAN["enabled"] or config["flatness"]["enabled"]
+            else []
+        ),
         # C2's chance loss of a regression task is the variance of its training targets
         "targets": [(t, f"{data_dir(seed)}/{t}/train.jsonl") for t in TASKS if SPECS[t].regression],
     }

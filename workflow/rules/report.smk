@@ -38,7 +38,8 @@ rule sharpness:
         task=task_params,
         epochs=lambda wc: cfg.epochs(config, wc.task, wc.init),
         eval={k: config["eval"][k] for k in ("train_subset", "batch_tokens")},
-        hessian={k: HESSIAN[k] for k in ("iterations", "tol")},
+        hessian={k: HESSIAN[k] for k in ("enabled", "iterations", "tol")},
+        flatness=config["flatness"],
         seed=seed_param,
     script:
         "../scripts/sharpness.py"
@@ -101,6 +102,7 @@ rule claims_seed:  # one seed's claims rows, gated by that seed's preconditions 
         metrics={t: SPECS[t].metric for t in TASKS},
         claims={k: v for k, v in config["claims"].items() if k != "hessian"},
         hessian_tol=HESSIAN["tol"],
+        flatness_rtol=config["flatness"]["lanczos"]["rtol"],
         data_source=config["data"]["source"],  # names the training-set size key in a precondition's fix
         task_configs={t: config["tasks"][t] for t in TASKS},
         input_keys=claims_keys,  # (task, init) of each input, aligned with claims_inputs

@@ -1,4 +1,4 @@
-"""Rule claims_seed: one seed's claim rows (bertscape.claims.evaluate) gated by that seed's preconditions (P1-P4)
+"""Rule claims_seed: one seed's claim rows (bertscape.claims.evaluate) gated by that seed's preconditions (P1-P5)
 and, for imported runs, by their missing training history; rules claims aggregates every seed's file."""
 from bertscape.audit import sources
 from bertscape.claims import evaluate
