@@ -7,8 +7,8 @@ the files get their new text, the workflow is parsed and its DAG built through S
 rerun triggers of profiles/default, which the API does not read), and the files get their bytes and times back. One process: Python, Snakemake,
 the library and torch load once, not once per edit (a `snakemake -n` per edit costs seconds each).
 Output: ``{label: {"jobs": {rule: n}, "planned": [job, ...], "reasons": {rule: [kind, ...]}, "all": {rule: n},
-"needs": {job: [job, ...]}, "scripts": {rule: script}}}``: the jobs planned (per rule, and each by rule and
-wildcards) and why (``code``: its only updated input is its code identity; ``upstream``: an upstream job
+"needs": {job: [job, ...]}, "scripts": {rule: script}, "params": {job: {name: value}}}}``: the jobs planned (per
+rule, and each by rule and wildcards, with its params) and why (``code``: its only updated input is its code identity; ``upstream``: an upstream job
 reruns; otherwise the reason as Snakemake words it), every job of the DAG per rule, each job's dependencies,
 and each rule's script.
 """
@@ -68,7 +68,7 @@ def plan(project: Path, configfile: str, results: str) -> dict:
         workflow._build_dag()
         dag = workflow.dag
         code = {str(job.input.code) for job in dag.jobs if "code" in job.input.keys()}
-        out: dict = {"jobs": {}, "reasons": {}, "all": {}, "scripts": {}, "planned": [], "needs": {}}
+        out: dict = {"jobs": {}, "reasons": {}, "all": {}, "scripts": {}, "planned": [], "needs": {}, "params": {}}
 
         def key(job):
             return job.rule.name + "".join(f" {k}={v}" for k, v in sorted(job.wildcards_dict.items()))
@@ -88,6 +88,7 @@ def plan(project: Path, configfile: str, results: str) -> dict:
                 kind = str(r)
             out["jobs"][name] = out["jobs"].get(name, 0) + 1
             out["planned"].append(key(job))
+            out["params"][key(job)] = dict(job.params.items())
             out["reasons"].setdefault(name, set()).add(kind)
         out["planned"].sort()
         out["reasons"] = {k: sorted(v) for k, v in out["reasons"].items()}
@@ -109,7 +110,7 @@ def main(project: str, configfile: str, results: str, plans_json: str) -> None:
             for path, (st, old) in saved.items():
                 path.write_bytes(old)
                 os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
-    Path(plans_json).write_text(json.dumps(plans))
+    Path(plans_json).write_text(json.dumps(plans, default=str))
 
 
 if __name__ == "__main__":

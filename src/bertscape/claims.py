@@ -19,6 +19,7 @@ from typing import Callable
 
 from . import preconditions as P
 from .c1units import CONVERSIONS, in_units
+from .controls import CONTROLS, as_pair, present, split_measure, tag
 from .data import METRIC_NAMES, task_spec
 from .h5io import Grid, read_grid
 from .io import read_json, read_jsonl, read_tsv
@@ -337,9 +338,10 @@ def effect(r: dict, cl: dict) -> float:
 
 
 def lookup(claim: str, measure: str) -> Measure:
-    """The registry entry of a claim row; a row the registry does not list is an error, never ungated."""
+    """The registry entry of a claim row (a control's row ``{measure}@{control}``: its measure's); a row the registry
+    does not list is an error, never ungated."""
     try:
-        return _BY_KEY[claim, measure]
+        return _BY_KEY[claim, split_measure(measure)[0]]
     except KeyError:
         raise KeyError(f"claim row {claim}/{measure} has no entry in bertscape.claims.CLAIMS") from None
 
@@ -391,6 +393,19 @@ def _keyed(inputs: dict, keys: dict, name: str) -> dict:
     return {k if isinstance(k, str) else tuple(k): p for k, p in zip(keys.get(name, []), paths)}
 
 
+def contrasts(surf: dict, curves: dict, regions: dict, hessian: dict, epochs: dict, traj: dict, tasks: list[str],
+              p: dict, chance: dict) -> list[dict]:
+    """A control's C1 and C2 finetune-vs-scratch rows (areas, widths, power-iteration sharpness, epochs to loss,
+    path ascent, direction) from inputs keyed (task, "finetune" | "scratch") -- the main runs, or a
+    control's pair in those roles (:func:`bertscape.controls.as_pair`); ``p``: the claims_seed rule's params."""
+    cl = p["claims"]
+    rows = c1_wider_optima(surf, curves, tasks, cl["tau_loss"], regions)
+    power = {k: h for k, h in hessian.items() if "rel_change" in h}
+    rows += sharpness(power, tasks, p["hessian_tol"]) if len(power) == len(hessian) and power else []
+    return rows + c2_easier_optimisation(epochs, curves, traj, tasks, p["n_labels"], cl["reach_fraction"],
+                                         cl["ascent_tol"], chance)
+
+
 def evaluate(inputs: dict, keys: dict, p: dict) -> dict:
     """The claims rule: every claim row gated by its preconditions, the preconditions, Table 1 beside the paper's
     and the grids' precision records. ``inputs``: the rule's named inputs (lists of paths); ``keys``: for each list
@@ -430,8 +445,18 @@ def evaluate(inputs: dict, keys: dict, p: dict) -> dict:
     rows += c4_consistency(surf, tasks, cl["window"], cl["rho_min"])
     rows += c4_theta1_window(surf, tasks, cl["theta1_window"], cl["rho_min"])
     rows += c5_lower_layers(rollback, layers, groups)
-    rows += c6_orthogonal({k: read_json(v) for k, v in _keyed(inputs, keys, "directions").items()}, cl["max_abs_cos"])
+    rows += c6_orthogonal({k: read_json(v) for k, v in _keyed(inputs, keys, "directions").items()
+                           if k[1] not in CONTROLS}, cl["max_abs_cos"])
+    rows = gate(rows, checks)
+    runs = (surf, curves, regions, hessian, epochs, traj)
+    losses = {t: chance_loss(specs[t], chance.get(t)) for t in tasks}
+    for c in present(curves):  # C1 and C2 again with the schedule matched (bertscape.controls)
+        own = P.check_all(curves, surf, hessian, tasks, losses, cl, p["hessian_tol"], p["data_source"], inits=(c,),
+                          regions=regions, flatness_rtol=p.get("flatness_rtol"))
+        pair = [x for x in checks + own if x["init"] in CONTROLS[c].pair]
+        rows += tag(gate(contrasts(*(as_pair(d, c) for d in runs), tasks, p, chance), pair), c)
+        checks = checks + own
     precision = precision_rows({f"{kind}/{'/'.join(k)}": g for kind, d in (("surface", surf), ("curve", curves),
                                                                            ("layer", layers)) for k, g in d.items()})
-    return {"claims": gate(rows, checks), "preconditions": checks, "table1_vs_paper": table1_vs_paper(rollback, groups),
+    return {"claims": rows, "preconditions": checks, "table1_vs_paper": table1_vs_paper(rollback, groups),
             "precision": precision, "norms": [{"task": t, "init": i, **r} for (t, i), v in norms.items() for r in v]}

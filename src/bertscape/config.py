@@ -15,6 +15,7 @@ import yaml
 from jsonschema import Draft202012Validator, validators
 
 from . import BertscapeError
+from .controls import schedule_init
 from .data import CUSTOM_KEYS, SYNTHETIC_TASKS, is_custom, task_spec
 from .data import TASKS as GLUE_TASKS
 
@@ -284,7 +285,8 @@ def grid_axis(config: dict, points: int | None = None) -> np.ndarray:
 
 
 def epochs(config: dict, task: str, init: str) -> int:
-    t = config["tasks"][task]
+    """A run's last epoch (a control's: its schedule init's, bertscape.controls)."""
+    t, init = config["tasks"][task], schedule_init(init)
     if init == "long":
         return t["epochs_finetune"] + config["train"]["long_run"]["extra_epochs"]
     return t["epochs_finetune"] if init == "finetune" else t["epochs_scratch"]
@@ -294,7 +296,7 @@ def train_params(config: dict, task: str, init: str, seed: int) -> dict:
     """Everything that determines one training run of ``seed`` (and nothing else)."""
     t = config["tasks"][task]
     tr = config["train"]
-    lr = t["lr"] if init != "scratch" or t["scratch_lr"] is None else t["scratch_lr"]
+    lr = t["lr"] if schedule_init(init) != "scratch" or t["scratch_lr"] is None else t["scratch_lr"]
     return {"epochs": epochs(config, task, init) if init != "long" else tr["long_run"]["extra_epochs"],
             "batch_size": t["batch_size"], "lr": lr, "weight_decay": tr["weight_decay"],
             "warmup_ratio": tr["warmup_ratio"], "max_grad_norm": tr["max_grad_norm"], "seed": seed,

@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 
 from .claims import CLAIMS, TITLES, effect, lookup
+from .controls import CONTROLS, measure_name, split_measure
 from .stats import DOES_NOT_HOLD, HOLDS, NA, UNDECIDED, Decision, decide, holm
 from .verdicts import fmt
 
@@ -32,13 +33,13 @@ def seed_effects(doc: dict, cl: dict) -> list[dict]:
     out, seen = [], set()
     for r in doc["claims"]:
         m = lookup(r["claim"], r["measure"])
-        key = (m.claim, m.measure, m.scope(r))
+        key = (m.claim, r["measure"], m.scope(r))  # r's measure: a control's rows are its own (measure@control)
         if key in seen:
             continue
         seen.add(key)
         x = effect(r, cl)
         reason = r.get("reason", "") if not math.isfinite(x) else ""
-        out.append({"claim": m.claim, "measure": m.measure, "task": key[2], "effect": x,
+        out.append({"claim": m.claim, "measure": r["measure"], "task": key[2], "effect": x,
                     "reason": reason or ("" if math.isfinite(x) else UNDEFINED_EFFECT), "values": r["values"],
                     "criterion": r["criterion"]})
     return out
@@ -71,17 +72,18 @@ def decide_all(docs: dict[int, dict], cl: dict) -> list[dict]:
     kw = {"alpha": cl.get("alpha", 0.05), "level": boot.get("level", 0.95), "n_boot": boot.get("draws", 10000),
           "seed": boot.get("seed", 0)}
     out = []
-    for m in CLAIMS:
-        by_task = cells.get((m.claim, m.measure))
+    # each measure, then its control runs' rows beside it (bertscape.controls)
+    for m, name in [(m, n) for m in CLAIMS for n in (m.measure, *(measure_name(m.measure, c) for c in CONTROLS))]:
+        by_task = cells.get((m.claim, name))
         if not by_task:
             continue
         band = float(cl["tie_bands"][m.band])
         crit = next(c["criterion"] for v in by_task.values() for _, c in v)
         for t, v in by_task.items():
-            out.append(decision_row(m.claim, m.measure, "task", t, decide({t: [c["effect"] for _, c in v]}, band, **kw),
+            out.append(decision_row(m.claim, name, "task", t, decide({t: [c["effect"] for _, c in v]}, band, **kw),
                                     v, crit))
         pooled = decide({t: [c["effect"] for _, c in v] for t, v in by_task.items()}, band, **kw)
-        out.append(decision_row(m.claim, m.measure, POOLED, "all", pooled, [x for v in by_task.values() for x in v],
+        out.append(decision_row(m.claim, name, POOLED, "all", pooled, [x for v in by_task.values() for x in v],
                                 crit))
     return out
 
@@ -89,8 +91,9 @@ def decide_all(docs: dict[int, dict], cl: dict) -> list[dict]:
 def headlines(results: list[dict], alpha: float = 0.05) -> list[dict]:
     """Per claim, across its measures' pooled rows: Holm-adjusted p-values in both directions and the headline."""
     out = []
-    for claim in TITLES:
-        pooled = [r for r in results if r["claim"] == claim and r["scope"] == POOLED]
+    for claim in TITLES:  # a control's rows stand beside the claim's measures, never in its headline
+        pooled = [r for r in results if r["claim"] == claim and r["scope"] == POOLED
+                  and split_measure(r["measure"])[1] is None]
         if not pooled:
             continue
         up = holm({r["measure"]: r["p_greater"] if r["verdict"] != NA else math.nan for r in pooled})

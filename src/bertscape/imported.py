@@ -19,6 +19,7 @@ import os
 from pathlib import Path
 
 from . import BertscapeError
+from .controls import CONTROLS, split_measure
 from .directions import State
 
 KEYS = {"finetune": "finetuned", "scratch": "scratch"}  # run (init) -> its key under tasks.<T>
@@ -109,8 +110,10 @@ def no_history(rows: list[dict], imported: list[str], long_task: str | None) -> 
     out = []
     for r in rows:
         t = r["task"]
-        if (r["claim"], r["measure"]) in NO_HISTORY:  # compares the fine-tuning run's history with scratch's
-            which = [f"{t}/{i}" for i in ("finetune", "scratch") if (t, i) in runs]
+        base, control = split_measure(r["measure"])
+        if (r["claim"], base) in NO_HISTORY:  # compares the fine-tuning run's history with scratch's (or a control's)
+            pair = CONTROLS[control].pair if control else ("finetune", "scratch")
+            which = [f"{t}/{i}" for i in pair if (t, i) in runs]
         else:  # C3: the long run continues the fine-tuning run, whose history it extends
             which = [f"{t}/finetune"] if r["claim"] == "C3" and t == long_task and (t, "finetune") in runs else []
         if which:

@@ -40,6 +40,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
+from .controls import schedule_init, theta0_init
 from .measures import basin, curve_minimum, curve_width
 from .verdicts import fmt, holds_word
 
@@ -57,7 +58,7 @@ def _row(p: str, task: str, init: str, holds: bool | None, measured: dict, crite
 
 
 def _keys(task: str, init: str, data_source: str) -> dict[str, str]:
-    t = f"tasks.{task}"
+    t, init = f"tasks.{task}", schedule_init(init)  # a control trains on another init's schedule
     size = "data.synthetic_train" if data_source == "synthetic" else "data.max_train"
     return {"epochs": f"{t}.epochs_{init}", "lr": f"{t}.lr" if init == "finetune" else f"{t}.scratch_lr", "size": size}
 
@@ -66,7 +67,7 @@ def p1_learned(curve: Grid, task: str, init: str, chance: float, fraction: float
     f1 = float(curve.anchors["end"]["train_loss"])
     k = _keys(task, init, data_source)
     fix = f"raise {k['epochs']} or {k['lr']}" + (f", or lower {k['size']} (a smaller set is fit sooner)"
-                                                 if init == "scratch" else "")
+                                                 if theta0_init(init) == "scratch" else "")
     return _row("P1", task, init, f1 <= fraction * chance if math.isfinite(f1) else None,
                 {"train_loss_end": f1, "chance": chance, "ratio": f1 / chance},
                 f"train loss at theta1 <= {fraction:g} x chance loss ({chance:.3g})", fix,

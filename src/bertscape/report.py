@@ -7,6 +7,7 @@ import base64
 import html
 import json
 
+from .controls import split_measure
 from .evidence import flat_rows, interval, signed
 from .unitsreport import model_html, norms_html, units_html
 
@@ -84,6 +85,12 @@ def claims_html(doc: dict, forest_png: dict[str, bytes] | None = None) -> str:
     rows = doc.get("decisions", [])
     parts.append("<h2>Every measure, per task and pooled</h2><p>Coordinates in units of ||δ1||. Effects per seed as "
                  "<code>seed: effect</code>; the values behind them are in claims.tsv / claims.json.</p>")
+    if any(split_measure(r["measure"])[1] for r in rows):
+        parts.append("<p>Control runs (config <code>controls</code>): a row <code>measure@scratch_matched</code> is the "
+                     "measure's contrast finetune vs scratch trained at the fine-tuning learning rate and epochs, "
+                     "<code>measure@finetune_matched</code> fine-tuning at scratch's vs scratch; each stands right "
+                     "after its measure, so a contrast that holds only with the schedules unmatched shows there, and "
+                     "never counts in a headline.</p>")
     fl = flat_rows(rows)
     parts.append(_table(["claim", "measure", "task", "verdict", "median effect", "interval", "band", "+/−/tie",
                          "p (paper's direction)", "used (n/a)", "effects", "why n/a", "criterion"],

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .checkpoints import DISPLACEMENT_COLUMNS, full_path, load
+from .controls import theta0_init
 from .data import TaskSpec
 from .fused import Run
 from .io import load_tensors, write_tsv
@@ -50,10 +51,11 @@ class Prepared:
 def prepare(f: RunFiles, model_dir: Path, model_params: dict, provenance) -> Prepared:
     """The run's theta0 (or, for a long run, the fine-tuning run's last epoch), data and store.
     ``provenance(sources)`` -> the job's provenance record (written into every checkpoint's metadata)."""
-    scratch = load_tensors(f.inputs["init"]) if f.init == "scratch" else None
+    start = theta0_init(f.init)  # a control run starts where its theta0 init does (bertscape.controls)
+    scratch = load_tensors(f.inputs["init"]) if start == "scratch" else None
     num_labels = TaskSpec(**f.task_spec).num_labels
-    model = build_model(model_dir, num_labels, "scratch" if f.init == "scratch" else "finetune", f.seed, scratch)
-    head = head_note(model_dir, num_labels) if f.init == "finetune" else None
+    model = build_model(model_dir, num_labels, "scratch" if start == "scratch" else "finetune", f.seed, scratch)
+    head = head_note(model_dir, num_labels) if start == "finetune" else None
     first = f.first_epoch
     if f.init == "long":  # start from the last checkpoint of the regular fine-tuning run
         model.load_state_dict(load(full_path(f.inputs["start"], first)))

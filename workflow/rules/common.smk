@@ -15,6 +15,7 @@ sys.path.insert(0, os.path.abspath(SRC.parent))
 from bertscape import BertscapeError, on_pythonpath
 from bertscape import config as cfg
 from bertscape import codeinputs, identity
+from bertscape import controls as ctl
 from bertscape.data import CUSTOM_KEYS, is_custom, task_spec
 from bertscape.modeling import EMBEDDED_PREFIX, hub_cache_path
 
@@ -36,6 +37,7 @@ R = config["results"]  # normalised by cfg.validate (no "./", no trailing "/")
 TASKS = list(config["tasks"])
 SPECS = {t: task_spec(t, config["tasks"]) for t in TASKS}  # built-in GLUE or custom (validated above)
 INITS = list(cfg.INITS)
+CONTROLS = config["controls"]  # control runs (bertscape.controls): more inits through the per-run stages only
 LONG = config["train"]["long_run"]["task"]
 LAYER_TASKS = config["layers"]["tasks"]
 ROLLBACK_TASKS = config["layers"]["rollback_tasks"] or TASKS
@@ -47,7 +49,7 @@ DISPLAY = config["display_seed"]  # the seed of the full surfaces, layer surface
 
 wildcard_constraints:
     task="|".join(map(re.escape, TASKS)),
-    init="finetune|scratch|long",
+    init="|".join([*cfg.INITS, "long", *ctl.CONTROLS]),
     split="train|dev",
     group="|".join(map(re.escape, GROUPS)),
     k=r"\d+",
@@ -190,7 +192,9 @@ def run_dir(seed):
 
 
 def init_file(init, seed):
-    """theta0's encoder: the pre-trained one is shared by every seed; the scratch one is drawn per seed."""
+    """theta0's encoder: the pre-trained one is shared by every seed; the scratch one is drawn per seed (a control
+    starts from its theta0 init's)."""
+    init = ctl.theta0_init(init)
     return f"{run_dir(seed)}/init/scratch.safetensors" if init == "scratch" else f"{R}/init/{init}.safetensors"
 
 
@@ -367,7 +371,7 @@ def claims_grids(seed):
     the display seed too, so a seed's rows never depend on which seed is displayed: C1's 2D region, C4's window and
     C3's cell from the points grid (the points rule evaluates only the surface's nodes the claims read), C5's
     train loss at f(-1, 0) from the layer groups' anchors (the layer_anchors rule; no layer surface)."""
-    D, both = run_dir(seed), [(t, i) for t in TASKS for i in INITS]
+    D, both = run_dir(seed), [(t, i) for t in TASKS for i in INITS + CONTROLS]
     return {
         "surfaces": [((t, i), f"{D}/points/{t}/{i}.h5") for t, i in both],
         "basins": [((t, i), f"{D}/points/{t}/{i}.basin.json") for t, i in both],
@@ -378,17 +382,18 @@ def claims_grids(seed):
 def claims_keyed(seed):
     """One seed's claims_seed input lists as {name: [(key, path), ...]}: the paths are its inputs, the keys
     (task, init), task, or (task, group) its params, aligned, so its script never parses a path."""
-    D, both = run_dir(seed), [(t, i) for t in TASKS for i in INITS]
+    D, both = run_dir(seed), [(t, i) for t in TASKS for i in INITS + CONTROLS]  # controls: their per-run stages
+    main = [(t, i) for t in TASKS for i in INITS]  # (C2's dense path and C1's norm units: the main runs only)
     return {
         **claims_grids(seed),
         "curves": [((t, i), f"{D}/curves/{t}/{i}.h5") for t, i in both],
-        "paths": [((t, i), f"{D}/paths/{t}/{i}.h5") for t, i in both],
+        "paths": [((t, i), f"{D}/paths/{t}/{i}.h5") for t, i in main],
         "steps": [((t, i), f"{D}/train/{t}/{i}/steps.tsv") for t, i in both],
         "epochs": [((t, i), f"{D}/train/{t}/{i}/epochs.tsv") for t, i in both],
         "trajectories": [((t, i), f"{D}/trajectories/{t}/{i}.tsv") for t, i in both]
         + ([((LONG, "long"), f"{D}/trajectories/{LONG}/long.tsv")] if LONG else []),
         "directions": [((t, i), f"{D}/directions/{t}/{i}.json") for t, i in both],
-        "norms": [((t, i), f"{D}/norms/{t}/{i}.json") for t, i in both],  # C1's relative units, the norm table
+        "norms": [((t, i), f"{D}/norms/{t}/{i}.json") for t, i in main],  # C1's relative units, the norm table
         "rollback": [(t, f"{D}/layers/{t}/rollback.tsv") for t in ROLLBACK_TASKS],
         "hessian": (
             [((t, i), f"{D}/claims/sharpness/{t}/{i}.json") for t, i in both]
@@ -462,9 +467,13 @@ def points_inputs(wildcards):
 from bertscape import traingroups
 
 FUSED = config["train"]["fused"]
-TRAIN_INITS = "(?!)" if FUSED else "finetune|scratch|long"  # "(?!)": a pattern that matches nothing
+TRAIN_INITS = "(?!)" if FUSED else "|".join([*cfg.INITS, "long", *ctl.CONTROLS])  # "(?!)": matches nothing
 TRAINED = [
-    (s, t, i) for s in SEEDS for t in TASKS for i in INITS + (["long"] if t == LONG else []) if (t, i) not in IMPORTED
+    (s, t, i)
+    for s in SEEDS
+    for t in TASKS
+    for i in INITS + CONTROLS + (["long"] if t == LONG else [])
+    if (t, i) not in IMPORTED
 ]
 TRAIN_GROUPS = (
     traingroups.train_groups(TRAINED, {t: SPECS[t].num_labels for t in TASKS}, config["train"]["fused_max"])
@@ -500,7 +509,7 @@ def group_outputs(runs):
 
 def run_inputs(t, init, s):
     inp = {"train": tokens(t, "train", s), "dev": tokens(t, "dev", s)}
-    if init in ("finetune", "scratch"):  # theta0's encoder, shared by every run of the init and seed
+    if init != "long":  # theta0's encoder, shared by every run of the init (or a control's theta0 init) and seed
         inp["init"] = init_file(init, s)
     if init == "long":  # §5.3: continue the fine-tuned run for more epochs (its last epoch packed against init)
         inp["start"], inp["init"] = ckpt_dir(t, "finetune", s), init_file("finetune", s)

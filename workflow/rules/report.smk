@@ -27,7 +27,7 @@ rule sharpness:
     benchmark:
         bench("sharpness/seed{seed}/{task}-{init}")
     wildcard_constraints:
-        init="finetune|scratch",
+        init="|".join([*cfg.INITS, *ctl.CONTROLS]),
     conda:
         "../../envs/torch.yaml"
     threads: config["threads"]["surface"]

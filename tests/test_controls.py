@@ -1,0 +1,182 @@
+"""Control runs (config ``controls``, issue 26): validation, the plan (each control's per-run jobs per seed, on the
+other init's schedule), the claims layer (a control's rows beside the measure, never in a headline) and a tiny run
+whose control rows appear in the claims."""
+import copy
+import json
+import os
+import subprocess
+import sys
+from collections import Counter
+
+import pytest
+import yaml
+from conftest import REPO
+
+from bertscape import BertscapeError
+from bertscape import evidence as E
+from bertscape.claims import lookup
+from bertscape.config import epochs, train_params, validate
+from bertscape.controls import CONTROLS, as_pair, present, split_measure, tag
+from bertscape.imported import no_history
+
+TINY = yaml.safe_load((REPO / "config" / "tiny.yaml").read_text())  # seed 7; MNLI: epochs 2 / 1, lr 5e-5 / 3e-4
+BOTH = ["scratch_matched", "finetune_matched"]
+PER_RUN = {"train", "directions", "trajectory", "curve", "sharpness", "points"}  # the per-run stages a control gets
+
+
+def with_(**keys) -> dict:
+    c = copy.deepcopy(TINY)
+    c.update(keys)
+    return c
+
+
+# ---------------------------------------------------------------- config
+
+@pytest.mark.parametrize("value, key", [
+    (["bogus"], "controls.0"),
+    (["scratch_matched", "bogus"], "controls.1"),
+    ("scratch_matched", "controls"),
+    (["scratch_matched", "scratch_matched"], "controls"),
+    (True, "controls"),
+])
+def test_a_bad_controls_value_is_one_line_naming_the_key(value, key):
+    with pytest.raises(BertscapeError) as e:
+        validate(with_(controls=value))
+    assert str(e.value).startswith(f"config key {key}:") and "\n" not in str(e.value)
+
+
+def test_the_workflow_refuses_a_bad_control_before_any_job(tmp_path):
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(with_(controls=["matched"], results=str(tmp_path / "out"))))
+    r = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--configfile", str(tmp_path / "c.yaml"), "--cores",
+                        "1"], cwd=REPO, capture_output=True, text=True, timeout=300)
+    lines = [ln for ln in r.stderr.splitlines() if ln.startswith("bertscape:")]
+    assert r.returncode != 0 and len(lines) == 1 and "config key controls.0" in lines[0], r.stderr[-2000:]
+    assert "Traceback" not in r.stderr and not (tmp_path / "out").exists()
+
+
+def test_defaults_are_off_and_a_control_trains_on_the_other_schedule():
+    assert validate(with_())["controls"] == []
+    assert yaml.safe_load((REPO / "config.yaml").read_text()).get("controls", []) == []
+    c = validate(with_(controls=BOTH))
+    ft, sc = train_params(c, "MNLI", "finetune", 7), train_params(c, "MNLI", "scratch", 7)
+    assert (ft["lr"], ft["epochs"], sc["lr"], sc["epochs"]) == (5e-5, 2, 3e-4, 1)
+    assert train_params(c, "MNLI", "scratch_matched", 7) == ft  # everything else equal too (batch, seed, ...)
+    assert train_params(c, "MNLI", "finetune_matched", 7) == sc
+    assert epochs(c, "MNLI", "scratch_matched") == 2 and epochs(c, "MNLI", "finetune_matched") == 1
+
+
+# ---------------------------------------------------------------- the plan
+
+@pytest.fixture(scope="module")
+def plans(tmp_path_factory):
+    """The tiny DAG (nothing built) over two seeds without and with both controls, planned by tests/replan.py."""
+    tmp = tmp_path_factory.mktemp("plans")
+    cfg, out = tmp / "c.yaml", tmp / "plans.json"
+    cfg.write_text(yaml.safe_dump(TINY))
+    edits = [[label, {str(cfg): yaml.safe_dump(with_(seeds=[7, 8], **keys))}]
+             for label, keys in {"off": {}, "on": {"controls": BOTH}}.items()]
+    r = subprocess.run([sys.executable, str(REPO / "tests" / "replan.py"), str(REPO), str(cfg), str(tmp / "results"),
+                        str(out)], input=json.dumps(edits), capture_output=True, text=True, timeout=600,
+                       env={**os.environ, "HF_HUB_OFFLINE": "1"}, cwd=REPO)
+    assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
+    return json.loads(out.read_text())
+
+
+def jobs(plan) -> list[tuple[str, dict, str]]:
+    return [(rule, dict(w.split("=", 1) for w in wc), key) for key in plan["planned"]
+            for rule, *wc in [key.split()]]
+
+
+def test_each_control_adds_its_per_run_jobs_to_every_seed_and_nothing_else(plans):
+    off, on = jobs(plans["off"]), jobs(plans["on"])
+    assert not [k for _, wc, k in off if wc.get("init") in CONTROLS]
+    extra = Counter(r for r, _, _ in on) - Counter(r for r, _, _ in off)
+    tasks = len(TINY["tasks"])
+    assert extra == Counter({r: 2 * len(BOTH) * tasks for r in PER_RUN})  # 2 seeds x 2 controls x 2 tasks
+    for seed in ("7", "8"):
+        for c in BOTH:
+            mine = Counter(r for r, wc, _ in on if wc.get("seed") == seed and wc.get("init") == c)
+            assert mine == Counter({r: tasks for r in PER_RUN})  # no full surface, figure or view of its own
+
+
+def test_a_control_starts_from_its_theta0_and_trains_on_the_other_schedule(plans):
+    p = plans["on"]
+    for seed in ("7", "8"):
+        for task, t in TINY["tasks"].items():
+            key = lambda init: f"train init={init} seed={seed} task={task}"
+            sm, fm = p["params"][key("scratch_matched")]["spec"], p["params"][key("finetune_matched")]["spec"]
+            assert (sm["lr"], sm["epochs"]) == (t["lr"], t["epochs_finetune"])
+            assert (fm["lr"], fm["epochs"]) == (t["scratch_lr"], t["epochs_scratch"])
+            assert sm == p["params"][key("finetune")]["spec"] and fm == p["params"][key("scratch")]["spec"]
+            assert sm["seed"] == int(seed)
+            assert f"scratch_init seed={seed}" in p["needs"][key("scratch_matched")]  # the seed's scratch theta0
+            assert "finetune_init" in p["needs"][key("finetune_matched")]  # the shared pre-trained theta0
+            assert not any(n.startswith("scratch_init") for n in p["needs"][key("finetune_matched")])
+        claims = p["needs"][f"claims_seed seed={seed}"]
+        assert {f"points init={c} seed={seed} task={t}" for c in BOTH for t in TINY["tasks"]} <= set(claims)
+
+
+# ---------------------------------------------------------------- claims over seeds
+
+def _row(measure: str, ft: float, sc: float, task: str = "MRPC") -> dict:
+    return {"claim": "C2", "measure": measure, "task": task, "criterion": "cos after epoch 1: finetune > scratch",
+            "holds": ft > sc, "reason": "", "values": {"finetune": {"cos_epoch1": ft, "max_d_beta": 0.0},
+                                                     "scratch": {"cos_epoch1": sc, "max_d_beta": 0.0}}}
+
+
+def test_a_control_row_is_decided_beside_its_measure_and_never_in_the_headline():
+    cl = validate(with_())["claims"]
+    # fine-tune beats scratch on every task and seed, but not the schedule-matched scratch run
+    docs = {s: {"claims": [_row("direction_epoch1", 0.9, 0.1, t) for t in ("MRPC", "RTE", "SST-2")]
+                + tag([_row("direction_epoch1", 0.1, 0.9, t) for t in ("MRPC", "RTE", "SST-2")], "scratch_matched")}
+            for s in (1, 2, 3)}
+    doc = E.aggregate(docs, cl, 1)
+    pooled = [r for r in doc["decisions"] if r["scope"] == E.POOLED]
+    assert [r["measure"] for r in pooled] == ["direction_epoch1", "direction_epoch1@scratch_matched"]
+    assert [r["verdict"] for r in pooled] == ["holds", "does not hold"]
+    (head,) = doc["headlines"]
+    assert head["verdict"] == "holds" and head["measures"] == ["direction_epoch1"]
+    assert "| C2 | direction_epoch1@scratch_matched | does not hold |" in E.markdown(doc)
+    rows = E.flat_rows(doc["decisions"])
+    assert all(r["criterion"].startswith("[finetune vs scratch_matched]") for r in rows if "@" in r["measure"])
+
+
+def test_control_names_and_roles():
+    assert lookup("C1", "basin_area_2d@finetune_matched") is lookup("C1", "basin_area_2d")
+    assert split_measure("basin_area_2d@scratch_matched") == ("basin_area_2d", "scratch_matched")
+    with pytest.raises(KeyError):
+        lookup("C1", "basin_area_2d@bogus")
+    d = {(t, i): f"{t}/{i}" for t in ("A", "B") for i in ("finetune", "scratch", "long", *BOTH)}
+    assert as_pair(d, "scratch_matched") == {("A", "finetune"): "A/finetune", ("B", "finetune"): "B/finetune",
+                                             ("A", "scratch"): "A/scratch_matched", ("B", "scratch"): "B/scratch_matched"}
+    assert as_pair(d, "finetune_matched")[("A", "finetune")] == "A/finetune_matched"
+    assert present(d) == BOTH and present({("A", "finetune"): 1}) == []
+    # an imported fine-tuned checkpoint has no history: the scratch_matched contrast of its C2 rows is n/a too
+    rows = tag([{"claim": "C2", "measure": "epochs_to_loss", "task": "A", "criterion": "", "holds": True}],
+               "scratch_matched") + tag([{"claim": "C2", "measure": "epochs_to_loss", "task": "A", "criterion": "",
+                                          "holds": True}], "finetune_matched")
+    out = no_history(rows, ["A/finetune"], None)
+    assert out[0]["holds"] is None and "A/finetune" in out[0]["reason"] and out[1]["holds"] is True
+
+
+# ---------------------------------------------------------------- end to end
+
+@pytest.mark.slow
+def test_a_tiny_run_with_a_control_writes_its_rows(tmp_path):
+    """One seed's claims with scratch_matched (no figures, views or full surfaces): its C1/C2 rows and its
+    preconditions are there, next to the main ones."""
+    out = tmp_path / "tiny"
+    rows_json = out / "seed7" / "claims" / "rows.json"
+    r = subprocess.run([sys.executable, "-m", "snakemake", "--configfile", "config/tiny.yaml", "--config",
+                        f"results={out}", "controls=[scratch_matched]", "--cores", "2", str(out / "claims" / "claims.json")],
+                       cwd=REPO, capture_output=True, text=True, timeout=1800, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
+    doc = json.loads(rows_json.read_text())
+    main = {(x["claim"], x["measure"], x["task"]) for x in doc["claims"] if x["claim"] in ("C1", "C2")}
+    ctl = {(x["claim"], x["measure"], x["task"]) for x in doc["claims"] if x["measure"].endswith("@scratch_matched")}
+    assert ctl == {(c, f"{m}@scratch_matched", t) for c, m, t in main}
+    assert {c["init"] for c in doc["preconditions"]} == {"finetune", "scratch", "scratch_matched"}
+    epochs_tsv = (out / "seed7" / "train" / "MNLI" / "scratch_matched" / "epochs.tsv").read_text().splitlines()
+    assert len(epochs_tsv) == 1 + TINY["tasks"]["MNLI"]["epochs_finetune"]  # scratch's own run trains 1 epoch
+    claims = json.loads((out / "claims" / "claims.json").read_text())
+    assert any(d["measure"] == "basin_area_2d@scratch_matched" for d in claims["decisions"])
