@@ -180,3 +180,15 @@ def test_a_tiny_run_with_a_control_writes_its_rows(tmp_path):
     assert len(epochs_tsv) == 1 + TINY["tasks"]["MNLI"]["epochs_finetune"]  # scratch's own run trains 1 epoch
     claims = json.loads((out / "claims" / "claims.json").read_text())
     assert any(d["measure"] == "basin_area_2d@scratch_matched" for d in claims["decisions"])
+
+
+def test_the_estimate_counts_a_control_s_runs_but_no_surface_of_it():
+    from bertscape.estimate import disk, estimate
+
+    off, on = validate(with_()), validate(with_(controls=["scratch_matched"]))
+    gpu = [{x.rule: x for x in estimate(c, arch=(6, 384, 1536))} for c in (off, on)]
+    assert gpu[1]["train"].jobs == gpu[0]["train"].jobs + len(TINY["tasks"])
+    assert gpu[1]["curve"].jobs == gpu[0]["curve"].jobs + len(TINY["tasks"])
+    assert gpu[1]["surface_shard"] == gpu[0]["surface_shard"]
+    d = [{x.rule: x for x in disk(c, arch=(6, 384, 1536))} for c in (off, on)]
+    assert d[1]["train"].bytes > d[0]["train"].bytes and d[1]["surface_gather"] == d[0]["surface_gather"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .controls import CONTROLS
 from .config import data_seed, epochs, seed_list
 
 GLUE = {  # task: (train examples, dev examples, mean tokens per example)
@@ -66,14 +67,16 @@ def estimate(config: dict, tflops: float = 100.0, arch: tuple[int, int, int] | N
         n_dev = min(n_dev, config["data"]["max_dev"] or n_dev, ev["dev_subset"] or n_dev)
         sub = min(ev["train_subset"], n_train)
         f = flops_per_token(L, H, I, t)
-        for init in ("finetune", "scratch"):
+        for init in ("finetune", "scratch", *config.get("controls", [])):  # a control: no full surface
             add("train", 3 * f * t * n_train * epochs(config, task, init))
-            add("surface_shard", f * t * (sub + n_dev) * pts2)
+            if init not in CONTROLS:
+                add("surface_shard", f * t * (sub + n_dev) * pts2)
             add("curve", f * t * sub * pts1)  # training loss only
-            add("dense_path", f * t * sub * config["claims"]["path_points"])  # C2's path, its ends the anchors
             # at most: the fill's region and rim in the grid plus its budget past the edge; dev at C4's window
             add("points", f * t * (sub * (g["points"] ** 2 + config["claims"]["basin_points"]) + n_dev * win))
-            add("seed_barrier", f * t * 2 * sub * g["curve_points"])  # per seed pair: both seeds' subsets
+            if init not in CONTROLS:  # C2's dense path and the cross-seed barrier: the main runs only
+                add("dense_path", f * t * sub * config["claims"]["path_points"])  # C2's path, its ends the anchors
+                add("seed_barrier", f * t * 2 * sub * g["curve_points"])  # per seed pair: both seeds' subsets
         if task == config["train"]["long_run"]["task"]:
             add("train", 3 * f * t * n_train * config["train"]["long_run"]["extra_epochs"])
         if task in config["layers"]["tasks"]:
@@ -90,7 +93,7 @@ def estimate(config: dict, tflops: float = 100.0, arch: tuple[int, int, int] | N
             flat = (6 * (fl["lanczos"]["steps"] + fl["relative_steps"] + 4 + fl["probes"])
                     + 3 * len(wc["rhos"]) * wc["restarts"] * (wc["steps"] + 1)
                     + len(ac["sigmas"]) * (ac["draws"] + 1)) if fl["enabled"] else 0
-            for init in ("finetune", "scratch"):
+            for init in ("finetune", "scratch", *config.get("controls", [])):
                 add("sharpness", f * t * (6 * sub * hess["iterations"] * hess["enabled"] + n_fl * flat))
     n = len(seed_list(config))  # every seed runs every rule but the display seed's full grids
     per = lambda r: 1 if r in DISPLAY_ONLY else n - 1 if r == "seed_barrier" else n  # n - 1 consecutive pairs
@@ -159,11 +162,13 @@ def disk(config: dict, arch: tuple[int, int, int] | None = None) -> list[Disk]:
         n_train, n_dev = min(n_train, d["max_train"] or n_train), min(n_dev, d["max_dev"] or n_dev)
         add("prepare_data", 2, (n_train + n_dev) * (60 + 6 * t))
         add("tokenize", 2, (n_train + n_dev) * (5 * ml + 12))
-        for init in ("finetune", "scratch"):
+        for init in ("finetune", "scratch", *config.get("controls", [])):
             e = epochs(config, task, init)
             add("train", (e + 4 if keep else 5), first + last + (e - 1) * mid * keep, resume(e))
             add("directions", 1, 2e3)
             add("curve", 1, grid(g["curve_points"] + 2))
+            if init in CONTROLS:  # no full surface, dense path or seed barrier of a control
+                continue
             add("seed_barrier", 1, grid(g["curve_points"] + 2))  # per seed pair
             add("dense_path", 1, grid(config["claims"]["path_points"]))
             add("surface_shard", g["shards"], g["shards"] * grid(0) + grid(g["points"] ** 2 + 2))
