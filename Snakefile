@@ -15,6 +15,7 @@ include: "workflow/rules/trajectories.smk"
 include: "workflow/rules/layers.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/views.smk"
+include: "workflow/rules/filternorm.smk"
 include: "workflow/rules/report.smk"
 
 

@@ -30,6 +30,9 @@ def every_row(metric: str) -> list[tuple[object, dict]]:
     layer = surface(lambda a, b: a * a + b * b, n=5)
     layer.anchors["rollback"] = {"alpha": -1.0, "beta": 0.0, "train_loss": 1.0}
     hessian = {("T", i): {"lambda_max": 3.0, "iterations": 5, "rel_change": 1e-3} for i in inits}
+    filt = {("T", i): {"summary": {"width": {"mean": 0.3, "sd": 0.1, "n": 3}, "censored": 0,
+                                   "rise": {"0.1": {"mean": 0.02, "sd": 0.01}},
+                                   "local_width": {"radius": 0.1, "censored": False}}} for i in inits}
     calls = [(C.c1_wider_optima, (surfaces, curves, ["T"], 0.1)),
              (C.sharpness, (hessian, ["T"])),
              (C.c1_flatness, ({("T", i): {"flatness": record()} for i in inits}, ["T"])),
@@ -42,7 +45,8 @@ def every_row(metric: str) -> list[tuple[object, dict]]:
                              {"T": 0.35}, [0.5])),
              (C.c2_dense_path, (curves, ["T"], 0.01)),
              (C.c4_theta1_window, (surfaces, ["T"], {"alpha_min": 0.75, "alpha_max": 1.5, "beta_max": 1.0,
-                                                     "transect": 2.0}, 0.5))]
+                                                     "transect": 2.0}, 0.5)),
+             (C.c1_filter_normalized, (filt, ["T"], 0.1))]
     sizes = C.c1_wider_optima(*calls[0][1]) + C.sharpness(*calls[1][1])
     calls.append((C.in_units, (sizes, {("T", i): {"norm_delta1": 2.0, "norm_theta1": 20.0} for i in inits})))
     return [(f, r) for f, args in calls for r in f(*args)]

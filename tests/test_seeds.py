@@ -110,7 +110,8 @@ def per_seed(jobs, seed: str) -> Counter:
 
 # What every seed runs (tiny: MNLI and MRPC, both inits, MRPC's long run, layers and rollback on MRPC's tasks)
 EVERY_SEED = {"prepare_data": 2, "tokenize": 4, "scratch_init": 1, "train": 5, "directions": 4, "trajectory": 5,
-              "curve": 4, "dense_path": 4, "sharpness": 4, "rollback": 2, "points": 4, "layer_anchors": 3,
+              "curve": 4, "dense_path": 4, "sharpness": 4, "filter_curves": 4, "rollback": 2, "points": 4,
+              "layer_anchors": 3, "norms": 4,
               "claims_seed": 1}
 FULL_GRIDS = {"surface_shard", "surface_gather", "layer_shard", "layer_gather"}
 
@@ -151,6 +152,15 @@ def test_the_cross_seed_path_is_planned_only_with_two_seeds(plans):
 
 def test_an_extra_seed_has_no_full_surface_job(plans):
     assert not FULL_GRIDS & set(per_seed(plans["two"], "8"))
+
+
+def test_filter_directions_run_per_seed_and_their_2d_surface_for_the_display_seed_only(plans):
+    """Issue 25: the K filter-normalised curves are C1 rows, so every seed runs them for every run; the 2D
+    filter-normalised surface is drawn (fig1_filter_surfaces), so only the display seed computes it."""
+    two = plans["two"]
+    assert per_seed(two, "7")["filter_curves"] == per_seed(two, "8")["filter_curves"] == 4
+    assert per_seed(two, "7")["filter_surface"] == 4 and per_seed(two, "8")["filter_surface"] == 0
+    assert ("figure", {"fig": "fig1_filter_surfaces"}) in two
 
 
 # ---------------------------------------------------------------- alone or with others

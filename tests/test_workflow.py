@@ -140,7 +140,7 @@ def tiny_run(tiny_project):
 def test_tiny_end_to_end_run(tiny_run):
     out = tiny_run
     figs = ["fig1_train_loss_surfaces", "fig2_training_curves", "fig3_trajectories", "fig4_long_run", "fig5_curves",
-            "fig6_dev_error_surfaces", "fig7_layer_surfaces", "table1_rollback"]
+            "fig6_dev_error_surfaces", "fig7_layer_surfaces", "table1_rollback", "fig1_filter_surfaces"]
     for f in figs:
         for ext in ("png", "pdf"):
             assert (out / "figures" / f"{f}.{ext}").stat().st_size > 1000
@@ -196,6 +196,32 @@ def test_claims_are_measured_and_the_html_report_builds(tiny_project, tmp_path):
     assert text.count('"labels": {') == 7 + 1 + 2 + 1 + 6  # figures, Table 1, 3D views, claims page, forest plots
 
 
+@pytest.mark.slow
+def test_filter_normalised_curves_and_surface_on_the_tiny_run(tiny_run):
+    """Issue 25: K filter-normalised curves per run at theta1 on the delta1 curves' examples (their f(theta1) is the
+    delta1 curve's end), their C1 rows from every seed, the display seed's 2D surface centred on theta1."""
+    doc = json.loads((tiny_run / "claims" / "claims.json").read_text())
+    rows = doc["per_seed"][str(doc["display_seed"])]
+    for init in ("finetune", "scratch"):
+        r = json.loads((tiny_run / "seed7" / "flatness" / "filter" / "MRPC" / f"{init}.json").read_text())
+        c = len(r["alpha"]) // 2
+        assert len(r["directions"]) == 3 and len(r["alpha"]) % 2 == 1 and r["alpha"][c] == 0.0
+        end = read_grid(tiny_run / "seed7" / "curves" / "MRPC" / f"{init}.h5").anchors["end"]["train_loss"]
+        assert r["f_theta1"] == pytest.approx(end, rel=1e-4)  # theta0 + 1 delta1 is theta1, the same examples
+        assert all(d["loss"][c] == pytest.approx(r["f_theta1"], rel=1e-6) for d in r["directions"])
+        assert len({tuple(d["loss"]) for d in r["directions"]}) == 3
+        surf = read_grid(tiny_run / "seed7" / "flatness" / "filter_surfaces" / "MRPC" / f"{init}.h5")
+        n = len(surf.alpha)
+        assert surf.values["train_loss"].shape == (n, n) and surf.attrs["direction_seeds"] == [7000, 7001]
+        assert surf.value_at("train_loss", 0, 0) == pytest.approx(r["f_theta1"], rel=1e-6)
+        curve0 = np.interp(surf.alpha, r["alpha"], r["directions"][0]["loss"])  # the surface's nodes are the curve's
+        assert np.allclose(surf.values["train_loss"][:, n // 2], curve0, rtol=1e-5)  # its alpha axis: direction 0
+    filt = {r["measure"]: r for r in rows if r["task"] == "MRPC" and r["measure"] in
+            ("filter_width_1d", "filter_loss_rise", "local_width_1d")}
+    assert len(filt) == 3 and {m: r["values"]["finetune"] for m, r in filt.items()}["local_width_1d"]["radius"] > 0
+    assert {d["measure"] for d in doc["decisions"]} >= set(filt)
+
+
 def check_preconditions(out, doc):
     """tiny.yaml trains MNLI's scratch run one epoch: P1 fails there and every C1 row of MNLI is n/a naming it
     and the key to change; the preconditions are in the TSV, the claims page and the summary."""
@@ -207,7 +233,7 @@ def check_preconditions(out, doc):
     assert p1["measured"]["train_loss_end"] == read_grid(out / "seed7" / "curves" / "MNLI" / "scratch.h5").anchors["end"]["train_loss"]
     rows = doc["per_seed"][str(doc["display_seed"])]
     c1 = [r for r in rows if r["claim"] == "C1" and r["task"] == "MNLI"]
-    assert len(c1) == 14 and all(r["holds"] is None and "P1: train loss at theta1" in r["reason"]
+    assert len(c1) == 17 and all(r["holds"] is None and "P1: train loss at theta1" in r["reason"]
                                 and "tasks.MNLI.epochs_scratch" in r["reason"] for r in c1)
     na = [r for r in rows if r["holds"] is None]
     assert all(r["reason"] for r in na)  # every n/a says why

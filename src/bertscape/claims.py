@@ -30,6 +30,7 @@ from .effects import (effect_area, effect_ascent, effect_direction, effect_epoch
                       effect_width, scope_pair, scope_task)
 from .flatness_claims import (c1_flatness, effect_average, effect_dhd, effect_lanczos, effect_trace,
                               effect_worst)
+from .filterclaims import c1_filter_normalized, effect_filter_rise, effect_filter_width, effect_local_width
 from .verdicts import row
 from .claims_matched import (c2_dense_path, c2_matched, c4_theta1_window, effect_cumlr, effect_dense_ascent,
                              effect_matched_cos, effect_rho_contrast, effect_roughness, effect_theta1_rho)
@@ -325,6 +326,11 @@ CLAIMS: tuple[Measure, ...] = (
             undefined=FEW_THETA1_NODES),
     Measure("C4", "spearman_contrast", c4_theta1_window, effect_rho_contrast, "spearman_contrast",
             undefined=FEW_THETA1_NODES),
+    # issue 25 (items 2, 5): C1 along filter-normalised random directions (bertscape.filterclaims)
+    Measure("C1", "filter_width_1d", c1_filter_normalized, effect_filter_width, "filter_width_1d", needs=("P1",)),
+    Measure("C1", "filter_loss_rise", c1_filter_normalized, effect_filter_rise, "filter_loss_rise", needs=("P1",)),
+    Measure("C1", "local_width_1d", c1_filter_normalized, effect_local_width, "local_width_1d", needs=("P1",),
+            undefined="a filter-normalised curve is missing or NaN"),
 )
 _BY_KEY = {(m.claim, m.measure): m for m in CLAIMS}
 
@@ -433,6 +439,8 @@ def evaluate(inputs: dict, keys: dict, p: dict) -> dict:
     norms = {k: read_json(v)["rows"] for k, v in _keyed(inputs, keys, "norms").items()}
     rows += in_units(rows, {k: next(r for r in v if r["unit"] == "encoder") for k, v in norms.items()})
     rows += c1_flatness(hessian, tasks)
+    filt = {k: read_json(v) for k, v in _keyed(inputs, keys, "filter_curves").items()}
+    rows += c1_filter_normalized(filt, tasks, cl["tau_loss"]) if filt else []
     rows += c2_easier_optimisation(epochs, curves, traj, tasks, p["n_labels"], cl["reach_fraction"], cl["ascent_tol"],
                                    chance)
     if p["long"]:

@@ -205,7 +205,24 @@ def _check_semantics(c: dict) -> None:
     lz = c["flatness"]["lanczos"]
     if lz["top"] > lz["steps"]:
         raise BertscapeError(f"config key flatness.lanczos.top: {lz['top']} exceeds flatness.lanczos.steps {lz['steps']}")
+    _check_filter_directions(c.get("flatness", {}).get("filter_directions", {}), c.get("directions", {}))
     check_writable(c["results"])
+
+
+def _check_filter_directions(fd: dict, directions: dict) -> None:
+    """flatness.filter_directions: theta1 must be a node of each curve and every rise radius on the axis; the
+    figures' filter-normalised axes need the curves and the surface."""
+    if directions.get("kind") == "filter_normalized" and not (fd.get("enabled") and fd.get("surface_points")):
+        raise BertscapeError("config key directions.kind: filter_normalized needs flatness.filter_directions.enabled "
+                             "and surface_points > 0")
+    for key in ("points", "surface_points"):
+        if fd.get(key, 1) % 2 == 0 and not (key == "surface_points" and fd[key] == 0):
+            raise BertscapeError(f"config key flatness.filter_directions.{key}: {fd[key]} must be odd (alpha 0, "
+                                 "theta1, a node)")
+    for r in fd.get("radii", []):
+        if r > fd["radius"]:
+            raise BertscapeError(f"config key flatness.filter_directions.radii: {r} lies beyond "
+                                 f"flatness.filter_directions.radius {fd['radius']}")
 
 
 def _check_seeds(c: dict) -> None:

@@ -95,13 +95,19 @@ def estimate(config: dict, tflops: float = 100.0, arch: tuple[int, int, int] | N
                     + len(ac["sigmas"]) * (ac["draws"] + 1)) if fl["enabled"] else 0
             for init in ("finetune", "scratch", *config.get("controls", [])):
                 add("sharpness", f * t * (6 * sub * hess["iterations"] * hess["enabled"] + n_fl * flat))
+        fd = config.get("flatness", {}).get("filter_directions", {})
+        if fd.get("enabled"):  # K curves of `points` nodes + f(theta1) per direction, training subset
+            for init in ("finetune", "scratch"):
+                add("filter_curves", f * t * sub * fd["directions"] * (fd["points"] + 1))
+                if fd["surface_points"]:  # the display seed's 2D surface
+                    add("filter_surface", f * t * sub * fd["surface_points"] ** 2)
     n = len(seed_list(config))  # every seed runs every rule but the display seed's full grids
     per = lambda r: 1 if r in DISPLAY_ONLY else n - 1 if r == "seed_barrier" else n  # n - 1 consecutive pairs
     out = {r: v for r, v in out.items() if per(r)}
     return [Line(r, per(r) * int(j), per(r) * fl / 1e15, per(r) * fl / (tflops * 1e12) / 3600) for r, (j, fl) in out.items()]
 
 
-DISPLAY_ONLY = ("surface_shard", "layer_shard")  # the full 2D grids: the display seed only
+DISPLAY_ONLY = ("surface_shard", "layer_shard", "filter_surface")  # the full 2D grids: the display seed only
 
 
 def render(lines: list[Line], tflops: float) -> str:

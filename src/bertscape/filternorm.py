@@ -68,12 +68,36 @@ def curve_measures(alpha, loss, f0: float, tau: float, radii: list[float]) -> di
             "rise": rise}
 
 
-def summarize(per_direction: list[dict], radii: list[float]) -> dict:
-    """Mean and sample sd over directions of the width and of the mean rise at each radius (the C1 numbers)."""
+def local_width(per_direction: list[dict], half: float) -> dict:
+    """Item 5 of issue 25 on the K directions: the radius of the largest ball around theta1 that stays inside the
+    sublevel set f <= f(theta1) + tau as far as the K lines through theta1 see it -- the smallest distance from
+    alpha = 0 to a crossing, min over directions of min(-left, right). Censored when no direction crosses inside
+    the axis on either side: then the radius is at least ``half`` (the axis' half-length)."""
+    sides = [(-m["left"], m["left"] <= -half) for m in per_direction] + [(m["right"], m["right"] >= half)
+                                                                          for m in per_direction]
+    ends = [x for x, at_edge in sides if np.isfinite(x) and not at_edge]
+    return {"radius": float(min(ends)) if ends else float(half), "censored": not ends}
+
+
+def lattice_local_width(alpha, beta, loss, f0: float, tau: float) -> dict:
+    """Item 5 on a 2D lattice (loss[i, j] at (alpha[i], beta[j])): the distance from (0, 0) to the nearest node
+    above f0 + tau -- the largest ball around theta1 that holds no such node, exact up to one lattice step.
+    Censored when no node is above: then the radius is at least the distance to the lattice's nearest edge."""
+    a, b = np.meshgrid(np.asarray(alpha, float), np.asarray(beta, float), indexing="ij")
+    out = np.asarray(loss, float) > f0 + tau
+    if not out.any():
+        return {"radius": float(min(-a.min(), a.max(), -b.min(), b.max())), "censored": True}
+    return {"radius": float(np.hypot(a[out], b[out]).min()), "censored": False}
+
+
+def summarize(per_direction: list[dict], radii: list[float], half: float = float("inf")) -> dict:
+    """Mean and sample sd over directions of the width and of the mean rise at each radius, and the local width
+    (the C1 numbers). ``half``: the axis' half-length (a crossing there is the edge, not a crossing)."""
     ms = mean_sd_se
     return {"width": ms([m["width"] for m in per_direction]),
             "censored": sum(bool(m["censored"]) for m in per_direction),
-            "rise": {str(r): ms([m["rise"][str(r)]["mean"] for m in per_direction]) for r in radii}}
+            "rise": {str(r): ms([m["rise"][str(r)]["mean"] for m in per_direction]) for r in radii},
+            "local_width": local_width(per_direction, half)}
 
 
 def filter_curves(config, theta1: State, keys: list[str], batches: list[Batch], seeds: list[int], alpha,
@@ -87,4 +111,24 @@ def filter_curves(config, theta1: State, keys: list[str], batches: list[Batch], 
         loss, f0 = loss[:-1], float(loss[-1])
         per.append({"seed": s, "loss": loss.tolist(), **curve_measures(alpha, loss, f0, tau, radii)})
     return {"f_theta1": f0, "alpha": alpha.tolist(), "tau": tau, "radii": list(radii), "directions": per,
-            "summary": summarize(per, radii)}
+            "summary": summarize(per, radii, float(min(-alpha.min(), alpha.max())))}
+
+
+def filter_surface(config, theta1: State, keys: list[str], batches: list[Batch], seeds: tuple[int, int], axis,
+                   tau: float, dtype: str = "fp32") -> Grid:
+    """The training loss on the square lattice theta1 + a d1 + b d2 (a, b in ``axis``, which must hold 0), d1 and d2
+    the filter-normalised directions of ``seeds``: a 2D surface beside Figure 1, theta1 at its centre (anchor
+    ``end`` at (0, 0)), with its lattice local width (:func:`lattice_local_width`) in its attrs."""
+    axis = np.asarray(axis, float)
+    if not np.any(axis == 0.0):
+        raise ValueError("filter_surface: the axis must hold 0 (theta1)")
+    d1, d2 = (filter_normalized(theta1, keys, s) for s in seeds)
+    engine = make_engine(config, theta1, d1, d2, batches, dtype=dtype)
+    loss = np.array([[engine.evaluate(float(a), float(b))["train_loss"] for b in axis] for a in axis])
+    c = int(np.flatnonzero(axis == 0.0)[0])
+    f0 = float(loss[c, c])
+    lw = lattice_local_width(axis, axis, loss, f0, tau)
+    return Grid("surface", axis, axis.copy(), {"train_loss": loss}, np.ones(loss.shape, bool),
+                {"end": {"alpha": 0.0, "beta": 0.0, "train_loss": f0}},
+                {"directions": "filter_normalized", "direction_seeds": list(seeds), "tau": tau,
+                 "local_width": lw["radius"], "local_width_censored": lw["censored"]})

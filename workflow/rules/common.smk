@@ -252,6 +252,8 @@ def all_figures():
         figs.append("fig4_long_run")
     if LAYER_TASKS:
         figs.append("fig7_layer_surfaces")
+    if FILTER["enabled"] and FILTER["surface_points"] and config["directions"]["kind"] == "delta":
+        figs.append("fig1_filter_surfaces")  # directions.kind filter_normalized: Figure 1 itself is drawn so
     return [f"{R}/figures/{f}.{x}" for f in figs for x in fmts] + [f"{R}/figures/table1_rollback.md"]
 
 
@@ -328,6 +330,13 @@ def figure_files(f):
     display seed's. Figures 2 and 5 draw every other seed's curves behind them (seed_files)."""
     D = run_dir(DISPLAY)
     surf = lambda tasks: [(f"{D}/surfaces/{t}/{i}.h5", t, i) for i in INITS for t in tasks]
+    filt = config["directions"]["kind"] == "filter_normalized"  # Figures 1 and 5 on filter-normalised axes
+    if f == "fig1_filter_surfaces" or (f == "fig1_train_loss_surfaces" and filt):
+        return [(f"{D}/flatness/filter_surfaces/{t}/{i}.h5", t, i) for i in INITS for t in TASKS]
+    if f == "fig5_curves" and filt:
+        return [
+            (f"{run_dir(s)}/flatness/filter/{t}/{i}.json", t, i, s) for s in seed_order() for i in INITS for t in TASKS
+        ]
     if f in ("fig1_train_loss_surfaces", "fig6_dev_error_surfaces"):
         return surf(TASKS)
     if f == "fig2_training_curves":
@@ -400,6 +409,7 @@ def claims_keyed(seed):
             if HESSIAN["enabled"] or config["flatness"]["enabled"]
             else []
         ),
+        "filter_curves": [((t, i), f"{D}/flatness/filter/{t}/{i}.json") for t, i in both] if FILTER["enabled"] else [],
         # C2's chance loss of a regression task is the variance of its training targets
         "targets": [(t, f"{data_dir(seed)}/{t}/train.jsonl") for t in TASKS if SPECS[t].regression],
     }

@@ -17,20 +17,21 @@ if TYPE_CHECKING:  # only for annotations: importing h5io pulls in torch via io
     from ..h5io import Grid
 
 
-def _curve_ref(a: np.ndarray, f: np.ndarray, grid: Grid, metric: str) -> float:
-    """f(1): the grid value at alpha=1, else the end anchor's value, else linear interpolation."""
-    hit = np.flatnonzero(np.isclose(a, 1.0, rtol=0, atol=1e-9))
+def _curve_ref(a: np.ndarray, f: np.ndarray, grid: Grid, metric: str, at: float = 1.0) -> float:
+    """f(theta1): the grid value at alpha = ``at`` (1; 0 on filter-normalised axes), else the end anchor's value,
+    else linear interpolation."""
+    hit = np.flatnonzero(np.isclose(a, at, rtol=0, atol=1e-9))
     if len(hit) and np.isfinite(f[hit[0]]):
         return float(f[hit[0]])
     ref = (grid.anchors or {}).get("end", {}).get(metric)
     if ref is not None and np.isfinite(ref):
         return float(ref)
     ok = np.isfinite(f)
-    return float(np.interp(1.0, a[ok], f[ok])) if ok.sum() >= 2 else float("nan")
+    return float(np.interp(at, a[ok], f[ok])) if ok.sum() >= 2 else float("nan")
 
 
 
-def _normalised(g: Grid, task: str, init: str, metric: str, ratio: bool):
+def _normalised(g: Grid, task: str, init: str, metric: str, ratio: bool, at: float = 1.0):
     """(alpha, the curve as drawn, its non-finite evaluated nodes, why not drawable): f / f(1) (``ratio``) or
     min-max over alpha in [-4, 4]; the curve is None when it cannot be drawn."""
     if metric not in g.values:
@@ -46,7 +47,7 @@ def _normalised(g: Grid, task: str, init: str, metric: str, ratio: bool):
     bad = ~np.isfinite(f) & done
     f = np.where(done, f, np.nan)
     if ratio:
-        ref = _curve_ref(a, f, g, metric)
+        ref = _curve_ref(a, f, g, metric, at)
         if not (np.isfinite(ref) and ref > 0):
             return a, None, bad, "f(1) unusable, not drawn"
         return a, f / ref, bad, ""
@@ -71,7 +72,11 @@ def fig_curves(curves: Mapping[str, Mapping[str, Grid]], style: Mapping | None =
     tasks = list(curves)
     fig, axes = one_row(st, len(tasks), "fig_curves: no curves given")
     ratio = st["curve_norm"] == "ratio"
-    ylabel = (r"$f(\alpha)\,/\,f(1)$  (log scale)" if ratio
+    # filter-normalised axes (directions.kind): theta1 + alpha d, theta1 at alpha 0, no theta0 on the line
+    filt = any(g.attrs.get("directions") == "filter_normalized" for d in curves.values() for g in d.values())
+    at, marks = (0.0, ((0.0, "star"),)) if filt else (1.0, ((0.0, "dot"), (1.0, "star")))
+    xl = r"$\alpha$  ($\theta_1+\alpha\,d$, filter-normalised)" if filt else r"$\alpha$  ($\theta_0+\alpha\,\delta_1$)"
+    ylabel = ((r"$f(\alpha)\,/\,f(\theta_1)$  (log scale)" if filt else r"$f(\alpha)\,/\,f(1)$  (log scale)") if ratio
               else r"$(f-\min)\,/\,(\max-\min)$ over $\alpha\in[-4,4]$")
     any_nonfinite = False
     for c, task in enumerate(tasks):
@@ -82,19 +87,19 @@ def fig_curves(curves: Mapping[str, Mapping[str, Grid]], style: Mapping | None =
             label = INIT_LABEL.get(init, init)
             for other in others or []:  # other seeds' curves: thin lines behind
                 if init in other.get(task, {}):
-                    oa, oy, _, _ = _normalised(other[task][init], task, init, metric, ratio)
+                    oa, oy, _, _ = _normalised(other[task][init], task, init, metric, ratio, at)
                     if oy is not None:
                         positive &= bool((oy[np.isfinite(oy)] > 0).all())
                         ax.plot(oa, oy, color=INIT_COLOR.get(init, "0.3"), linestyle="-", linewidth=0.6, alpha=0.45,
                                 zorder=2, gid="other seed")
-            a, y, bad, problem = _normalised(curves[task][init], task, init, metric, ratio)
+            a, y, bad, problem = _normalised(curves[task][init], task, init, metric, ratio, at)
             if y is None:
                 notes.append(f"{label}: {problem}")
                 continue
             positive &= bool((y[np.isfinite(y)] > 0).all())
             color = INIT_COLOR.get(init, "0.3")
             ax.plot(a, y, color=color, linestyle=INIT_LINESTYLE.get(init, ":"), linewidth=1.5, zorder=3)
-            for x0, kind in ((0.0, "dot"), (1.0, "star")):
+            for x0, kind in marks:
                 ok = np.isfinite(y)
                 if ok.sum() >= 2 and a[ok].min() <= x0 <= a[ok].max():
                     ax.plot([x0], [np.interp(x0, a[ok], y[ok])], linestyle="none", markerfacecolor=color,
@@ -116,16 +121,17 @@ def fig_curves(curves: Mapping[str, Mapping[str, Grid]], style: Mapping | None =
             ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
             ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
             ax.yaxis.set_minor_formatter(NullFormatter())
-        for x0 in (0.0, 1.0):
+        for x0, _ in marks:
             ax.axvline(x0, color="0.55", linewidth=0.6, linestyle=":", zorder=1)
         ax.grid(True, which="major", linewidth=0.3, alpha=0.5)
         note(ax, notes, st, corner="lower left")  # curves rise towards the edges: usually empty there
-        label_axes(ax, st, left=c == 0, bottom=True, xl=r"$\alpha$  ($\theta_0+\alpha\,\delta_1$)", yl=ylabel)
+        label_axes(ax, st, left=c == 0, bottom=True, xl=xl, yl=ylabel)
     handles = [Line2D([], [], color=INIT_COLOR[i], linestyle=INIT_LINESTYLE[i], linewidth=1.5, label=INIT_LONG[i])
                for i in ("finetune", "scratch")]
     handles += [Line2D([], [], linestyle="none", markerfacecolor="0.7", markeredgecolor="black",
                        label=lab, **{**MARKERS[k], "markersize": MARKERS[k]["markersize"] * 0.7})
-                for k, lab in (("dot", r"$\alpha=0$ ($\theta_0$)"), ("star", r"$\alpha=1$ ($\theta_1$)"))]
+                for k, lab in ((("star", r"$\alpha=0$ ($\theta_1$)"),) if filt else
+                               (("dot", r"$\alpha=0$ ($\theta_0$)"), ("star", r"$\alpha=1$ ($\theta_1$)")))]
     if others:
         n = len(others)
         handles.append(Line2D([], [], color="0.4", linewidth=0.6, alpha=0.6, label=f"thin: {n} other seed{'s' * (n > 1)}"))

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..h5io import read_grid
-from ..io import read_tsv
+from ..h5io import Grid, read_grid
+from ..io import read_json, read_tsv
 from .curves import fig_curves
+from .filter import fig_filter_surfaces
 from .layers import fig_layers
 from .surfaces import fig_surfaces
 from .training import fig_training_curves
@@ -24,7 +25,18 @@ def _grids(paths) -> dict[str, dict[str, object]]:
     for p in _by(paths, ".h5"):
         g = read_grid(p)
         out.setdefault(g.attrs["init"], {})[g.attrs["task"]] = g
+    for p in _by(paths, ".json"):  # filter_curves results (directions.kind filter_normalized): direction 0's curve
+        d = read_json(p)
+        out.setdefault(d["init"], {})[d["task"]] = filter_curve(d)
     return out
+
+
+def filter_curve(d: dict) -> Grid:
+    """A rule filter_curves result's first direction as a 1D curve, theta1 (its ``end`` anchor) at alpha 0."""
+    a, f = np.asarray(d["alpha"], float), np.asarray(d["directions"][0]["loss"], float)
+    return Grid("curve", a, None, {"train_loss": f}, np.ones(len(a), bool),
+                {"end": {"alpha": 0.0, "train_loss": float(d["f_theta1"])}},
+                {"task": d["task"], "init": d["init"], "directions": "filter_normalized"})
 
 
 def _traj(path: Path) -> dict[str, np.ndarray]:
@@ -68,6 +80,9 @@ def make_figure(fig: str, paths: list[str], style: dict, keys: list, display=Non
         if s != display:
             others.setdefault(s, []).append((p, t, i))
     paths = [str(p) for p, _, _ in named]
+    if fig == "fig1_filter_surfaces" or (fig == "fig1_train_loss_surfaces" and all(
+            read_grid(p).attrs.get("directions") == "filter_normalized" for p in paths)):
+        return fig_filter_surfaces(_grids(paths), style)
     if fig in ("fig1_train_loss_surfaces", "fig6_dev_error_surfaces"):
         return fig_surfaces(_grids(paths), "train_loss" if fig.startswith("fig1") else "dev_error", style)
     if fig == "fig2_training_curves":
