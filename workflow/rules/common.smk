@@ -392,7 +392,8 @@ def claims_keyed(seed):
     """One seed's claims_seed input lists as {name: [(key, path), ...]}: the paths are its inputs, the keys
     (task, init), task, or (task, group) its params, aligned, so its script never parses a path."""
     D, both = run_dir(seed), [(t, i) for t in TASKS for i in INITS + CONTROLS]  # controls: their per-run stages
-    main = [(t, i) for t in TASKS for i in INITS]  # (C2's dense path and C1's norm units: the main runs only)
+    # C2's dense path, C1's norm units and filter curves: the main runs only
+    main = [(t, i) for t in TASKS for i in INITS]
     return {
         **claims_grids(seed),
         "curves": [((t, i), f"{D}/curves/{t}/{i}.h5") for t, i in both],
@@ -409,7 +410,7 @@ def claims_keyed(seed):
             if HESSIAN["enabled"] or config["flatness"]["enabled"]
             else []
         ),
-        "filter_curves": [((t, i), f"{D}/flatness/filter/{t}/{i}.json") for t, i in both] if FILTER["enabled"] else [],
+        "filter_curves": [((t, i), f"{D}/flatness/filter/{t}/{i}.json") for t, i in main] if FILTER["enabled"] else [],
         # C2's chance loss of a regression task is the variance of its training targets
         "targets": [(t, f"{data_dir(seed)}/{t}/train.jsonl") for t in TASKS if SPECS[t].regression],
     }
