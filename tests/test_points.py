@@ -185,8 +185,9 @@ def test_claims_evaluate_reads_points_grids_as_surfaces(budget, tmp_path):
     same = lambda x: json.dumps(x, sort_keys=True, default=str)  # NaN (a unit without its norms) equals NaN here
     assert same(a) == same(b)
     measures = {r["measure"] for r in a["claims"]}
-    assert {"basin_area_2d", "spearman_loss_error", "long_run_stays_in_basin"} <= measures
-    c3 = next(r for r in a["claims"] if r["measure"] == "long_run_stays_in_basin")
+    assert {"basin_area_2d", "spearman_loss_error", "long_run_worst_drop"} <= measures
+    assert "long_run_projected_point" not in measures  # Figure 4's point: descriptive, never decided (issue 26)
+    c3 = next(r for r in a["descriptive"] if r["measure"] == "long_run_projected_point")
     c4 = next(r for r in a["claims"] if r["claim"] == "C4")
     assert c3["values"]["dev_error_there"] is not None and c4["values"]["finetune"]["nodes"] == 25
     c4 = next(r for r in a["claims"] if r["measure"] == "spearman_theta1_window")  # the transect reaches |beta| = 2

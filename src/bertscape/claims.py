@@ -8,7 +8,8 @@ config's ``claims`` section and are written into every criterion string. The mea
 needs, why it can be undefined); :func:`gate` reads it, and refuses a row it does not list, so a renamed measure
 cannot silently lose its gate; each entry also names its effect (:mod:`bertscape.effects`, > 0 supports the paper)
 and its tie band (``claims.tie_bands``), which :mod:`bertscape.evidence` decides over seeds. :func:`evaluate` is one
-seed's claims: inputs keyed by (task, init) -> rows, preconditions, Table 1, precision.
+seed's claims: inputs keyed by (task, init) -> rows, preconditions, Table 1, precision, and the rows that are
+descriptive only (Figure 4's projected point: ``descriptive``, never decided).
 """
 
 from __future__ import annotations
@@ -26,11 +27,12 @@ from .io import read_json, read_jsonl, read_tsv
 from .measures import (basin, bilinear, chance_loss, curve_width, epochs_to, finite, path_ascent, target_variance,
                        window_spearman)
 from .effects import (effect_area, effect_ascent, effect_direction, effect_epochs, effect_hessian, effect_long_dev,
-                      effect_orthogonal, effect_rollback_dev, effect_rollback_loss, effect_spearman, effect_stays,
+                      effect_orthogonal, effect_rollback_dev, effect_rollback_loss, effect_spearman,
                       effect_width, scope_pair, scope_task)
 from .flatness_claims import (c1_flatness, effect_average, effect_dhd, effect_lanczos, effect_trace,
                               effect_worst)
 from .filterclaims import c1_filter_normalized, effect_filter_rise, effect_filter_width, effect_local_width
+from .devclaims import c3_per_epoch, c5_contrast, effect_contrast, effect_worst_drop, paired_start_end
 from .verdicts import row
 from .claims_matched import (c2_dense_path, c2_matched, c4_theta1_window, effect_cumlr, effect_dense_ascent,
                              effect_matched_cos, effect_rho_contrast, effect_roughness, effect_theta1_rho)
@@ -113,27 +115,36 @@ def _epoch(rows: list[dict], epoch: int) -> dict:
     return next((r for r in rows if int(r["epoch"]) == epoch), {})
 
 
-def c3_overfitting(long_epochs: list[dict], long_trajectory: list[dict], dev_surface: Grid, task: str,
-                   acc_tol: float, tau_error: float, metric: str = "acc") -> list[dict]:
-    """§5.3: fine-tuning on for many more epochs keeps the dev score (accuracy, or the task's ``metric``)
-    and stays in the low-error region."""
+def c3_overfitting(long_epochs: list[dict], task: str, acc_tol: float, metric: str = "acc") -> list[dict]:
+    """§5.3: fine-tuning on for many more epochs keeps the dev score (accuracy, or the task's ``metric``): the
+    endpoints with their exact paired test, and every epoch's score with the worst drop (:mod:`bertscape.devclaims`)."""
     start, end = long_epochs[0], long_epochs[-1]
     col = f"dev_{metric}"
     change = end[col] - start[col]
     short = "acc" if metric == "acc" else metric
-    rows = [row("C3", f"long_run_dev_{metric}", task,
-                 {"epoch_start": int(start["epoch"]), "epoch_end": int(end["epoch"]), f"{short}_start": start[col],
-                  f"{short}_end": end[col], "change": change},
-                 f"dev {METRIC_NAMES.get(metric, metric)} change over the extra epochs >= -{acc_tol:g}", change >= -acc_tol)]
+    return [row("C3", f"long_run_dev_{metric}", task,
+                {"epoch_start": int(start["epoch"]), "epoch_end": int(end["epoch"]), f"{short}_start": start[col],
+                 f"{short}_end": end[col], "change": change, "paired_end_vs_start": paired_start_end(long_epochs)},
+                f"dev {METRIC_NAMES.get(metric, metric)} change over the extra epochs >= -{acc_tol:g}", change >= -acc_tol),
+            *c3_per_epoch(long_epochs, task, acc_tol, metric)]
+
+
+def c3_projected_point(long_epochs: list[dict], long_trajectory: list[dict], dev_surface: Grid, task: str,
+                       tau_error: float) -> list[dict]:
+    """Figure 4's picture, descriptive only (no claim row, never decided): the dev-error surface read at the long
+    run's projected point (d_alpha, d_beta). Eq. 5's d_beta is a distance orthogonal to delta1, not a coordinate
+    along delta2, so the value there belongs to another model than the long run's end (issue 26)."""
+    start = long_epochs[0]
+    rows = []
     last = long_trajectory[-1]
     a, b = float(last["d_alpha"]), float(last["d_beta"])
     err = bilinear(dev_surface, "dev_error", a, b)
     thr = dev_surface.anchors["end"]["dev_error"] + tau_error
-    rows.append(row("C3", "long_run_stays_in_basin", task,
+    rows.append(row("C3", "long_run_projected_point", task,
                      {"d_alpha": a, "d_beta": b, "distance_from_end": math.hypot(a - 1, b), "dev_error_there": err,
-                      "threshold": thr},
-                     f"dev error (interpolated) at the final point <= error at epoch-{int(start['epoch'])} end + {tau_error:g}",
-                     None if err is None else err <= thr))
+                      "threshold": thr, "below_threshold": None if err is None else err <= thr},
+                     f"descriptive, never decided: dev error (interpolated) at the projected final point vs error at "
+                     f"epoch-{int(start['epoch'])} end + {tau_error:g}", None))
     return rows
 
 
@@ -307,13 +318,14 @@ CLAIMS: tuple[Measure, ...] = (
     Measure("C2", "path_ascent", c2_easier_optimisation, effect_ascent, "path_ascent"),
     Measure("C2", "direction_epoch1", c2_easier_optimisation, effect_direction, "direction_epoch1"),
     *(Measure("C3", f"long_run_dev_{m}", c3_overfitting, effect_long_dev, "long_run_dev") for m in METRIC_NAMES),
-    Measure("C3", "long_run_stays_in_basin", c3_overfitting, effect_stays, "long_run_stays_in_basin",
-            undefined="the long run's final point lies outside the grid; widen grid.min/grid.max"),
+    Measure("C3", "long_run_worst_drop", c3_overfitting, effect_worst_drop, "long_run_dev",
+            undefined="the long run's epochs.tsv has no dev score per epoch"),
     Measure("C4", "spearman_loss_error", c4_consistency, effect_spearman, "spearman_loss_error",
             undefined="fewer than 3 grid nodes within claims.window of theta1, or a constant surface there; raise "
                       "grid.points or claims.window"),
     *(Measure("C5", f"rollback_dev_{m}", c5_lower_layers, effect_rollback_dev, "rollback_dev") for m in METRIC_NAMES),
     Measure("C5", "rollback_train_loss", c5_lower_layers, effect_rollback_loss, "rollback_train_loss"),
+    Measure("C5", "rollback_contrast", c5_contrast, effect_contrast, "rollback_contrast"),
     Measure("C6", "cos_delta1_delta2", c6_orthogonal, effect_orthogonal, "cos_delta1_delta2", scope=scope_pair),
     # issue 26: C2 at matched schedule points and on the dense path; C4 on theta1's side with the scratch contrast
     Measure("C2", "direction_matched_fraction", c2_matched, effect_matched_cos, "direction_matched"),
@@ -443,16 +455,19 @@ def evaluate(inputs: dict, keys: dict, p: dict) -> dict:
     rows += c1_filter_normalized(filt, tasks, cl["tau_loss"]) if filt else []
     rows += c2_easier_optimisation(epochs, curves, traj, tasks, p["n_labels"], cl["reach_fraction"], cl["ascent_tol"],
                                    chance)
+    descriptive = []
     if p["long"]:
-        rows += c3_overfitting(read_tsv(inputs["long_epochs"]), traj[p["long"], "long"], surf[p["long"], "finetune"],
-                               p["long"], cl["acc_tol"], cl["tau_error"], p["metrics"][p["long"]])
+        long_epochs = read_tsv(inputs["long_epochs"])
+        rows += c3_overfitting(long_epochs, p["long"], cl["acc_tol"], p["metrics"][p["long"]])
+        descriptive += c3_projected_point(long_epochs, traj[p["long"], "long"], surf[p["long"], "finetune"], p["long"],
+                                          cl["tau_error"])
     steps = {k: read_tsv(v) for k, v in _keyed(inputs, keys, "steps").items()}
     thr = {t: cl["reach_fraction"] * (chance[t] if t in chance else math.log(p["n_labels"][t])) for t in tasks}
     rows += c2_matched(epochs, steps, traj, tasks, thr, cl["matched_fractions"])
     rows += c2_dense_path(grids("paths"), tasks, cl["ascent_tol"])
     rows += c4_consistency(surf, tasks, cl["window"], cl["rho_min"])
     rows += c4_theta1_window(surf, tasks, cl["theta1_window"], cl["rho_min"])
-    rows += c5_lower_layers(rollback, layers, groups)
+    rows += c5_lower_layers(rollback, layers, groups) + c5_contrast(rollback, groups)
     rows += c6_orthogonal({k: read_json(v) for k, v in _keyed(inputs, keys, "directions").items()
                            if k[1] not in CONTROLS}, cl["max_abs_cos"])
     rows = gate(rows, checks)
@@ -466,5 +481,5 @@ def evaluate(inputs: dict, keys: dict, p: dict) -> dict:
         checks = checks + own
     precision = precision_rows({f"{kind}/{'/'.join(k)}": g for kind, d in (("surface", surf), ("curve", curves),
                                                                            ("layer", layers)) for k, g in d.items()})
-    return {"claims": rows, "preconditions": checks, "table1_vs_paper": table1_vs_paper(rollback, groups),
+    return {"claims": rows, "descriptive": descriptive, "preconditions": checks, "table1_vs_paper": table1_vs_paper(rollback, groups),
             "precision": precision, "norms": [{"task": t, "init": i, **r} for (t, i), v in norms.items() for r in v]}

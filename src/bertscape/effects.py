@@ -60,11 +60,6 @@ def effect_long_dev(v: dict, cl: dict) -> float:
     return float(v["change"]) + float(cl["acc_tol"])
 
 
-def effect_stays(v: dict, cl: dict) -> float:
-    """C3: threshold - dev error at the long run's end (> 0: inside the low-error region)."""
-    return float("nan") if v["dev_error_there"] is None else float(v["threshold"]) - float(v["dev_error_there"])
-
-
 def effect_spearman(v: dict, cl: dict) -> float:
     """C4: rho_ft - claims.rho_min."""
     return float(v["finetune"]["rho"]) - float(cl["rho_min"])

@@ -22,6 +22,7 @@ from . import preempt, stepstate
 from .batches import make_batches
 from .metrics import as_labels, score, task_loss
 from .modeling import batch_inputs
+from .paired import correct, encode
 from .precision import LOW, matmul_mode, resolve
 from .store import CheckpointStore
 
@@ -74,6 +75,12 @@ def device_of(model) -> torch.device:
 
 def evaluate(model, data: dict[str, torch.Tensor], batch_tokens: int) -> dict[str, float]:
     """Mean dev loss and GLUE's metrics (:func:`bertscape.metrics.score`)."""
+    return score(*dev_outputs(model, data, batch_tokens))
+
+
+def dev_outputs(model, data: dict[str, torch.Tensor], batch_tokens: int) -> tuple[list, list]:
+    """(logits, labels) per batch, in the dev set's order (:func:`evaluate` scores them; :mod:`bertscape.paired`
+    reads which examples are right)."""
     model.eval()
     dev = device_of(model)
     logits, labels = [], []
@@ -82,7 +89,7 @@ def evaluate(model, data: dict[str, torch.Tensor], batch_tokens: int) -> dict[st
             mask = None if b.mask is None else b.mask.to(dev)
             logits.append(model(**batch_inputs(model, b.ids.to(dev), b.types.to(dev), mask)).logits.cpu())
             labels.append(b.labels)
-    return score(logits, labels)
+    return logits, labels
 
 
 def epoch_order(data, spec: TrainSpec, epoch: int) -> list[torch.Tensor]:
@@ -113,10 +120,24 @@ def epoch_batches(data, spec: TrainSpec, epoch: int):
             as_labels(data["labels"][idx])
 
 
+def dev_record(model, dev_data, batch_tokens: int, evaluated: bool, before: list[dict]) -> dict:
+    """An epoch record's dev columns: loss, GLUE's metrics and ``dev_correct``; not ``evaluated``: the columns of
+    the first record (epoch 0 is always evaluated) as NaN and ""."""
+    if not evaluated and before:
+        return {k: "" if k == "dev_correct" else float("nan") for k in before[0] if k.startswith("dev_")}
+    logits, labels = dev_outputs(model, dev_data, batch_tokens)
+    ev = score(logits, labels)
+    return {"dev_loss": ev["loss"], **{f"dev_{k}": v for k, v in ev.items() if k != "loss"},
+            "dev_correct": encode(correct(logits, labels))}
+
+
 def train(model, train_data, dev_data, spec: TrainSpec, store: CheckpointStore,
-          progress: bool = True) -> tuple[list[dict], list[dict]]:
+          progress: bool = True, dev_every_epoch: bool = True) -> tuple[list[dict], list[dict]]:
     """Train for spec.epochs, each finished epoch committed to ``store`` (resumed from its last committed epoch),
-    then published there. Returns (per-step records, per-epoch records)."""
+    then published there. Returns (per-step records, per-epoch records). Each evaluated epoch's record carries
+    ``dev_correct``, which dev examples the model gets right (:func:`bertscape.paired.encode`; "" for
+    regression). ``dev_every_epoch`` False: the dev set is evaluated at epoch 0 and the last epoch only (the
+    epochs between read NaN / ""): a run whose per-epoch dev score no claim reads."""
     state = store.open(spec.key(), spec.epochs)
     model.to("cuda" if torch.cuda.is_available() else "cpu")  # a GPU job trains on its GPU
     dev = device_of(model)
@@ -156,9 +177,9 @@ def train(model, train_data, dev_data, spec: TrainSpec, store: CheckpointStore,
                                        "loss": losses[-1], "lr": opt.param_groups[0]["lr"]})
                 bar.set_postfix(loss=f"{losses[-1]:.4f}")
                 preempt.check(lambda: store.stop_mid(model, opt, epoch, i + 1, step + 1))  # a safe point
-        ev = evaluate(model, dev_data, spec.eval_batch_tokens)
         state["epochs"].append({"epoch": epoch, "train_loss": sum(losses) / len(losses) if losses else float("nan"),
-                                "dev_loss": ev["loss"], **{f"dev_{k}": v for k, v in ev.items() if k != "loss"}})
+                                **dev_record(model, dev_data, spec.eval_batch_tokens,
+                                             dev_every_epoch or epoch in (0, spec.epochs), state["epochs"])})
         store.commit(epoch, model, opt)  # the epoch's commit point: a run stopped after it resumes from here
         if epoch < spec.epochs:
             preempt.check(lambda: f"{store.resume} (after epoch {epoch})")  # a signal during the evaluation

@@ -79,7 +79,7 @@ def prepare(f: RunFiles, model_dir: Path, model_params: dict, provenance) -> Pre
 # epochs.tsv's columns in the order an uninterrupted run's records have them (train_loss, then evaluate()'s: the
 # loss, then bertscape.metrics.glue_metrics' order); records read back from a resume state come with sorted keys
 EPOCH_COLUMNS = ("epoch", "train_loss", "dev_loss", "dev_acc", "dev_mcc", "dev_f1", "dev_pearson", "dev_spearman",
-                 "dev_mse")
+                 "dev_mse", "dev_correct")
 
 
 def epoch_columns(record: dict) -> list[str]:
@@ -101,4 +101,4 @@ def publish(p: Prepared, steps: list[dict], epochs: list[dict], sidecar) -> str:
     sidecar(f.epochs, p.sources)
     sidecar(f.displacements, p.sources)  # (the trajectory's lineage goes through it)
     return f"{f.task} {f.init} seed {f.seed}: final dev " + \
-        ", ".join(f"{k[4:]} {v:.4f}" for k, v in epochs[-1].items() if k.startswith("dev_"))
+        ", ".join(f"{k[4:]} {v:.4f}" for k, v in epochs[-1].items() if k.startswith("dev_") and k != "dev_correct")

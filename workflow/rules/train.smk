@@ -81,6 +81,7 @@ rule train:
         storage=config["train"]["intermediate_checkpoints"],
         keep=config["train"]["keep_intermediate"],
         last=config["train"]["last_checkpoint"],
+        dev_every_epoch=lambda wc: wc.init == "long",  # only C3 reads a per-epoch dev score (the long run's)
         seed=seed_param,
     script:
         "../scripts/train.py"

@@ -18,7 +18,7 @@ def main(job):
         job.log.info(prep.head)
     r = prep.run
     with watch():  # a time limit or preemption: save the state after the current step and stop (a rerun resumes)
-        steps, epochs = train(r.model, r.train, r.dev, r.spec, r.store)
+        steps, epochs = train(r.model, r.train, r.dev, r.spec, r.store, dev_every_epoch=p.dev_every_epoch)
     job.log.info(publish(prep, steps, epochs, lambda path, sources: job.sidecar(path, sources=sources)))
 
 
