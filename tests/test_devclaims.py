@@ -148,7 +148,9 @@ def test_train_keeps_per_example_dev_every_epoch_or_only_at_the_ends(tiny_bert_d
     assert all(len(decode(r["dev_correct"])) == 10 for r in out[True])
     assert [sum(decode(r["dev_correct"])) / 10 for r in out[True]] == [r["dev_acc"] for r in out[True]]
     ends = out[False]
-    assert [bool(r["dev_correct"]) for r in ends] == [True, False, False, True] and ends[1]["dev_acc"] != ends[1]["dev_acc"]
+    assert [bool(r["dev_correct"]) for r in ends] == [False, False, False, True] and ends[1]["dev_acc"] != ends[1]["dev_acc"]
+    assert [list(r) for r in ends] == [list(r) for r in out[True]]  # the same columns, in the same order
+    assert list(ends[0])[:3] == ["epoch", "train_loss", "dev_loss"] and list(ends[0])[-1] == "dev_correct"
     assert ends[3]["dev_correct"] == out[True][3]["dev_correct"]  # evaluating has no effect on the weights
     assert [r["train_loss"] for r in ends[1:]] == [r["train_loss"] for r in out[True][1:]]
     assert evaluate(model, dev, 256)["acc"] == ends[3]["dev_acc"]

@@ -120,11 +120,11 @@ def epoch_batches(data, spec: TrainSpec, epoch: int):
             as_labels(data["labels"][idx])
 
 
-def dev_record(model, dev_data, batch_tokens: int, evaluated: bool, before: list[dict]) -> dict:
-    """An epoch record's dev columns: loss, GLUE's metrics and ``dev_correct``; not ``evaluated``: the columns of
-    the first record (epoch 0 is always evaluated) as NaN and ""."""
-    if not evaluated and before:
-        return {k: "" if k == "dev_correct" else float("nan") for k in before[0] if k.startswith("dev_")}
+def dev_record(model, dev_data, batch_tokens: int, evaluated: bool = True) -> dict:
+    """An epoch record's dev columns: loss, GLUE's metrics and ``dev_correct``; {} when not ``evaluated``
+    (:func:`fill_dev` completes those records)."""
+    if not evaluated:
+        return {}
     logits, labels = dev_outputs(model, dev_data, batch_tokens)
     ev = score(logits, labels)
     return {"dev_loss": ev["loss"], **{f"dev_{k}": v for k, v in ev.items() if k != "loss"},
@@ -136,8 +136,8 @@ def train(model, train_data, dev_data, spec: TrainSpec, store: CheckpointStore,
     """Train for spec.epochs, each finished epoch committed to ``store`` (resumed from its last committed epoch),
     then published there. Returns (per-step records, per-epoch records). Each evaluated epoch's record carries
     ``dev_correct``, which dev examples the model gets right (:func:`bertscape.paired.encode`; "" for
-    regression). ``dev_every_epoch`` False: the dev set is evaluated at epoch 0 and the last epoch only (the
-    epochs between read NaN / ""): a run whose per-epoch dev score no claim reads."""
+    regression). ``dev_every_epoch`` False: the dev set is evaluated at the last epoch only (the epochs before
+    read NaN / ""): a run whose per-epoch dev score no claim reads."""
     state = store.open(spec.key(), spec.epochs)
     model.to("cuda" if torch.cuda.is_available() else "cpu")  # a GPU job trains on its GPU
     dev = device_of(model)
@@ -179,9 +179,17 @@ def train(model, train_data, dev_data, spec: TrainSpec, store: CheckpointStore,
                 preempt.check(lambda: store.stop_mid(model, opt, epoch, i + 1, step + 1))  # a safe point
         state["epochs"].append({"epoch": epoch, "train_loss": sum(losses) / len(losses) if losses else float("nan"),
                                 **dev_record(model, dev_data, spec.eval_batch_tokens,
-                                             dev_every_epoch or epoch in (0, spec.epochs), state["epochs"])})
+                                             dev_every_epoch or epoch == spec.epochs)})
         store.commit(epoch, model, opt)  # the epoch's commit point: a run stopped after it resumes from here
         if epoch < spec.epochs:
             preempt.check(lambda: f"{store.resume} (after epoch {epoch})")  # a signal during the evaluation
     store.publish()
-    return state["steps"], state["epochs"]
+    return state["steps"], fill_dev(state["epochs"])
+
+
+def fill_dev(epochs: list[dict]) -> list[dict]:
+    """Every record with the last one's dev columns: NaN (and "" for ``dev_correct``) where not evaluated."""
+    cols = [k for k in epochs[-1] if k.startswith("dev_")] if epochs else []
+    blank = lambda k: "" if k == "dev_correct" else float("nan")
+    return [{**{k: v for k, v in r.items() if not k.startswith("dev_")}, **{k: r.get(k, blank(k)) for k in cols}}
+            for r in epochs]
