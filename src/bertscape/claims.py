@@ -33,6 +33,7 @@ from .flatness_claims import (c1_flatness, effect_average, effect_dhd, effect_la
                               effect_worst)
 from .filterclaims import c1_filter_normalized, effect_filter_rise, effect_filter_width, effect_local_width
 from .devclaims import c3_per_epoch, c5_contrast, effect_contrast, effect_worst_drop, paired_start_end
+from .transfer import transfer_rows
 from .verdicts import row
 from .claims_matched import (c2_dense_path, c2_matched, c4_theta1_window, effect_cumlr, effect_dense_ascent,
                              effect_matched_cos, effect_rho_contrast, effect_roughness, effect_theta1_rho)
@@ -468,6 +469,8 @@ def evaluate(inputs: dict, keys: dict, p: dict) -> dict:
     rows += c4_consistency(surf, tasks, cl["window"], cl["rho_min"])
     rows += c4_theta1_window(surf, tasks, cl["theta1_window"], cl["rho_min"])
     rows += c5_lower_layers(rollback, layers, groups) + c5_contrast(rollback, groups)
+    if inputs.get("transfer"):
+        descriptive += transfer_rows(read_json(inputs["transfer"])["groups"])
     rows += c6_orthogonal({k: read_json(v) for k, v in _keyed(inputs, keys, "directions").items()
                            if k[1] not in CONTROLS}, cl["max_abs_cos"])
     rows = gate(rows, checks)

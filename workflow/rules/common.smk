@@ -430,6 +430,8 @@ def claims_inputs(wildcards):
     inp = {name: [path for _, path in pairs] for name, pairs in claims_keyed(wildcards.seed).items()}
     if LONG:
         inp["long_epochs"] = f"{run_dir(wildcards.seed)}/train/{LONG}/long/epochs.tsv"
+    if len(TASKS) > 1:  # C5's across-tasks half (descriptive rows)
+        inp["transfer"] = f"{run_dir(wildcards.seed)}/layers/transfer.json"
     return inp
 
 

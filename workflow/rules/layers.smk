@@ -100,3 +100,27 @@ rule rollback:
         batch_tokens=config["eval"]["batch_tokens"],
     script:
         "../scripts/rollback.py"
+
+
+rule layer_transfer:  # C5's "transferable across tasks" half (descriptive): per group, each task's move and their cosines
+    input:
+        ckpts=lambda wc: [ckpt_dir(t, "finetune", wc.seed) for t in TASKS],
+        init=f"{R}/init/finetune.safetensors",
+        model=MODEL_ID,
+        code=code_id("layer_transfer.py"),
+    output:
+        f"{R}/seed{{seed}}/layers/transfer.json",
+    log:
+        log("layer_transfer/seed{seed}"),
+    conda:
+        "../../envs/torch.yaml"
+    threads: config["threads"]["light"]
+    resources:
+        **config["resources"]["light"],
+    params:
+        model=MODEL,
+        tasks=TASKS,
+        epochs=lambda wc: {t: cfg.epochs(config, t, "finetune") for t in TASKS},
+        groups=config["layers"]["groups"],
+    script:
+        "../scripts/layer_transfer.py"
