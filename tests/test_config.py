@@ -43,6 +43,8 @@ def bad(change: dict, path=()):
     (bad({"flatness": {"lanczos": {"steps": 4, "top": 5}}}), "flatness.lanczos.top"),
     (bad({"flatness": {"worst_case": {"rhos": []}}}), "flatness.worst_case.rhos"),
     (bad({"flatness": {"examples": 0}}), "flatness.examples"),
+    (bad({"long_run": {"task": "MRPC", "inits": ["scratch"]}}, ("train",)), "train.long_run.inits"),
+    (bad({"long_run": {"task": "MRPC", "inits": ["long"]}}, ("train",)), "train.long_run.inits"),
 ])
 def test_bad_values_name_their_key_in_one_line(config, key):
     with pytest.raises(BertscapeError) as e:

@@ -154,3 +154,32 @@ def test_train_keeps_per_example_dev_every_epoch_or_only_at_the_ends(tiny_bert_d
     assert ends[3]["dev_correct"] == out[True][3]["dev_correct"]  # evaluating has no effect on the weights
     assert [r["train_loss"] for r in ends[1:]] == [r["train_loss"] for r in out[True][1:]]
     assert evaluate(model, dev, 256)["acc"] == ends[3]["dev_acc"]
+
+
+def test_c3_contrast_scratch_overfits_finetune_does_not():
+    ft = epochs_rows([0.80, 0.79, 0.80], ["++++", "++++", "++++"])
+    sc = epochs_rows([0.80, 0.60, 0.55], ["++++", "++--", "+---"], first=20)
+    [r] = C.c3_contrast(ft, sc, "MRPC", 0.02)
+    v = r["values"]
+    assert v["finetune"]["worst_drop"] == pytest.approx(-0.01) and v["scratch"]["worst_drop"] == pytest.approx(-0.25)
+    assert r["holds"] is True and v["contrast"] == pytest.approx(0.24) and v["scratch"]["worst_epoch"] == 22
+    assert v["scratch"]["paired_worst_vs_start"]["b_worse"] == 3
+    [rev] = C.c3_contrast(sc, ft, "MRPC", 0.02)
+    assert rev["holds"] is False and C.effect(rev, {}) == pytest.approx(-0.24)
+    assert C.lookup("C3", "long_run_contrast").band == "long_run_dev"
+
+
+def test_long_runs_follow_train_long_run_inits():
+    from bertscape import config as cfg
+    base = {"train": {"long_run": {"task": "MRPC", "extra_epochs": 3, "inits": ["finetune", "scratch"]}},
+            "tasks": {"MRPC": {"epochs_finetune": 4, "epochs_scratch": 7, "lr": 1e-4, "scratch_lr": 3e-4,
+                               "batch_size": 8}}}
+    assert cfg.long_runs(base) == ["long", "long_scratch"]
+    assert cfg.epochs(base, "MRPC", "long") == 7 and cfg.epochs(base, "MRPC", "long_scratch") == 10
+    base["train"].update(weight_decay=0.01, warmup_ratio=0.1, max_grad_norm=1.0, dtype="fp32", batching="random")
+    p = cfg.train_params(base, "MRPC", "long_scratch", 1)
+    assert (p["epochs"], p["lr"]) == (3, 3e-4) and cfg.train_params(base, "MRPC", "long", 1)["lr"] == 1e-4
+    base["train"]["long_run"]["inits"] = ["finetune"]
+    assert cfg.long_runs(base) == ["long"]
+    base["train"]["long_run"]["task"] = None
+    assert cfg.long_runs(base) == []

@@ -41,6 +41,8 @@ def every_row(metric: str) -> list[tuple[object, dict]]:
              (C.c4_consistency, (surfaces, ["T"], 0.5, 0.5)),
              (C.c5_lower_layers, (rollback, {("T", g): layer for g in GROUPS}, GROUPS)),
              (C.c5_contrast, (rollback, GROUPS)),
+             (C.c3_contrast, (long, [{"epoch": 20, f"dev_{metric}": 0.7}, {"epoch": 22, f"dev_{metric}": 0.6}], "T",
+                              0.01, metric)),
              (C.c6_orthogonal, ({("T", "finetune"): {"other_task": "U", "cos_delta1_delta2": 0.01}}, 0.2)),
              (C.c2_matched, (epochs, {("T", i): [{"epoch": 1, "step": 1, "lr": 1e-4}] for i in inits}, traj, ["T"],
                              {"T": 0.35}, [0.5])),

@@ -32,7 +32,8 @@ from .effects import (effect_area, effect_ascent, effect_direction, effect_epoch
 from .flatness_claims import (c1_flatness, effect_average, effect_dhd, effect_lanczos, effect_trace,
                               effect_worst)
 from .filterclaims import c1_filter_normalized, effect_filter_rise, effect_filter_width, effect_local_width
-from .devclaims import c3_per_epoch, c5_contrast, effect_contrast, effect_worst_drop, paired_start_end
+from .devclaims import (c3_contrast, c3_per_epoch, c5_contrast, effect_contrast, effect_long_contrast,
+                        effect_worst_drop, paired_start_end)
 from .transfer import transfer_rows
 from .verdicts import row
 from .claims_matched import (c2_dense_path, c2_matched, c4_theta1_window, effect_cumlr, effect_dense_ascent,
@@ -321,6 +322,8 @@ CLAIMS: tuple[Measure, ...] = (
     *(Measure("C3", f"long_run_dev_{m}", c3_overfitting, effect_long_dev, "long_run_dev") for m in METRIC_NAMES),
     Measure("C3", "long_run_worst_drop", c3_overfitting, effect_worst_drop, "long_run_dev",
             undefined="the long run's epochs.tsv has no dev score per epoch"),
+    Measure("C3", "long_run_contrast", c3_contrast, effect_long_contrast, "long_run_dev",
+            undefined="a long run's epochs.tsv has no dev score per epoch"),
     Measure("C4", "spearman_loss_error", c4_consistency, effect_spearman, "spearman_loss_error",
             undefined="fewer than 3 grid nodes within claims.window of theta1, or a constant surface there; raise "
                       "grid.points or claims.window"),
@@ -460,6 +463,9 @@ def evaluate(inputs: dict, keys: dict, p: dict) -> dict:
     if p["long"]:
         long_epochs = read_tsv(inputs["long_epochs"])
         rows += c3_overfitting(long_epochs, p["long"], cl["acc_tol"], p["metrics"][p["long"]])
+        if inputs.get("long_scratch_epochs"):  # train.long_run.inits lists scratch
+            rows += c3_contrast(long_epochs, read_tsv(inputs["long_scratch_epochs"]), p["long"], cl["acc_tol"],
+                                p["metrics"][p["long"]])
         descriptive += c3_projected_point(long_epochs, traj[p["long"], "long"], surf[p["long"], "finetune"], p["long"],
                                           cl["tau_error"])
     steps = {k: read_tsv(v) for k, v in _keyed(inputs, keys, "steps").items()}

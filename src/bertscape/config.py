@@ -187,6 +187,9 @@ def _check_semantics(c: dict) -> None:
     lr = c["train"]["long_run"]["task"]
     if lr is not None and lr not in tasks:
         raise BertscapeError(f"config key train.long_run.task: {lr!r} is not in tasks")
+    if "finetune" not in c["train"]["long_run"]["inits"]:
+        raise BertscapeError("config key train.long_run.inits: must list finetune (the long fine-tuning run is Figure 4's "
+                             "and C3's); set train.long_run.task: null for no long run")
     for key in ("tasks", "rollback_tasks"):
         for t in c["layers"][key] or []:
             if t not in tasks:
@@ -301,11 +304,20 @@ def grid_axis(config: dict, points: int | None = None) -> np.ndarray:
     return np.linspace(g["min"], g["max"], points or g["points"])
 
 
+LONG_INITS = {"long": "finetune", "long_scratch": "scratch"}  # a long run (§5.3) -> the run it continues
+
+
+def long_runs(config: dict) -> list[str]:
+    """The long runs of the config (``train.long_run.inits``): "long" (fine-tune), "long_scratch"; none without a task."""
+    lr = config["train"]["long_run"]
+    return [k for k, base in LONG_INITS.items() if lr["task"] and base in lr["inits"]]
+
+
 def epochs(config: dict, task: str, init: str) -> int:
     """A run's last epoch (a control's: its schedule init's, bertscape.controls)."""
     t, init = config["tasks"][task], schedule_init(init)
-    if init == "long":
-        return t["epochs_finetune"] + config["train"]["long_run"]["extra_epochs"]
+    if init in LONG_INITS:  # the run it continues, then the extra epochs
+        return epochs(config, task, LONG_INITS[init]) + config["train"]["long_run"]["extra_epochs"]
     return t["epochs_finetune"] if init == "finetune" else t["epochs_scratch"]
 
 
@@ -313,8 +325,9 @@ def train_params(config: dict, task: str, init: str, seed: int) -> dict:
     """Everything that determines one training run of ``seed`` (and nothing else)."""
     t = config["tasks"][task]
     tr = config["train"]
-    lr = t["lr"] if schedule_init(init) != "scratch" or t["scratch_lr"] is None else t["scratch_lr"]
-    return {"epochs": epochs(config, task, init) if init != "long" else tr["long_run"]["extra_epochs"],
+    scratch = schedule_init(LONG_INITS.get(init, init)) == "scratch"
+    lr = t["lr"] if not scratch or t["scratch_lr"] is None else t["scratch_lr"]
+    return {"epochs": epochs(config, task, init) if init not in LONG_INITS else tr["long_run"]["extra_epochs"],
             "batch_size": t["batch_size"], "lr": lr, "weight_decay": tr["weight_decay"],
             "warmup_ratio": tr["warmup_ratio"], "max_grad_norm": tr["max_grad_norm"], "seed": seed,
             "dtype": tr["dtype"], "batching": tr["batching"]}

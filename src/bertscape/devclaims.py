@@ -40,6 +40,22 @@ def c3_per_epoch(long_epochs: list[dict], task: str, acc_tol: float, metric: str
                 "(paired: exact McNemar, worst epoch vs start)", drop >= -acc_tol)]
 
 
+def c3_contrast(long_epochs: list[dict], scratch_epochs: list[dict], task: str, acc_tol: float,
+                metric: str = "acc") -> list[dict]:
+    """§5.3's contrast ("prone to overfitting if we train the model from scratch"): the fine-tuning run continued
+    (run long) drops less over its extra epochs than the scratch run continued (run long_scratch, at the scratch
+    learning rate, the same number of extra epochs): contrast = worst drop_ft - worst drop_sc > 0."""
+    ft = c3_per_epoch(long_epochs, task, acc_tol, metric)[0]["values"]
+    sc = c3_per_epoch(scratch_epochs, task, acc_tol, metric)[0]["values"]
+    keep = ("start", "worst_epoch", "worst", "worst_drop", "paired_worst_vs_start")
+    v = {"metric": metric, "finetune": {k: ft.get(k) for k in keep}, "scratch": {k: sc.get(k) for k in keep}}
+    ok = "worst_drop" in ft and "worst_drop" in sc
+    v["contrast"] = ft["worst_drop"] - sc["worst_drop"] if ok else float("nan")
+    return [row("C3", "long_run_contrast", task, v,
+                f"worst drop of dev {METRIC_NAMES.get(metric, metric)} over the extra epochs: finetune's smaller than "
+                "scratch's (both runs continued as long)", v["contrast"] > 0 if ok else None)]
+
+
 def paired_start_end(long_epochs: list[dict]) -> dict:
     """The exact McNemar test of the long run's last epoch against its start (the endpoints C3's change compares)."""
     return mcnemar(decode(long_epochs[0].get("dev_correct")), decode(long_epochs[-1].get("dev_correct")))
@@ -76,6 +92,11 @@ def c5_contrast(rollback: dict, groups: dict[str, list[int]]) -> list[dict]:
 def effect_worst_drop(v: dict, cl: dict) -> float:
     """C3 per epoch: worst drop + claims.acc_tol (> 0: the dev score never fell by more than the tolerance)."""
     return float(v["worst_drop"]) + float(cl["acc_tol"]) if "worst_drop" in v else float("nan")
+
+
+def effect_long_contrast(v: dict, cl: dict) -> float:
+    """C3 contrast: worst drop_ft - worst drop_sc (> 0: the fine-tuned run kept its dev score better)."""
+    return float(v["contrast"])
 
 
 def effect_contrast(v: dict, cl: dict) -> float:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from .checkpoints import DISPLACEMENT_COLUMNS, full_path, load
 from .controls import theta0_init
+from .config import LONG_INITS
 from .data import TaskSpec
 from .fused import Run
 from .io import load_tensors, write_tsv
@@ -57,7 +58,7 @@ def prepare(f: RunFiles, model_dir: Path, model_params: dict, provenance) -> Pre
     model = build_model(model_dir, num_labels, "scratch" if start == "scratch" else "finetune", f.seed, scratch)
     head = head_note(model_dir, num_labels) if start == "finetune" else None
     first = f.first_epoch
-    if f.init == "long":  # start from the last checkpoint of the regular fine-tuning run
+    if f.init in LONG_INITS:  # start from the last checkpoint of the regular fine-tuning (scratch) run
         model.load_state_dict(load(full_path(f.inputs["start"], first)))
     spec = TrainSpec(**f.spec, eval_batch_tokens=f.eval_batch_tokens)
     data = {s: load_tensors(f.inputs[s]) for s in ("train", "dev")}
@@ -65,7 +66,7 @@ def prepare(f: RunFiles, model_dir: Path, model_params: dict, provenance) -> Pre
     out = Path(f.ckpts)
     paths = [str(out / f"epoch{first + e}.safetensors") for e in range(spec.epochs + 1)]
     base = None
-    if f.init == "long":  # its start is the fine-tuning run's last checkpoint: not stored twice; deltas from theta0
+    if f.init in LONG_INITS:  # its start is the continued run's last checkpoint: not stored twice; deltas from theta0
         paths[0], base = None, full_path(f.inputs["start"], 0)
     sources = {"model": {**model_identity(model_dir=model_dir, **model_params), **({"head": head} if head else {})}}
     meta = {"task": f.task, "init": f.init, "provenance": provenance(sources)}

@@ -49,7 +49,7 @@ DISPLAY = config["display_seed"]  # the seed of the full surfaces, layer surface
 
 wildcard_constraints:
     task="|".join(map(re.escape, TASKS)),
-    init="|".join([*cfg.INITS, "long", *ctl.CONTROLS]),
+    init="|".join([*cfg.INITS, *cfg.LONG_INITS, *ctl.CONTROLS]),
     split="train|dev",
     group="|".join(map(re.escape, GROUPS)),
     k=r"\d+",
@@ -430,6 +430,8 @@ def claims_inputs(wildcards):
     inp = {name: [path for _, path in pairs] for name, pairs in claims_keyed(wildcards.seed).items()}
     if LONG:
         inp["long_epochs"] = f"{run_dir(wildcards.seed)}/train/{LONG}/long/epochs.tsv"
+    if "long_scratch" in cfg.long_runs(config):  # C3's contrast: the scratch run continued as long
+        inp["long_scratch_epochs"] = f"{run_dir(wildcards.seed)}/train/{LONG}/long_scratch/epochs.tsv"
     if len(TASKS) > 1:  # C5's across-tasks half (descriptive rows)
         inp["transfer"] = f"{run_dir(wildcards.seed)}/layers/transfer.json"
     return inp
@@ -480,12 +482,12 @@ def points_inputs(wildcards):
 from bertscape import traingroups
 
 FUSED = config["train"]["fused"]
-TRAIN_INITS = "(?!)" if FUSED else "|".join([*cfg.INITS, "long", *ctl.CONTROLS])  # "(?!)": matches nothing
+TRAIN_INITS = "(?!)" if FUSED else "|".join([*cfg.INITS, *cfg.LONG_INITS, *ctl.CONTROLS])  # "(?!)": matches nothing
 TRAINED = [
     (s, t, i)
     for s in SEEDS
     for t in TASKS
-    for i in INITS + CONTROLS + (["long"] if t == LONG else [])
+    for i in INITS + CONTROLS + (cfg.long_runs(config) if t == LONG else [])
     if (t, i) not in IMPORTED
 ]
 TRAIN_GROUPS = (
@@ -503,7 +505,7 @@ def run_params(s, t, i):
         "init": i,
         "task_spec": dataclasses.asdict(SPECS[t]),
         "spec": cfg.train_params(config, t, i, s),
-        "first_epoch": config["tasks"][t]["epochs_finetune"] if i == "long" else 0,
+        "first_epoch": cfg.epochs(config, t, cfg.LONG_INITS[i]) if i in cfg.LONG_INITS else 0,
     }
 
 
@@ -524,8 +526,11 @@ def run_inputs(t, init, s):
     inp = {"train": tokens(t, "train", s), "dev": tokens(t, "dev", s)}
     if init != "long":  # theta0's encoder, shared by every run of the init (or a control's theta0 init) and seed
         inp["init"] = init_file(init, s)
-    if init == "long":  # §5.3: continue the fine-tuned run for more epochs (its last epoch packed against init)
-        inp["start"], inp["init"] = ckpt_dir(t, "finetune", s), init_file("finetune", s)
+    if (
+        init in cfg.LONG_INITS
+    ):  # §5.3: continue the fine-tuned (scratch) run for more epochs (its last epoch packed against init)
+        base = cfg.LONG_INITS[init]
+        inp["start"], inp["init"] = ckpt_dir(t, base, s), init_file(base, s)
     return inp
 
 

@@ -77,11 +77,10 @@ rule train:
         task=task_params,
         eval_batch_tokens=config["eval"]["batch_tokens"],
         spec=lambda wc: cfg.train_params(config, wc.task, wc.init, int(wc.seed)),
-        first_epoch=lambda wc: config["tasks"][wc.task]["epochs_finetune"] if wc.init == "long" else 0,
+        first_epoch=lambda wc: cfg.epochs(config, wc.task, cfg.LONG_INITS[wc.init]) if wc.init in cfg.LONG_INITS else 0,
         storage=config["train"]["intermediate_checkpoints"],
         keep=config["train"]["keep_intermediate"],
-        last=config["train"]["last_checkpoint"],
-        dev_every_epoch=lambda wc: wc.init == "long",  # only C3 reads a per-epoch dev score (the long run's)
+        dev_every_epoch=lambda wc: wc.init in cfg.LONG_INITS,  # only C3 reads a per-epoch dev score (the long runs')
         seed=seed_param,
     script:
         "../scripts/train.py"
