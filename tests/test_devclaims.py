@@ -183,3 +183,8 @@ def test_long_runs_follow_train_long_run_inits():
     assert cfg.long_runs(base) == ["long"]
     base["train"]["long_run"]["task"] = None
     assert cfg.long_runs(base) == []
+
+
+def test_per_epoch_values_print_compactly_in_claims_tsv():
+    from bertscape.verdicts import fmt
+    assert fmt({"epochs": [12, 13], "scores": [0.81234, 0.5]}) == "{epochs: [12, 13], scores: [0.8123, 0.5]}"

@@ -19,9 +19,11 @@ def holds_word(h: bool | None) -> str:
 
 
 def fmt(v) -> str:
-    """A row's values in one line: dicts as {k: v}, floats to 4 significant digits, None as 'never'."""
+    """A row's values in one line: dicts as {k: v}, lists as [..], floats to 4 significant digits, None as 'never'."""
     if isinstance(v, dict):
         return "{" + ", ".join(f"{k}: {fmt(x)}" for k, x in v.items()) + "}"
+    if isinstance(v, list):
+        return "[" + ", ".join(fmt(x) for x in v) + "]"
     if isinstance(v, float):
         return "nan" if not math.isfinite(v) else f"{v:.4g}"
     return "never" if v is None else str(v)
