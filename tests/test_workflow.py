@@ -13,6 +13,7 @@ import yaml
 from conftest import REPO
 
 from bertscape.h5io import read_grid
+from bertscape.io import read_tsv
 
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 
@@ -163,9 +164,15 @@ def test_tiny_end_to_end_run(tiny_run):
                   if p.name.endswith(".safetensors") or p.name == ".resume")  # (.resume: a run's resume state)
     assert kept == [f"{t}/{i}/checkpoints/epoch{e}.safetensors" for t, i, e in (
         ("MNLI", "finetune", 0), ("MNLI", "finetune", 2), ("MNLI", "scratch", 0), ("MNLI", "scratch", 1),
-        ("MRPC", "finetune", 0), ("MRPC", "finetune", 2), ("MRPC", "long", 3), ("MRPC", "scratch", 0),
-        ("MRPC", "scratch", 2))]
+        ("MRPC", "finetune", 0), ("MRPC", "finetune", 2), ("MRPC", "long", 3), ("MRPC", "long_scratch", 3),
+        ("MRPC", "scratch", 0), ("MRPC", "scratch", 2))]
     assert (out / "seed7" / "train" / "MRPC" / "scratch" / "checkpoints" / "epoch0.safetensors").stat().st_size < 1e5
+    # C3 (issue 26): the long runs evaluate every epoch with a per-example record; the regular runs their last only
+    runs = {i: read_tsv(out / "seed7" / "train" / "MRPC" / i / "epochs.tsv") for i in ("finetune", "long", "long_scratch")}
+    assert [int(r["epoch"]) for r in runs["long"]] == [2, 3] and all(len(r["dev_correct"]) == 16 for r in runs["long"])
+    assert runs["long"][0]["dev_correct"] == runs["finetune"][-1]["dev_correct"]  # the long run starts at theta1
+    assert [bool(r["dev_correct"]) for r in runs["finetune"]] == [False, False, True]
+    assert [int(r["epoch"]) for r in runs["long_scratch"]] == [2, 3] and runs["long_scratch"][-1]["dev_correct"]
 
 
 @pytest.mark.slow
@@ -183,6 +190,13 @@ def test_claims_are_measured_and_the_html_report_builds(tiny_project, tmp_path):
     assert len(hess) == 2 and all(np.isfinite(r["values"][i]["lambda_max"]) for r in hess for i in ("finetune", "scratch"))
     assert "prepare_data" in json.dumps(doc["provenance"]["sources"])  # data identity traced through the lineage
     assert "| C5 |" in (tiny_run / "summary.md").read_text()
+    measures = {r["measure"] for r in rows}
+    assert {"long_run_worst_drop", "long_run_contrast", "rollback_contrast"} <= measures
+    c3 = next(r for r in rows if r["measure"] == "long_run_worst_drop")
+    assert c3["values"]["epochs"] == [2, 3] and c3["values"]["paired_worst_vs_start"]["n"] == 16
+    seed_doc = json.loads((tiny_run / "seed7" / "claims" / "rows.json").read_text())
+    assert {r["measure"] for r in seed_doc["descriptive"]} == {"long_run_projected_point", "layer_transfer"}
+    assert "long_run_projected_point" not in measures  # Figure 4's picture, not evidence
     report = tmp_path / "report.html"
     check_preconditions(tiny_run, doc)
     r = tiny_project.smk("--configfile", "config/tiny.yaml", "--config", "results=results/tiny", "--report", str(report))
