@@ -15,7 +15,7 @@ def train_groups(runs: list[Run], num_labels: dict[str, int], fused_max: int) ->
     """Group id (g0, g1, ...: a rule name's suffix) -> its runs, in a fixed order."""
     by_key: dict[tuple[int, bool], list[Run]] = {}
     for r in sorted(runs, key=lambda r: (r[1], r[2], r[0])):
-        by_key.setdefault((num_labels[r[1]], r[2] == "long"), []).append(r)
+        by_key.setdefault((num_labels[r[1]], r[2].startswith("long")), []).append(r)  # long, long_scratch
     groups: dict[str, list[Run]] = {}
     for key in sorted(by_key):
         members = by_key[key]
