@@ -44,11 +44,12 @@ def test_the_fused_plan_has_group_jobs_and_no_train_job(tmp_path):
                                 "one_each": {"train": {"fused": True, "fused_max": 1, "long_run": long},
                                              "seeds": [7, 8]}})
     rules = {k: [r for r, _ in v] for k, v in plans.items()}
-    assert rules["separate"].count("train") == 5 and not any(r.startswith("train_group") for r in rules["separate"])
+    assert rules["separate"].count("train") == 6 and not any(r.startswith("train_group") for r in rules["separate"])
     assert "train" not in rules["fused"]
-    # tiny: MNLI (3 labels) finetune + scratch, MRPC (2 labels) finetune + scratch, MRPC's long run apart
+    # tiny: MNLI (3 labels) finetune + scratch, MRPC (2 labels) finetune + scratch, MRPC's long runs (long,
+    # long_scratch) apart
     assert sorted(r for r in rules["fused"] if r.startswith("train_group")) == [f"train_group_g{i}" for i in range(3)]
-    assert "train" not in rules["one_each"] and sum(r.startswith("train_group") for r in rules["one_each"]) == 10
+    assert "train" not in rules["one_each"] and sum(r.startswith("train_group") for r in rules["one_each"]) == 12
     rest = lambda rs: sorted(r for r in rs if r != "train" and not r.startswith("train_group"))
     assert rest(rules["fused"]) == rest(rules["separate"])  # every other job unchanged
 

@@ -140,7 +140,7 @@ def test_an_extra_seed_adds_only_its_own_per_seed_jobs(plans):
 def test_a_shared_data_seed_prepares_the_data_once(plans):
     shared = plans["shared"]
     assert "prepare_data" not in per_seed(shared, "8") and "tokenize" not in per_seed(shared, "8")
-    assert per_seed(shared, "7")["prepare_data"] == 2 and per_seed(shared, "8")["train"] == 5
+    assert per_seed(shared, "7")["prepare_data"] == 2 and per_seed(shared, "8")["train"] == 6
 
 
 def test_the_cross_seed_path_is_planned_only_with_two_seeds(plans):
