@@ -116,6 +116,7 @@ def test_fused_group_equals_separate_runs_without_dropout(arch, tiny_bert_dir, r
         assert max(abs(x["loss"] - y["loss"]) / x["loss"] for x, y in zip(steps, fsteps)) < 1e-5
         assert [e["epoch"] for e in epochs] == [e["epoch"] for e in fepochs] == list(range(c[4] + 1))
         assert max(abs(x["dev_loss"] - y["dev_loss"]) for x, y in zip(epochs, fepochs)) < 1e-5
+        assert [x["dev_correct"] for x in epochs] == [y["dev_correct"] for y in fepochs]  # C3's per-example records
     assert len(out[1][0]) == 3 * 3 and len(out[0][0]) == 2 * 4  # each run its own steps per epoch and epochs
 
 

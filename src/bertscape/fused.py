@@ -34,7 +34,7 @@ from .metrics import task_loss
 from .modeling import batch_inputs
 from .precision import LOW, matmul_mode, resolve
 from .store import CheckpointStore
-from .train import TrainSpec, decays, epoch_batches, evaluate, lr_at
+from .train import TrainSpec, decays, dev_record, epoch_batches, lr_at
 
 BETAS, EPS = (0.9, 0.999), 1e-8  # torch.optim.AdamW's defaults, which bertscape.train.optimizer uses
 
@@ -239,9 +239,8 @@ def _end_epoch(r: Run, opt: torch.optim.Optimizer, state: dict, epoch: int, mome
         opt.state.clear()
         opt.state.update(moments)
     losses = [x["loss"] for x in state["steps"] if x["epoch"] == epoch]
-    ev = evaluate(r.model, r.dev, r.spec.eval_batch_tokens)
     state["epochs"].append({"epoch": epoch, "train_loss": sum(losses) / len(losses) if losses else float("nan"),
-                            "dev_loss": ev["loss"], **{f"dev_{k}": v for k, v in ev.items() if k != "loss"}})
+                            **dev_record(r.model, r.dev, r.spec.eval_batch_tokens)})  # (every epoch, dev_correct too)
     r.store.commit(epoch, r.model, opt)
 
 

@@ -463,11 +463,6 @@ def path_axis(n):
     return [1 / (n - 1), 1 - 1 / (n - 1), n - 2]
 
 
-def train_side_inputs(wildcards):
-    """landscape_inputs without the dev tokens: for rules that evaluate the training subset only (basin)."""
-    return {k: v for k, v in landscape_inputs(wildcards).items() if k != "dev"}
-
-
 def points_inputs(wildcards):
     """The surface's inputs (no surface) and, for the long run's task fine-tuned, the long run's trajectory (C3)."""
     inp = landscape_inputs(wildcards)
