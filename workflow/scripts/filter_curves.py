@@ -1,10 +1,9 @@
 """Rule filter_curves: K seeded filter-normalised 1D curves of the training loss at theta1 (issue 25, items 2
 and 5): each direction's curve, width, loss rises and the local width (bertscape.filternorm)."""
-from pathlib import Path
-
 import numpy as np
 
 from bertscape.batches import eval_batches
+from bertscape.checkpoints import full_path, load
 from bertscape.directions import encoder_keys
 from bertscape.filternorm import filter_curves
 from bertscape.io import load_tensors, write_json
@@ -16,7 +15,7 @@ from bertscape.runner import run
 def main(job):
     p = job.params
     fd = p.filter
-    theta1 = load_tensors(Path(job.input.ckpts) / f"epoch{p.epochs}.safetensors")
+    theta1 = load(full_path(job.input.ckpts, p.epochs))  # (packed or plain: bertscape.checkpoints)
     batches = eval_batches(load_tensors(job.input.train), None, p.eval, p.seed)  # the delta1 curves' subset
     config = load_config(resolve_model_dir(**job.model()), TaskSpec(**p.task).num_labels)
     keys = encoder_keys(theta1, encoder_prefix(theta1))

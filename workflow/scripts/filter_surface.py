@@ -1,10 +1,9 @@
 """Rule filter_surface: one 2D filter-normalised training-loss surface at theta1 (issue 25, display seed only):
 directions 0 and 1 of the run seed's filter_curves draws, the lattice local width in its attrs."""
-from pathlib import Path
-
 import numpy as np
 
 from bertscape.batches import eval_batches
+from bertscape.checkpoints import full_path, load
 from bertscape.data import TaskSpec
 from bertscape.directions import encoder_keys
 from bertscape.filternorm import filter_surface
@@ -16,7 +15,7 @@ from bertscape.runner import run
 
 def main(job):
     p = job.params
-    theta1 = load_tensors(Path(job.input.ckpts) / f"epoch{p.epochs}.safetensors")
+    theta1 = load(full_path(job.input.ckpts, p.epochs))  # (packed or plain: bertscape.checkpoints)
     batches = eval_batches(load_tensors(job.input.train), None, p.eval, p.seed)  # the delta1 curves' subset
     config = load_config(resolve_model_dir(**job.model()), TaskSpec(**p.task).num_labels)
     keys = encoder_keys(theta1, encoder_prefix(theta1))
