@@ -66,6 +66,7 @@ def test_p4_holds_when_every_top_residual_is_within_rtol_and_names_the_key_that_
     assert bad["holds"] is False and bad["fix"] == "raise flatness.lanczos.steps" and "0.015" in bad["message"]
     bad = p4_converged({"flatness": record(dhd_res=0.02)}, "MRPC", "scratch", tol=1e-3, rtol=0.01)
     assert bad["holds"] is False and bad["fix"] == "raise flatness.relative_steps"
+    assert bad["measured"]["censored_dhd"] and not bad["measured"]["censored_hessian"]
     # without a flatness record: the power iteration's rule, as before
     old = p4_converged({"rel_change": 0.5, "iterations": 2, "lambda_max": 1.0}, "MRPC", "scratch", 1e-3, 0.01)
     assert old["holds"] is False and old["fix"] == "raise claims.hessian.iterations"
@@ -139,3 +140,19 @@ def test_sharpness_rule_on_the_tiny_config_writes_every_flatness_number(tmp_path
     assert set(s) == {"lambda_max", "residual_max", "lambda_min", "residual_min", "trace", "trace_se",
                       "dhd_lambda_max", "dhd_residual", "worst_case_rho1", "average_case_sigma0.05"}
     assert all(math.isfinite(v) for v in s.values()), s
+
+
+def test_an_unconverged_d_h_d_leaves_the_hessian_rows_decided():
+    """P4's parts: D H D's Lanczos residual above rtol makes dhd_top_eigenvalue n/a, while the rows that read H's
+    spectrum stand (their own residuals converged); H's unconverged makes the Lanczos row n/a."""
+    from bertscape.claims import gate
+
+    def checks(**kw):
+        return [p4_converged({"flatness": record(**kw)}, "T", i, tol=1e-3, rtol=0.01) for i in ("finetune", "scratch")]
+
+    rows = list(rows_for(record(lmax=1.0), record(lmax=2.0)).values())
+    by = {r["measure"]: r for r in gate(rows, checks(dhd_res=0.2))}
+    assert by["dhd_top_eigenvalue"]["holds"] is None and "D H D" in by["dhd_top_eigenvalue"]["reason"]
+    assert by["lanczos_top_eigenvalue"]["holds"] is not None and by["lanczos_top_eigenvalue"]["reason"] == ""
+    by = {r["measure"]: r for r in gate(rows, checks(top_res=(0.1, 1e-3)))}
+    assert by["lanczos_top_eigenvalue"]["holds"] is None and by["dhd_top_eigenvalue"]["holds"] is not None

@@ -277,7 +277,8 @@ class Measure:
     oriented so that > 0 supports the paper (sizes as log ratios); ``band``: its tie band's key under
     ``claims.tie_bands``; ``scope``: the row -> what one measurement is (the task; C6: the task pair).
     ``needs``: the preconditions (of both inits of the row's task) it needs to be
-    decidable ("P3/2d", "P3/1d": the part of P3 the measure reads: the 2D area needs the surface's region closed,
+    decidable ("P4/hessian", "P4/dhd": the part of P4 whose Lanczos residual the row reads; "P3/2d", "P3/1d":
+    the part of P3 the measure reads: the 2D area needs the surface's region closed,
     the 1D width the curve's interval). ``explained_by``: for an n/a row that needs none, the preconditions whose
     failure explains it; else ``undefined`` says why (``{t}``: the task)."""
 
@@ -310,9 +311,9 @@ CLAIMS: tuple[Measure, ...] = (
                                                ("hessian_top_eigenvalue", ("P1", P2, "P4")))
       for key, _, derived in [CONVERSIONS[base]] for m in derived),
     Measure("C1", "lanczos_top_eigenvalue", c1_flatness, effect_lanczos, "lanczos_top_eigenvalue",
-            needs=("P1", P2, "P4")),
+            needs=("P1", P2, "P4/hessian")),
     Measure("C1", "hessian_trace", c1_flatness, effect_trace, "hessian_trace", needs=("P1", P2)),
-    Measure("C1", "dhd_top_eigenvalue", c1_flatness, effect_dhd, "dhd_top_eigenvalue", needs=("P1", P2, "P4")),
+    Measure("C1", "dhd_top_eigenvalue", c1_flatness, effect_dhd, "dhd_top_eigenvalue", needs=("P1", P2, "P4/dhd")),
     Measure("C1", "adaptive_sharpness", c1_flatness, effect_worst, "adaptive_sharpness", needs=("P1", P2)),
     Measure("C1", "average_sharpness", c1_flatness, effect_average, "average_sharpness", needs=("P1", P2)),
     Measure("C2", "epochs_to_loss", c2_easier_optimisation, effect_epochs, "epochs_to_loss", explained_by=("P1",),

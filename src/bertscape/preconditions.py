@@ -130,20 +130,26 @@ def p4_converged(hessian: dict | None, task: str, init: str, tol: float, rtol: f
 
 
 def p4_lanczos(flat: dict, task: str, init: str, rtol: float) -> dict:
-    """P4 by Lanczos residuals: every top-k Ritz value of H and D H D's top one within rtol x |lambda_max|."""
+    """P4 by Lanczos residuals: every top-k Ritz value of H and D H D's top one within rtol x |lambda_max|. Its
+    parts (``censored_hessian``, ``censored_dhd`` in ``measured``) say which failed: a row that reads only H's
+    spectrum needs "P4/hessian", D H D's row "P4/dhd" (bertscape.claims.gate)."""
     lz, rel = flat["lanczos"], flat["relative"]
     worst_h = max(lz["top_residual"]) / max(abs(lz["lambda_max"]), 1e-30)
     worst_d = rel["residual_max"] / max(abs(rel["lambda_max"]), 1e-30)
+    ok = lambda x: math.isfinite(x) and x <= rtol
     worst = max(worst_h, worst_d)
-    holds = math.isfinite(worst) and worst <= rtol
-    which = "H's top-k" if worst_h >= worst_d else "D H D's top"
+    holds = ok(worst_h) and ok(worst_d)
+    h_first = not ok(worst_h)  # the message names H's failure first, else D H D's
+    which, steps = ("H's top-k", lz["steps"]) if h_first else ("D H D's top", rel.get("steps", lz["steps"]))
     return _row("P4", task, init, holds,
                 {"lambda_max": lz["lambda_max"], "top": lz["top"], "top_residual": lz["top_residual"],
                  "dhd_lambda_max": rel["lambda_max"], "dhd_residual": rel["residual_max"], "steps": lz["steps"],
-                 "relative_residual": worst},
+                 "relative_residual": worst, "hessian_relative_residual": worst_h, "dhd_relative_residual": worst_d,
+                 "censored_hessian": not ok(worst_h), "censored_dhd": not ok(worst_d)},
                 f"Lanczos residual of H's top-{len(lz['top'])} and D H D's top eigenvalue <= {rtol:g} x |lambda_max|",
-                "raise flatness.lanczos.steps" if which.startswith("H") else "raise flatness.relative_steps",
-                f"P4: Lanczos residual of {which} eigenvalue {worst:.2g} x |lambda_max| after {lz['steps']} steps")
+                "raise flatness.lanczos.steps" if h_first else "raise flatness.relative_steps",
+                f"P4: Lanczos residual of {which} eigenvalue {worst_h if h_first else worst_d:.2g} x |lambda_max| "
+                f"after {steps} steps")
 
 
 def p5_minimum(hessian: dict | None, task: str, init: str, rtol: float | None) -> dict:
