@@ -207,7 +207,9 @@ def test_claims_are_measured_and_the_html_report_builds(tiny_project, tmp_path):
         assert caption in text, caption
     # every item carries labels the report can filter by (task, init, seed)
     assert '"labels": {"figure": "fig4_long_run", "task": "MRPC", "init": "finetune, long", "seed": "7"}' in text
-    assert text.count('"labels": {') == 7 + 1 + 2 + 1 + 6  # figures, Table 1, 3D views, claims page, forest plots
+    figs = {p.stem for p in (tiny_run / "figures").glob("*.png")} - {"table1_rollback"}
+    assert "fig1_filter_surfaces" in figs and len(figs) == 8  # the paper's 7 and the filter-normalised Figure 1
+    assert text.count('"labels": {') == len(figs) + 1 + 2 + 1 + 6  # figures, Table 1, 3D views, claims page, forest plots
 
 
 @pytest.mark.slow
