@@ -95,8 +95,9 @@ def test_estimate_by_hand():
     mnli = 3 * flops_per_token(12, 768, 3072, 40.6) * 40.6 * 392_702 * 3
     assert lines["train"].pflop == pytest.approx((mrpc + mnli) / 1e15)
     assert lines["train"].gpu_hours == pytest.approx((mrpc + mnli) / 100e12 / 3600)
-    # sharpness: 16-example training subset, 20 power iterations, one HVP ~ 6 forward passes, both inits
-    hvp = sum(2 * 6 * flops_per_token(12, 768, 3072, t) * t * 16 * 20 for t in (48, 40.6))
+    # sharpness: 16-example training subset, 6 power iterations (tiny's cap), one HVP ~ 6 forward passes, both inits
+    assert c["claims"]["hessian"]["iterations"] == 6
+    hvp = sum(2 * 6 * flops_per_token(12, 768, 3072, t) * t * 16 * 6 for t in (48, 40.6))
     # flatness (tiny: 8 examples; Lanczos 4 + 3 steps + 4 explicit residuals + 2 probes = 13 HVPs, 1 rho x 1 start x
     # 2 forward+backward, 1 sigma x 3 forwards): 6 x 13 + 3 x 2 + 3 = 87 forward passes per example
     flat = sum(2 * flops_per_token(12, 768, 3072, t) * t * 8 * 87 for t in (48, 40.6))
