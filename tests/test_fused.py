@@ -1,6 +1,7 @@
-"""Fused training: a group of runs trained as one batched computation equals each run trained alone (no dropout,
-fp32: to rounding; bf16: to bf16's), a run's dropout does not depend on its group, runs of different lengths
-finish at their own last epochs, and a killed or preempted group resumes to exactly the uninterrupted result."""
+"""Fused training: a group of runs trained as one batched computation equals each run trained alone (fp32, with
+and without dropout: to rounding; bf16: to bf16's), a run's dropout does not depend on its group, runs of
+different lengths finish at their own last epochs, and a killed or preempted group resumes to exactly the
+uninterrupted result."""
 import json
 import os
 import signal
@@ -97,15 +98,16 @@ def test_stacked_adamw_is_torch_adamw_per_run():
     assert torch.equal(st[lin[1].weight]["exp_avg"], refs[1].state[lin[1].weight]["exp_avg"])
 
 
-@pytest.mark.parametrize("arch", ["bert", "roberta"])
-def test_fused_group_equals_separate_runs_without_dropout(arch, tiny_bert_dir, roberta_dir, tmp_path):
-    """fp32, dropout off: each run of a group of 3 (other seeds, lrs, data, lengths, epochs) ends within 1e-6
-    (absolute, every weight; measured 1.2e-7) of the run trained alone by train(); losses within 1e-5."""
+@pytest.mark.parametrize("arch,dropout", [("bert", False), ("roberta", False), ("bert", True), ("roberta", True)])
+def test_fused_group_equals_separate_runs(arch, dropout, tiny_bert_dir, roberta_dir, tmp_path):
+    """fp32: each run of a group of 3 (other seeds, lrs, data, lengths, epochs) ends within 1e-6 (absolute, every
+    weight; measured 1.2e-7 without dropout) of the run trained alone by train(); losses within 1e-5. With dropout
+    too: the fused run draws the separate loop's masks (the same generator seeds, shapes and order)."""
     d = tiny_bert_dir if arch == "bert" else roberta_dir
-    runs, fpaths = group(d, tmp_path / "fused", dropout=False)
+    runs, fpaths = group(d, tmp_path / "fused", dropout=dropout)
     out = train_fused(runs)
     for j, c in enumerate(GROUP):
-        r, spaths = make(d, tmp_path / f"sep{j}", *c, dropout=False)
+        r, spaths = make(d, tmp_path / f"sep{j}", *c, dropout=dropout)
         steps, epochs = train(r.model, r.train, r.dev, r.spec, r.store, progress=False)
         fsteps, fepochs = out[j]
         assert all(Path(p).exists() for p in fpaths[j]) and not (tmp_path / "fused" / f"run{j}" / ".resume").exists()
@@ -120,17 +122,20 @@ def test_fused_group_equals_separate_runs_without_dropout(arch, tiny_bert_dir, r
     assert len(out[1][0]) == 3 * 3 and len(out[0][0]) == 2 * 4  # each run its own steps per epoch and epochs
 
 
-def test_bf16_fused_group_follows_separate_bf16_runs(tiny_bert_dir, tmp_path):
-    """bf16 autocast, dropout off: the batched kernels round differently from the separate ones, so runs agree
-    to bf16's precision, not fp32's (measured: losses within 2.2e-5 relative; ||diff|| <= 3.0e-3 of
-    ||theta1 - theta0||, weights within 5.2e-4 absolute)."""
-    runs, fpaths = group(tiny_bert_dir, tmp_path / "fused", dtype="bf16", dropout=False)
+@pytest.mark.parametrize("dropout", [False, True])
+def test_bf16_fused_group_follows_separate_bf16_runs(dropout, tiny_bert_dir, tmp_path):
+    """bf16 autocast: the batched kernels round differently from the separate ones, so runs agree to bf16's
+    precision, not fp32's (measured without dropout: losses within 2.2e-5 relative; ||diff|| <= 3.0e-3 of
+    ||theta1 - theta0||, weights within 5.2e-4 absolute). With dropout the masks are the separate loop's: measured
+    ||diff|| 1.0-2.1 % of ||theta1 - theta0|| (bf16's rounding carried through the steps), against 80-108 % when
+    each side drew its own masks (the previous fused masks), so 5 % separates the two."""
+    runs, fpaths = group(tiny_bert_dir, tmp_path / "fused", dtype="bf16", dropout=dropout)
     out = train_fused(runs)
     for j, c in enumerate(GROUP):
-        r, spaths = make(tiny_bert_dir, tmp_path / f"sep{j}", *c, dtype="bf16", dropout=False)
+        r, spaths = make(tiny_bert_dir, tmp_path / f"sep{j}", *c, dtype="bf16", dropout=dropout)
         steps, _ = train(r.model, r.train, r.dev, r.spec, r.store, progress=False)
         assert max(abs(x["loss"] - y["loss"]) / x["loss"] for x, y in zip(steps, out[j][0])) < 2e-4
-        assert rel_diff(spaths[-1], fpaths[j][-1], spaths[0]) < 0.02
+        assert rel_diff(spaths[-1], fpaths[j][-1], spaths[0]) < (0.05 if dropout else 0.02)
 
 
 @pytest.mark.parametrize("dtype", ["fp32", "bf16"])

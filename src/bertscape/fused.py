@@ -7,10 +7,12 @@ same resume state: each run's weights and moments are unstacked and committed as
 What they share is the arithmetic: one forward/backward of :func:`bertscape.fusedmodel.fuse`'s stacked
 module over S x B rows per step, one clipped AdamW update over the stacked tensors.
 
-Equivalence (tests/test_fused.py): without dropout, in fp32, each run ends within a small tolerance of the
-same run trained alone (the batched matmuls sum in another order); with dropout, each run's masks come from
-its own generator, reseeded by (seed, epoch) like the separate loop's, at its own batch's shape, so a run's
-weights do not depend on which runs share its group beyond the rounding of the batched kernels.
+Equivalence (tests/test_fused.py): in fp32 each run ends within a small tolerance of the same run trained alone
+(the batched matmuls sum in another order), with dropout too on the CPU: each run's masks come from its own
+generator, reseeded by (seed, epoch) like the separate loop's global one, drawn by the same sampler at its own
+batch's shape in the same order (:func:`bertscape.fusedmodel.run_masks`), so they are the separate loop's masks
+and do not depend on which runs share the group. (On CUDA the separate loop's dropout is a fused Philox kernel
+that this sampler does not reproduce: the masks differ there.)
 
 Steps: fused step k is step k of every run that has one. A batch is padded to the longest of the step's
 batches (a function of the runs' data orders only), and a run that has no step k (finished, or resumed past

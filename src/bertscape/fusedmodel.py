@@ -7,10 +7,11 @@ belong to run s. A linear layer is one batched matmul over the runs (``baddbmm``
 an embedding one lookup in the S tables laid end to end, a layer norm one normalisation and a per-run affine.
 
 Dropout is per run and independent of the group: run s's masks are drawn from its own generator at its own
-batch's shape (its real rows and tokens), then padded, so a run's random stream does not depend on which other
-runs share its group or how far the group pads. The attention probabilities' dropout is done the same way by
-an attention function registered with transformers (:data:`ATTENTION`); without dropout that function is the
-model's own (SDPA), so a dropout-free fused run computes what the separate run computes, batched.
+batch's shape (its real rows and tokens), by the CPU sampler torch's dropout uses, then padded, so a run's random
+stream is the separate loop's and does not depend on which other runs share its group or how far the group pads.
+The attention probabilities' dropout is done the same way by an attention function registered with transformers
+(:data:`ATTENTION`); without dropout that function is the model's own (SDPA), so a dropout-free fused run
+computes what the separate run computes, batched.
 
 Supported (:data:`SUPPORTED`, forward equal to the separate models' to ~1e-8, tested): BERT, RoBERTa, XLM-R,
 ELECTRA, DistilBERT -- their parameters all live in those four module types and are used only through them.
@@ -128,7 +129,11 @@ class StackedEmbedding(nn.Module):
 
 def run_masks(shape: tuple[int, ...], p: float, device, dtype, token_axes: tuple[int, ...]) -> torch.Tensor:
     """Per-run dropout multipliers for a tensor of ``shape`` = (S*B, ...): run s's drawn from its generator at
-    its own (rows, tokens) along ``token_axes``, 1 elsewhere (padding, runs that take no step)."""
+    its own (rows, tokens) along ``token_axes``, 1 elsewhere (padding, runs that take no step).
+
+    Drawn as torch's own dropout draws them on the CPU (``empty(shape, dtype).bernoulli_(1 - p)``, then divided
+    by 1 - p: ``nn.Dropout``, and SDPA's math path for the attention probabilities), so a run's masks are the
+    masks the separate loop draws from its (seed, epoch)-seeded global generator, call for call."""
     lay = layout()
     keep = 1.0 - p
     out = torch.ones((lay.S, lay.B, *shape[1:]), device=device, dtype=dtype)
@@ -138,9 +143,9 @@ def run_masks(shape: tuple[int, ...], p: float, device, dtype, token_axes: tuple
         own = [b, *shape[1:]]
         for a in token_axes:
             own[a] = t
-        r = torch.rand(own, generator=lay.gens[s], device=device)
+        noise = torch.empty(own, device=device, dtype=dtype).bernoulli_(keep, generator=lay.gens[s])
         idx = [s, slice(0, b)] + [slice(0, t) if a in token_axes else slice(None) for a in range(1, len(shape))]
-        out[tuple(idx)] = (r < keep).to(dtype) / keep
+        out[tuple(idx)] = noise.div_(keep)
     return out.reshape(shape)
 
 
@@ -175,7 +180,9 @@ def fused_attention(module, query, key, value, attention_mask, scaling=None, dro
         w = w.masked_fill(~attention_mask, torch.finfo(w.dtype).min) if attention_mask.dtype == torch.bool \
             else w + attention_mask
     w = F.softmax(w, dim=-1)
-    w = w * run_masks(tuple(w.shape), dropout, w.device, w.dtype, (2, 3))
+    # SDPA's CPU math path keeps reduced-precision attention in fp32, so its masks are drawn in fp32
+    cpu_low = w.device.type == "cpu" and w.dtype in (torch.bfloat16, torch.float16)
+    w = w * run_masks(tuple(w.shape), dropout, w.device, torch.float32 if cpu_low else w.dtype, (2, 3)).to(w.dtype)
     return torch.matmul(w, value).transpose(1, 2).contiguous(), w
 
 
