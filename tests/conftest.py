@@ -1,14 +1,29 @@
+import copy
 import os
 from pathlib import Path
 
 import pytest
 import torch
+import yaml
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_GLUE = REPO.parent / "shared" / "glue"
+TINY = yaml.safe_load((REPO / "config" / "tiny.yaml").read_text())  # seed 7
+
+# The lightest per-seed DAG of the tiny config that still trains, moves and evaluates every run: the 3-node grid,
+# no layer surfaces, no flatness record or filter-normalised curves (per-run computations tested on their own).
+LIGHT = {"grid": {"min": -2.0, "max": 2.0, "points": 3, "curve_points": 5, "shards": 1}, "layers": {"tasks": []},
+         "flatness": {"enabled": False, "filter_directions": {"enabled": False}}}
+
+
+def tiny_with(**keys) -> dict:
+    """config/tiny.yaml with these top-level keys replaced (a fresh copy each call)."""
+    c = copy.deepcopy(TINY)
+    c.update(keys)
+    return c
 
 
 @pytest.fixture(scope="session")

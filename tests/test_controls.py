@@ -1,7 +1,6 @@
 """Control runs (config ``controls``, issue 26): validation, the plan (each control's per-run jobs per seed, on the
 other init's schedule), the claims layer (a control's rows beside the measure, never in a headline) and a tiny run
 whose control rows appear in the claims."""
-import copy
 import json
 import os
 import subprocess
@@ -10,7 +9,8 @@ from collections import Counter
 
 import pytest
 import yaml
-from conftest import REPO
+from conftest import LIGHT, REPO, TINY
+from conftest import tiny_with as with_
 
 from bertscape import BertscapeError
 from bertscape import evidence as E
@@ -19,15 +19,8 @@ from bertscape.config import epochs, train_params, validate
 from bertscape.controls import CONTROLS, as_pair, present, split_measure, tag
 from bertscape.imported import no_history
 
-TINY = yaml.safe_load((REPO / "config" / "tiny.yaml").read_text())  # seed 7; MNLI: epochs 2 / 1, lr 5e-5 / 3e-4
 BOTH = ["scratch_matched", "finetune_matched"]
 PER_RUN = {"train", "directions", "trajectory", "curve", "sharpness", "points"}  # the per-run stages a control gets
-
-
-def with_(**keys) -> dict:
-    c = copy.deepcopy(TINY)
-    c.update(keys)
-    return c
 
 
 # ---------------------------------------------------------------- config
@@ -74,7 +67,8 @@ def plans(tmp_path_factory):
     cfg, out = tmp / "c.yaml", tmp / "plans.json"
     cfg.write_text(yaml.safe_dump(TINY))
     edits = [[label, {str(cfg): yaml.safe_dump(with_(seeds=[7, 8], **keys))}]
-             for label, keys in {"off": {}, "on": {"controls": BOTH}}.items()]
+             for label, keys in {"off": {}, "on": {"controls": BOTH},
+                                 "on_no_power": {"controls": BOTH, "claims": {"hessian": {"enabled": False}}}}.items()]
     r = subprocess.run([sys.executable, str(REPO / "tests" / "replan.py"), str(REPO), str(cfg), str(tmp / "results"),
                         str(out)], input=json.dumps(edits), capture_output=True, text=True, timeout=600,
                        env={**os.environ, "HF_HUB_OFFLINE": "1"}, cwd=REPO)
@@ -97,6 +91,17 @@ def test_each_control_adds_its_per_run_jobs_to_every_seed_and_nothing_else(plans
         for c in BOTH:
             mine = Counter(r for r, wc, _ in on if wc.get("seed") == seed and wc.get("init") == c)
             assert mine == Counter({r: tasks for r in PER_RUN})  # no full surface, figure or view of its own
+
+
+def test_without_the_power_iteration_a_control_gets_no_sharpness_job(plans):
+    """A control's rows read only the power iteration's curvature (bertscape.claims.contrasts), so with it off the
+    control runs skip the sharpness job (the flatness record: ~40 s a run at the embedded settings); the main runs
+    keep theirs."""
+    on = jobs(plans["on_no_power"])
+    sharp = Counter(wc["init"] for r, wc, _ in on if r == "sharpness")
+    assert sharp == Counter({"finetune": 2 * len(TINY["tasks"]), "scratch": 2 * len(TINY["tasks"])})
+    per_control = Counter(r for r, wc, _ in on if wc.get("init") == BOTH[0])
+    assert per_control == Counter({r: 2 * len(TINY["tasks"]) for r in PER_RUN - {"sharpness"}})
 
 
 def test_a_control_starts_from_its_theta0_and_trains_on_the_other_schedule(plans):
@@ -169,10 +174,7 @@ def test_a_tiny_run_with_a_control_writes_its_rows(tmp_path):
     rows_json = out / "seed7" / "claims" / "rows.json"
     # the tiny config without what no control row reads (layers, the long runs, the flatness record, filter-normalised
     # curves) and on the smallest grid: the control's C1/C2 rows need only its points, curve, sharpness and history
-    cfg.write_text(yaml.safe_dump(with_(
-        controls=["scratch_matched"], layers={"tasks": []}, train={"long_run": {"task": None}},
-        grid={"min": -2.0, "max": 2.0, "points": 3, "curve_points": 5, "shards": 1},
-        flatness={"enabled": False, "filter_directions": {"enabled": False}})))
+    cfg.write_text(yaml.safe_dump(with_(**LIGHT, controls=["scratch_matched"], train={"long_run": {"task": None}})))
     r = subprocess.run([sys.executable, "-m", "snakemake", "--configfile", str(cfg), "--config",
                         f"results={out}", "--cores", "2", str(out / "claims" / "claims.json")],
                        cwd=REPO, capture_output=True, text=True, timeout=1800, env={**os.environ, "HF_HUB_OFFLINE": "1"})

@@ -12,18 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from conftest import REPO
+from conftest import LIGHT, REPO, TINY
+from conftest import tiny_with as with_
 
 from bertscape import BertscapeError
 from bertscape.config import data_seed, validate
-
-TINY = yaml.safe_load((REPO / "config" / "tiny.yaml").read_text())  # seed: 7
-
-
-def with_(**keys) -> dict:
-    c = copy.deepcopy(TINY)
-    c.update(keys)
-    return c
 
 
 @pytest.mark.parametrize("keys, key", [
@@ -199,11 +192,10 @@ def numeric_outputs(run: Path) -> dict[str, bytes]:
 def test_a_seed_s_outputs_are_the_same_alone_or_with_other_seeds(tmp_path):
     """Seed 7 alone and seed 7 beside seed 8 (display 7), each in its own results folder: the same bits in every
     per-seed numeric output of seed 7, and seed 8's differ from them (its own data, theta0 and order)."""
-    # the lightest per-seed DAG that still trains, moves and evaluates every run (the curvature and filter-normalised
-    # measures are per-run computations like the others, each tested on its own; with them this test took 11 min)
-    small = {"grid": {"min": -2.0, "max": 2.0, "points": 3, "curve_points": 5, "shards": 1}, "layers": {"tasks": []},
-             "train": {"long_run": {"task": "MRPC", "extra_epochs": 1, "inits": ["finetune"]}},
-             "claims": {"hessian": {"enabled": False}}, "flatness": {"enabled": False, "filter_directions": {"enabled": False}}}
+    # the lightest per-seed DAG (conftest.LIGHT; with the curvature and filter-normalised measures this test took
+    # 11 min), without the power iteration either
+    small = {**LIGHT, "train": {"long_run": {"task": "MRPC", "extra_epochs": 1, "inits": ["finetune"]}},
+             "claims": {"hessian": {"enabled": False}}}
     runs = {}
     for name, seeds in (("alone", [7]), ("with", [7, 8])):
         cfg = tmp_path / f"{name}.yaml"

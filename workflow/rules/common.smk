@@ -405,8 +405,9 @@ def claims_keyed(seed):
         "directions": [((t, i), f"{D}/directions/{t}/{i}.json") for t, i in both],
         "norms": [((t, i), f"{D}/norms/{t}/{i}.json") for t, i in main],  # C1's relative units, the norm table
         "rollback": [(t, f"{D}/layers/{t}/rollback.tsv") for t in ROLLBACK_TASKS],
+        # a control's rows read the power iteration only (bertscape.claims.contrasts): no sharpness job without it
         "hessian": (
-            [((t, i), f"{D}/claims/sharpness/{t}/{i}.json") for t, i in both]
+            [((t, i), f"{D}/claims/sharpness/{t}/{i}.json") for t, i in (both if HESSIAN["enabled"] else main)]
             if HESSIAN["enabled"] or config["flatness"]["enabled"]
             else []
         ),
