@@ -14,6 +14,7 @@ is removed: the optimiser state exists only while the run can still resume.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import shutil
@@ -119,11 +120,16 @@ class CheckpointStore:
         """The finished run: displacement rows, then the published checkpoints; the resume folder is removed."""
         resume, epochs = self.resume, self.epochs
         last = resume / f"epoch{epochs}.safetensors"
+
+        @functools.cache
+        def last_state() -> dict:  # read once for the displacement rows and the packed file
+            return load_tensors(last)
+
         if self.displacements is not None:
             long = self.delta_base is not None  # its epoch 0 (the start) is the last row of the run it continues
             origin = Path(self.delta_base) if long else resume / "epoch0.safetensors"
             self.displacements[:] = ck.displacement_rows(resume, list(range(int(long), epochs + 1)), origin,
-                                                         load_tensors(last), epochs,
+                                                         last_state(), epochs,
                                                          ck.load(resume / "epoch0.safetensors") if long else None)
         for epoch, path in enumerate(self.paths):
             if path is None or (0 < epoch < epochs and not self.keep_intermediate):
@@ -136,7 +142,7 @@ class CheckpointStore:
                 ck.save_shared(path, load_tensors(resume / "epoch0.safetensors"), self.theta0_base, self.theta0_base,
                                Path(path).parent, {**self.meta, "epoch": 0})
             elif epoch == epochs and self.last == "fp32_packed" and self.theta0_base is not None:
-                ck.save_packed(path, load_tensors(last), self.theta0_base, self.theta0_base, Path(path).parent,
+                ck.save_packed(path, last_state(), self.theta0_base, self.theta0_base, Path(path).parent,
                                {**self.meta, "epoch": epoch})
             else:
                 _publish(resume / f"epoch{epoch}.safetensors", Path(path))
