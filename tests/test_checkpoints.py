@@ -42,10 +42,11 @@ def test_delta_round_trip_error_is_what_the_file_records(tmp_path):
         ck.read_delta(tmp_path / "epoch1.delta.safetensors")
 
 
-def fit(model_dir, out, storage, epochs=4, **kw):
+def fit(model_dir, out, storage, epochs=4, publish_last=True, **kw):
     spec = TrainSpec(epochs=epochs, batch_size=8, lr=1e-3, seed=3, eval_batch_tokens=256)
     model = build_model(model_dir, 2, "finetune", spec.seed)
-    paths = [str(out / f"epoch{e}.safetensors") for e in range(epochs + 1)]
+    paths = [str(out / f"epoch{e}.safetensors") for e in range(epochs)] + [
+        str(out / f"epoch{epochs}.safetensors") if publish_last else None]
     store = CheckpointStore(paths, out.parent / f".resume-{out.name}", storage=storage, **kw)
     train(model, random_data(40, 120, 16, 2, 0), random_data(10, 120, 16, 2, 1), spec, store, progress=False)
     return out
@@ -146,6 +147,22 @@ def test_a_lean_run_publishes_theta0_head_and_last_epoch_and_measures_the_trajec
             assert same and r["err2"] == 0.0  # bit for bit what the checkpoints give
         else:
             assert 0 < bound <= 1e-3 and all(abs(ref[c] - got[c]) <= bound * (1 + 1e-6) for c in ("d_alpha", "d_beta"))
+
+
+@pytest.mark.parametrize("keep", [False, True])
+def test_a_run_that_publishes_no_last_epoch_still_measures_its_trajectory(tiny_bert_dir, tmp_path, keep):
+    """A long run by default (train.long_run.keep_checkpoint false: its last path None): nothing of its last epoch
+    is written, the resume folder goes, and its displacement rows are bit for bit those of the same run publishing
+    it (with fp16 intermediate deltas, kept or not)."""
+    rows = {}
+    for name, last in (("published", True), ("unpublished", False)):
+        rows[name] = []
+        out = fit(tiny_bert_dir, tmp_path / name, "fp16_delta", publish_last=last, keep_intermediate=keep,
+                  displacements=rows[name])
+    assert sorted(p.name for p in out.iterdir()) == ["epoch0.safetensors"] + (
+        [f"epoch{e}.delta.safetensors" for e in (1, 2, 3)] if keep else [])
+    assert (tmp_path / "published" / "epoch4.safetensors").is_file() and not list(tmp_path.glob(".resume-*"))
+    assert [r["epoch"] for r in rows["unpublished"]] == [0, 1, 2, 3, 4] and rows["unpublished"] == rows["published"]
 
 
 def test_fp16_delta_run_stores_what_the_analysis_needs_and_bounds_the_trajectory_error(tiny_bert_dir, tmp_path):

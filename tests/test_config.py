@@ -125,19 +125,21 @@ def test_disk_estimate_by_hand():
     P = n_params(6, 384, 1536)
     rows = {x.rule: x for x in disk(c)}
     head, enc = 4 * 2 * 385, 4 * (P - 2 * 385)  # a 2-label classifier; each init's shared encoder, once
-    # every run: theta0's head + the last epoch in fp32, packed (epochs in between only while it trains); the long
-    # run: its last epoch
+    # every run: theta0's head + the last epoch in fp32, packed (epochs in between only while it trains); the two
+    # long runs (long, long_scratch): nothing, or their last epochs with train.long_run.keep_checkpoint
     last = 4 * P * PACKED_RATIO
-    assert rows["train"].bytes == 4 * (head + last) + last
+    assert rows["train"].bytes == 4 * (head + last)
+    c["train"]["long_run"]["keep_checkpoint"] = True
+    assert {x.rule: x for x in disk(c)}["train"].bytes == 4 * (head + last) + 2 * last
     c["train"]["last_checkpoint"] = "fp32"
-    assert {x.rule: x for x in disk(c)}["train"].bytes == 4 * (head + 4 * P) + 4 * P
+    assert {x.rule: x for x in disk(c)}["train"].bytes == 4 * (head + 4 * P) + 2 * 4 * P
     assert rows["scratch_init"].bytes == rows["finetune_init"].bytes == enc
     # while the 2-epoch runs train: theta0, 2 epochs' weights and AdamW moments, epoch 1 as an fp16 delta
     assert rows["train"].transient == 2 * 4 * P + 2 * 8 * P + 2 * P and rows["directions"].bytes < 1e4
     c["train"]["keep_intermediate"] = True  # everything: theta0 whole (the deltas' base), epoch 1 as a delta
-    assert {x.rule: x for x in disk(c)}["train"].bytes == 3 * (2 * 4 * P + 2 * P) + 2 * 4 * P + 4 * P
+    assert {x.rule: x for x in disk(c)}["train"].bytes == 3 * (2 * 4 * P + 2 * P) + 2 * 4 * P + 2 * 4 * P
     c["train"]["intermediate_checkpoints"] = "fp32"  # (all three with plain last epochs)
-    assert {x.rule: x for x in disk(c)}["train"].bytes == 3 * (head + 2 * 4 * P) + head + 4 * P + 4 * P
+    assert {x.rule: x for x in disk(c)}["train"].bytes == 3 * (head + 2 * 4 * P) + head + 4 * P + 2 * 4 * P
     # before: every epoch fp32, AdamW (2 moments) kept, delta1 + delta2 per task x init, the scratch init
     assert checkpoint_bytes_before(c) == 3 * (3 * 4 * P + 8 * P) + 2 * (2 * 4 * P + 8 * P) + 4 * 2 * 4 * P + enc
 

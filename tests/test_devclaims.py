@@ -179,6 +179,12 @@ def test_long_runs_follow_train_long_run_inits():
     base["train"].update(weight_decay=0.01, warmup_ratio=0.1, max_grad_norm=1.0, dtype="fp32", batching="random")
     p = cfg.train_params(base, "MRPC", "long_scratch", 1)
     assert (p["epochs"], p["lr"]) == (3, 3e-4) and cfg.train_params(base, "MRPC", "long", 1)["lr"] == 1e-4
+    base["train"].update(last_checkpoint="fp32_packed")  # the long runs publish no weights unless kept
+    base["train"]["long_run"]["keep_checkpoint"] = False
+    assert [cfg.last_checkpoint(base, i) for i in ("finetune", "scratch", "long", "long_scratch")] == [
+        "fp32_packed", "fp32_packed", "none", "none"]
+    base["train"]["long_run"]["keep_checkpoint"] = True
+    assert {cfg.last_checkpoint(base, i) for i in ("finetune", "long", "long_scratch")} == {"fp32_packed"}
     base["train"]["long_run"]["inits"] = ["finetune"]
     assert cfg.long_runs(base) == ["long"]
     base["train"]["long_run"]["task"] = None

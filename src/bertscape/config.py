@@ -313,6 +313,14 @@ def long_runs(config: dict) -> list[str]:
     return [k for k, base in LONG_INITS.items() if lr["task"] and base in lr["inits"]]
 
 
+def last_checkpoint(config: dict, init: str) -> str:
+    """How a run publishes its last epoch: ``train.last_checkpoint``, or "none" for a long run unless
+    ``train.long_run.keep_checkpoint`` (no rule reads a long run's weights: C3 its epochs.tsv, Figure 4 its
+    displacements.tsv)."""
+    tr = config["train"]
+    return "none" if init in LONG_INITS and not tr["long_run"]["keep_checkpoint"] else tr["last_checkpoint"]
+
+
 def epochs(config: dict, task: str, init: str) -> int:
     """A run's last epoch (a control's: its schedule init's, bertscape.controls)."""
     t, init = config["tasks"][task], schedule_init(init)

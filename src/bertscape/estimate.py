@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .controls import CONTROLS
-from .config import data_seed, epochs, seed_list
+from .config import data_seed, epochs, long_runs, seed_list
 
 GLUE = {  # task: (train examples, dev examples, mean tokens per example)
     "MNLI": (392_702, 9_815, 40.6), "SST-2": (67_349, 872, 13.2), "MRPC": (3_668, 408, 53.5), "RTE": (2_490, 277, 66.6)}
@@ -140,7 +140,8 @@ PACKED_RATIO = 0.5  # packed/plain size of a last epoch (train.last_checkpoint: 
 
 def disk(config: dict, arch: tuple[int, int, int] | None = None) -> list[Disk]:
     """Bytes per rule for a config: checkpoints by the layout of bertscape.checkpoints (each init's encoder once,
-    theta0 of a run as its head, the last epoch fp32 (packed: :data:`PACKED_RATIO` of it); intermediate epochs, fp16 deltas or fp32 per
+    theta0 of a run as its head, the last epoch fp32 (packed: :data:`PACKED_RATIO` of it; a long run's only with
+    ``train.long_run.keep_checkpoint``); intermediate epochs, fp16 deltas or fp32 per
     ``train.intermediate_checkpoints``, only while the run trains unless ``train.keep_intermediate``), no stored
     directions, AdamW state only while a run trains; data, grids and small files approximately."""
     L, H, I = arch or ARCH[config["model"]["name"]]
@@ -179,9 +180,9 @@ def disk(config: dict, arch: tuple[int, int, int] | None = None) -> list[Disk]:
             add("dense_path", 1, grid(config["claims"]["path_points"]))
             add("surface_shard", g["shards"], g["shards"] * grid(0) + grid(g["points"] ** 2 + 2))
             add("surface_gather", 1, grid(g["points"] ** 2 + 2))
-        if task == config["train"]["long_run"]["task"]:
-            extra = config["train"]["long_run"]["extra_epochs"]
-            add("train", (extra + 3 if keep else 4), last + (extra - 1) * mid * keep, resume(extra))
+        for _ in long_runs(config) if task == config["train"]["long_run"]["task"] else []:
+            extra, kept = config["train"]["long_run"]["extra_epochs"], config["train"]["long_run"]["keep_checkpoint"]
+            add("train", (extra + 2 if keep else 3) + kept, last * kept + (extra - 1) * mid * keep, resume(extra))
         if task in config["layers"]["tasks"]:
             add("layer_shard", 3 * g["shards"], 3 * (g["shards"] * grid(0) + grid(g["points"] ** 2 + 2)))
             add("layer_gather", 3, 3 * grid(g["points"] ** 2 + 2))

@@ -106,7 +106,7 @@ class CheckpointStore:
             save_tensors(self.resume / f"optim{epoch}.safetensors", _optim_tensors(model, opt))
             if self.storage == "fp16_delta":
                 base = Path(self.delta_base) if self.delta_base is not None else self.resume / "epoch0.safetensors"
-                published = Path(self.paths[-1]).parent
+                published = Path(next(p for p in reversed(self.paths) if p is not None)).parent  # (the folder)
                 ref = Path(self.paths[0]) if self.delta_base is None else base  # the published copy of theta0
                 ck.save_delta(ck.delta_path(self.resume, epoch), {k: v.cpu() for k, v in weights.items()}, base, ref,
                               published, {**self.meta, "epoch": epoch})

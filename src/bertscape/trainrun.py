@@ -37,7 +37,7 @@ class RunFiles:
     storage: str = "fp16_delta"
     keep: bool = False
     eval_batch_tokens: int = 4096
-    last: str = "fp32_packed"  # train.last_checkpoint
+    last: str = "fp32_packed"  # train.last_checkpoint, or "none": no weights published (config.last_checkpoint)
 
 
 @dataclass
@@ -65,6 +65,8 @@ def prepare(f: RunFiles, model_dir: Path, model_params: dict, provenance) -> Pre
     ident = {k: sha256_path(f.inputs[k]) for k in ("train", "dev", "init", "start") if k in f.inputs}
     out = Path(f.ckpts)
     paths = [str(out / f"epoch{first + e}.safetensors") for e in range(spec.epochs + 1)]
+    if f.last == "none":  # the last epoch still feeds the displacement rows before the resume folder goes
+        paths[-1] = None
     base = None
     if f.init in LONG_INITS:  # its start is the continued run's last checkpoint: not stored twice; deltas from theta0
         paths[0], base = None, full_path(f.inputs["start"], 0)
@@ -73,7 +75,7 @@ def prepare(f: RunFiles, model_dir: Path, model_params: dict, provenance) -> Pre
     moved: list[dict] = []  # each epoch reduced to what eqs 3-5 need, measured before anything is published
     store = CheckpointStore(paths, out.parent / ".resume", meta, identity=str(ident), storage=f.storage,
                             delta_base=base, keep_intermediate=f.keep, theta0_base=f.inputs.get("init"),
-                            displacements=moved, last=f.last)
+                            displacements=moved, last="fp32" if f.last == "none" else f.last)
     return Prepared(Run(model, data["train"], data["dev"], spec, store), f, sources, head, moved)
 
 
@@ -96,6 +98,7 @@ def publish(p: Prepared, steps: list[dict], epochs: list[dict], sidecar) -> str:
         r["epoch"] += first
     for r in steps:
         r["epoch_pos"] += first
+    Path(f.ckpts).mkdir(parents=True, exist_ok=True)  # (empty when nothing was published: last "none")
     write_tsv(f.steps, steps, ["epoch", "step", "epoch_pos", "loss", "lr"])
     write_tsv(f.epochs, epochs, epoch_columns(epochs[0]))
     write_tsv(f.displacements, p.moved, DISPLACEMENT_COLUMNS)

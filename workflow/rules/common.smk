@@ -502,6 +502,8 @@ def run_params(s, t, i):
         "task_spec": dataclasses.asdict(SPECS[t]),
         "spec": cfg.train_params(config, t, i, s),
         "first_epoch": cfg.epochs(config, t, cfg.LONG_INITS[i]) if i in cfg.LONG_INITS else 0,
+        # a long run that publishes no weights; the others take the group's params.last (unchanged params)
+        **({"last": "none"} if cfg.last_checkpoint(config, i) == "none" else {}),
     }
 
 

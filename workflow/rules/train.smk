@@ -80,7 +80,7 @@ rule train:
         first_epoch=lambda wc: cfg.epochs(config, wc.task, cfg.LONG_INITS[wc.init]) if wc.init in cfg.LONG_INITS else 0,
         storage=config["train"]["intermediate_checkpoints"],
         keep=config["train"]["keep_intermediate"],
-        last=config["train"]["last_checkpoint"],
+        last=lambda wc: cfg.last_checkpoint(config, wc.init),  # "none": a long run publishes no weights
         dev_every_epoch=lambda wc: wc.init in cfg.LONG_INITS,  # only C3 reads a per-epoch dev score (the long runs')
         seed=seed_param,
     script:

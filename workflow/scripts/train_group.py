@@ -16,7 +16,7 @@ def main(job):
         out = {k: str(job.output[f"{k}_{j}"]) for k in ("ckpts", "steps", "epochs", "displacements")}
         files = RunFiles(r["task"], r["init"], r["seed"], inputs, **out, task_spec=r["task_spec"], spec=r["spec"],
                          first_epoch=r["first_epoch"], storage=p.storage, keep=p.keep, eval_batch_tokens=p.eval_batch_tokens,
-                         last=p.last)
+                         last=r.get("last", p.last))
         prepared.append(prepare(files, model_dir, p.model, lambda sources: job.provenance(sources=sources)))
         if prepared[-1].head:
             job.log.info(prepared[-1].head)
