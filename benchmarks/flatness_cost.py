@@ -40,7 +40,7 @@ from bertscape.filternorm import filter_curves
 from bertscape import checkpoints as ck
 from bertscape.layernorms import norm_table
 from bertscape.modeling import build_model, encoder_prefix, load_config, resolve_model_dir, state_dict
-from bertscape.sharpness import load_for_hessian, top_eigenvalue
+from bertscape.sharpness import encoder_params, hvp, hvp_operator, load_for_hessian, top_eigenvalue
 from bertscape.spectrum import hessian_extremes, hessian_trace, lanczos
 
 
@@ -72,6 +72,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--lanczos", type=int, default=20)
     ap.add_argument("--probes", type=int, default=10)
+    ap.add_argument("--products", type=int, default=8, help="HVPs timed with and without the kept graph")
     ap.add_argument("--independent", action="store_true", help="also hessian-eigenthings' Lanczos (largest "
                     "algebraic) and Hutchinson on the same model and examples, and the differences")
     a = ap.parse_args()
@@ -94,6 +95,15 @@ def main() -> None:
     r = timed("average_case 1 sigma, 10 draws", lambda: average_case(model, batches, [0.01], draws=10, seed=0), 11,
               "forward")
     print(f"  S_avg(0.01) {r['values'][0]['mean']:.4g} +- {r['values'][0]['se']:.2g}")
+    params, g = encoder_params(model), torch.Generator().manual_seed(0)
+    vs = [[torch.randn(p.shape, generator=g) for p in params] for _ in range(a.products)]
+    ref = timed(f"hvp, {a.products} products (the gradient's graph rebuilt each time)",
+                lambda: [hvp(model, params, batches, v) for v in vs], a.products, "HVP")
+    op = hvp_operator(model, params, batches)
+    got = timed(f"hvp_operator, {a.products} products ({len(batches)} batch(es): one graph kept when 1)",
+                lambda: [op(v) for v in vs], a.products, "HVP")
+    print(f"  bit for bit equal: {all(torch.equal(x, y) for u, w in zip(ref, got) for x, y in zip(u, w))}")
+    del op, ref, got
     lz = r = timed(f"lanczos {a.lanczos} steps", lambda: hessian_extremes(model, batches, a.lanczos, seed=0),
                    a.lanczos, "HVP")
     print(f"  lambda_max {r['lambda_max']:.5g} (residual {r['residual_max']:.2g}), lambda_min {r['lambda_min']:.4g} "

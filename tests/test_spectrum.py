@@ -11,7 +11,7 @@ from test_sharpness import tiny_bert
 
 from bertscape.batches import make_batches
 from bertscape.modeling import base_prefix, batch_inputs, is_encoder_param
-from bertscape.sharpness import load_for_hessian, top_eigenvalue
+from bertscape.sharpness import encoder_params, hvp, hvp_operator, load_for_hessian, top_eigenvalue
 from bertscape.spectrum import hessian_extremes, hessian_trace, lanczos
 
 
@@ -43,6 +43,29 @@ def explicit(tmp_path_factory):
     H = torch.autograd.functional.hessian(f, x0)
     H = (H + H.T) / 2
     return model, batches, H, x0
+
+
+def test_the_operator_equals_hvp_bit_for_bit_and_builds_a_single_batch_graph_once(tmp_path):
+    """hvp_operator (Lanczos' and Hutchinson's products): bit for bit hvp's products, vector after vector; with
+    one batch the model runs forward once for all products, with several once per batch and product."""
+    model, one, several = tiny_bert(tmp_path)
+    model = model.float()
+    assert len(one) == 1 and len(several) > 1
+    params = encoder_params(model)
+    forwards = []
+    model.register_forward_hook(lambda *_: forwards.append(1))
+    g = torch.Generator().manual_seed(3)
+    for batches, expected in ((one, 1), (several, 3 * len(several))):
+        op, mine = hvp_operator(model, params, batches), 0
+        for _ in range(3):
+            v = [torch.randn(p.shape, generator=g) for p in params]
+            before = len(forwards)
+            got = op(v)
+            mine += len(forwards) - before
+            want = hvp(model, params, batches, v)
+            assert all(torch.equal(a, b) for a, b in zip(got, want))
+            assert any(bool(a.abs().max() > 0) for a in got)
+        assert mine == expected
 
 
 def test_lanczos_finds_the_extreme_eigenvalues_of_the_explicit_hessian(explicit):

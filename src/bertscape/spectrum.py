@@ -1,7 +1,8 @@
 """The Hessian's spectrum at theta1, not one number: Lanczos for its extreme eigenvalues, Hutchinson for its trace.
 
 Both act on the Hessian of the training loss over the encoder's parameters (the head fixed), through the exact
-Hessian-vector products of :func:`bertscape.sharpness.hvp` -- the same operator the power iteration uses.
+Hessian-vector products of :func:`bertscape.sharpness.hvp_operator` -- bit for bit :func:`bertscape.sharpness.hvp`,
+the power iteration's.
 
 Lanczos runs ``steps`` steps from a seeded unit vector with full reorthogonalisation (classical Gram-Schmidt,
 twice, against every stored Lanczos vector), so Ritz values do not repeat as they do in plain Lanczos. Each Ritz
@@ -28,7 +29,7 @@ import numpy as np
 import torch
 
 from .batches import Batch
-from .sharpness import encoder_params, hvp
+from .sharpness import encoder_params, hvp_operator
 from .stats import mean_sd_se
 
 Matvec = Callable[[torch.Tensor], torch.Tensor]
@@ -52,11 +53,11 @@ def hessian_operator(model, batches: list[Batch], scale: list[torch.Tensor] | No
     params = encoder_params(model)
     sizes = [p.numel() for p in params]
     d = None if scale is None else torch.cat([s.reshape(-1).to(params[0]) for s in scale])
+    product = hvp_operator(model, params, batches)  # (one batch: its gradient's graph built once, for every product)
 
     def matvec(v: torch.Tensor) -> torch.Tensor:
         x = v if d is None else v * d
-        out = torch.cat([h.reshape(-1) for h in hvp(model, params, batches,
-                                                      [c.view_as(p) for c, p in zip(x.split(sizes), params)])])
+        out = torch.cat([h.reshape(-1) for h in product([c.view_as(p) for c, p in zip(x.split(sizes), params)])])
         return out if d is None else out * d
 
     return matvec, sum(sizes)
