@@ -47,7 +47,8 @@ def explicit(tmp_path_factory):
 
 def test_the_operator_equals_hvp_bit_for_bit_and_builds_a_single_batch_graph_once(tmp_path):
     """hvp_operator (Lanczos' and Hutchinson's products): bit for bit hvp's products, vector after vector; with
-    one batch the model runs forward once for all products, with several once per batch and product."""
+    one batch the model runs forward once (building the operator) for all products, with several once per batch and
+    product."""
     model, one, several = tiny_bert(tmp_path)
     model = model.float()
     assert len(one) == 1 and len(several) > 1
@@ -56,7 +57,9 @@ def test_the_operator_equals_hvp_bit_for_bit_and_builds_a_single_batch_graph_onc
     model.register_forward_hook(lambda *_: forwards.append(1))
     g = torch.Generator().manual_seed(3)
     for batches, expected in ((one, 1), (several, 3 * len(several))):
-        op, mine = hvp_operator(model, params, batches), 0
+        before, mine = len(forwards), 0
+        op = hvp_operator(model, params, batches)
+        mine += len(forwards) - before
         for _ in range(3):
             v = [torch.randn(p.shape, generator=g) for p in params]
             before = len(forwards)

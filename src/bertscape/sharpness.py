@@ -52,19 +52,17 @@ def hvp(model, params: list[torch.Tensor], batches: list[Batch], v: list[torch.T
 
 def hvp_operator(model, params: list[torch.Tensor], batches: list[Batch]):
     """v -> H v, bit for bit :func:`hvp`'s. With a single batch (the flatness record's subset at the shipped
-    configs) the gradient's graph is built on the first product and kept for the rest, so each further product
-    costs the second backward only (MiniLM, 8 examples: ~0.45 s of ~0.95). Memory: that batch's graph, held while
+    configs) the gradient's graph is built once, here, and kept for every product, so each product costs the
+    second backward only (MiniLM, 8 examples: ~0.45 s of ~0.95). Memory: that batch's graph, held while
     the operator lives; with several batches every product rebuilds them one at a time, as :func:`hvp` does. The
     weights must not change while the operator is in use."""
     if len(batches) != 1:
         return lambda v: hvp(model, params, batches, v)
-    graph: list = []
+    grads = _gradient(model, params, batches[0], len(batches[0].labels))
 
     def product(v: list[torch.Tensor]) -> list[torch.Tensor]:
-        if not graph:
-            graph.append(_gradient(model, params, batches[0], len(batches[0].labels)))
         out = [torch.zeros_like(p) for p in params]
-        _product(params, graph[0], v, out, retain=True)
+        _product(params, grads, v, out, retain=True)
         return out
 
     return product
