@@ -115,6 +115,20 @@ def test_a_pair_whose_seed_failed_a_precondition_is_left_out():
     assert rows[0]["n_used"] == 1 and rows[0]["n_left_out"] == 1
 
 
+def test_a_control_run_failing_a_precondition_leaves_no_pair_out():
+    # found on the embedded run with controls=[scratch_matched]: scratch at the fine-tuning schedule fails P1 in
+    # every seed, and the pairs' barrier and C6 null rows went n/a although their own runs passed
+    seeds = [7, 8]
+    paths = {(t, i, 7, 8): 0.0 if i == "finetune" else 1.0 for t in ["RTE"] for i in ("finetune", "scratch")}
+    fail = {"precondition": "P1", "task": "RTE", "init": "scratch_matched", "holds": False, "message": "P1: no",
+            "fix": "raise it"}
+    rows, _ = barrier_rows(_paths(paths), {7: {"preconditions": [fail]}}, ["RTE"], seeds, CL)
+    assert rows[0]["n_used"] == 1 and rows[0]["n_left_out"] == 0
+    fail["init"] = "scratch"  # the same failure of a main run still leaves the pair out
+    rows, _ = barrier_rows(_paths(paths), {7: {"preconditions": [fail]}}, ["RTE"], seeds, CL)
+    assert rows[0]["n_used"] == 0 and rows[0]["n_left_out"] == 1
+
+
 def test_one_seed_makes_every_cross_seed_row_n_a_saying_why():
     rows, table = barrier_rows({}, {}, ["RTE", "MRPC"], [7], CL)
     assert table == [] and {r["verdict"] for r in rows} == {"n/a"} and len(rows) == 3

@@ -13,7 +13,7 @@
 
 Only the disjoint seed pairs enter the sign test and the bootstrap (pairs sharing a seed are not independent,
 :func:`bertscape.crossseed.disjoint`); the others are listed with the reason. A pair whose seeds fail a needed
-precondition (P1, P2 of either init of the task) is left out and counted. With one seed every row is n/a:
+precondition (P1, P2 of either main init of the task; a control run's never) is left out and counted. With one seed every row is n/a:
 :data:`bertscape.crossseed.NEEDS_TWO`.
 """
 
@@ -32,6 +32,9 @@ NULL_INITS = ("finetune",)
 # of both inits of the task, in both seeds: each theta1 trained and at an optimum of its curve (P2a or P2b: a failed
 # clause counts only where the other failed too, as for C1's rows)
 NEEDS = ("P1", "P2a", "P2b")
+# whose preconditions gate a pair: the main comparison's runs only; a control run (bertscape.controls) failing P1
+# (scratch at the fine-tuning schedule does not fit the embedded tasks) says nothing about these two runs' basins
+MAIN_INITS = ("finetune", "scratch")
 BARRIER = ("C1", "cross_seed_barrier", "seed_barrier")  # (claim, measure, tie-band key)
 C6_NULL = ("C6", "cos_vs_seed_null", "cos_seed_null")
 
@@ -60,7 +63,8 @@ def _num(x) -> float:
 def _failures(docs: dict[int, dict], seeds: tuple[int, ...], tasks: tuple[str, ...]) -> str:
     checks = {s: docs.get(s, {}).get("preconditions", []) for s in seeds}
     fails = [f"seed {s}: {P.reason(c)}" for s in seeds for c in P.failed(checks[s])
-             if c["precondition"] in NEEDS and c["task"] in tasks and not P.alternative_held(c, checks[s])]
+             if c["precondition"] in NEEDS and c["task"] in tasks and c["init"] in MAIN_INITS
+             and not P.alternative_held(c, checks[s])]
     return "; ".join(fails)
 
 
