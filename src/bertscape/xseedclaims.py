@@ -13,8 +13,8 @@
 
 Only the disjoint seed pairs enter the sign test and the bootstrap (pairs sharing a seed are not independent,
 :func:`bertscape.crossseed.disjoint`); the others are listed with the reason. A pair whose seeds fail a needed
-precondition (P1, P2 of either main init of the task; a control run's never) is left out and counted. With one seed every row is n/a:
-:data:`bertscape.crossseed.NEEDS_TWO`.
+precondition (P1, P2 of either main init of the task; a control run's never) is left out and counted. With one
+seed every row is n/a: :data:`bertscape.crossseed.NEEDS_TWO`.
 """
 
 from __future__ import annotations
