@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 
 from . import preconditions as P
+from .config import INITS
 from .crossseed import NEEDS_TWO, disjoint, pair_name, seed_pairs
 from .evidence import POOLED, decision_row
 from .stats import decide
@@ -32,9 +33,6 @@ NULL_INITS = ("finetune",)
 # of both inits of the task, in both seeds: each theta1 trained and at an optimum of its curve (P2a or P2b: a failed
 # clause counts only where the other failed too, as for C1's rows)
 NEEDS = ("P1", "P2a", "P2b")
-# whose preconditions gate a pair: the main comparison's runs only; a control run (bertscape.controls) failing P1
-# (scratch at the fine-tuning schedule does not fit the embedded tasks) says nothing about these two runs' basins
-MAIN_INITS = ("finetune", "scratch")
 BARRIER = ("C1", "cross_seed_barrier", "seed_barrier")  # (claim, measure, tie-band key)
 C6_NULL = ("C6", "cos_vs_seed_null", "cos_seed_null")
 
@@ -61,9 +59,11 @@ def _num(x) -> float:
 
 
 def _failures(docs: dict[int, dict], seeds: tuple[int, ...], tasks: tuple[str, ...]) -> str:
+    # the main runs' (config.INITS) only: a control run (bertscape.controls) failing P1 -- scratch at the
+    # fine-tuning schedule does not fit the embedded tasks -- says nothing about these two runs' basins
     checks = {s: docs.get(s, {}).get("preconditions", []) for s in seeds}
     fails = [f"seed {s}: {P.reason(c)}" for s in seeds for c in P.failed(checks[s])
-             if c["precondition"] in NEEDS and c["task"] in tasks and c["init"] in MAIN_INITS
+             if c["precondition"] in NEEDS and c["task"] in tasks and c["init"] in INITS
              and not P.alternative_held(c, checks[s])]
     return "; ".join(fails)
 
@@ -125,7 +125,7 @@ def barrier_rows(paths: dict[tuple, dict], docs: dict[int, dict], tasks: list[st
     for t in tasks:
         for k, (a, b) in enumerate(pairs):
             v = {"pair": pair_name(a, b)}
-            for i in ("finetune", "scratch"):
+            for i in INITS:
                 r = paths.get((t, i, a, b), {})
                 bar = _num(r.get("barrier"))
                 v[i] = {"barrier": bar, "shares_basin": (bar <= tau) if math.isfinite(bar) else None,
