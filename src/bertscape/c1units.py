@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 
+from .config import INITS
 from .verdicts import row
 
 # base measure -> (the size's key in its values, the base's unit, {derived measure: (unit, power of each factor)})
@@ -82,7 +83,7 @@ def in_units(rows: list[dict], norms: dict) -> list[dict]:
         key, base_unit, derived = CONVERSIONS[r["measure"]]
         for measure, (unit, pd, pt) in derived.items():
             v = {}
-            for i in ("finetune", "scratch"):
+            for i in INITS:
                 s = scale(norms.get((r["task"], i)), pd, pt)
                 v[i] = {**r["values"][i], key: float(r["values"][i][key]) * s, "scale": s}
             what = r["criterion"].split(":")[-1].strip()

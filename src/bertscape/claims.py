@@ -20,6 +20,7 @@ from typing import Callable
 
 from . import preconditions as P
 from .c1units import CONVERSIONS, in_units
+from .config import INITS
 from .controls import CONTROLS, as_pair, present, split_measure, tag
 from .data import METRIC_NAMES, task_spec
 from .h5io import Grid, read_grid
@@ -92,7 +93,7 @@ def c2_easier_optimisation(epochs: dict, curves: dict, trajectories: dict, tasks
         thr = reach_fraction * ref
         ft, sc = epochs_to(epochs[t, "finetune"], thr), epochs_to(epochs[t, "scratch"], thr)
         holds = None if ft is None and sc is None else (ft is not None and (sc is None or ft < sc))
-        last = {i: max((int(r["epoch"]) for r in epochs[t, i]), default=0) for i in ("finetune", "scratch")}
+        last = {i: max((int(r["epoch"]) for r in epochs[t, i]), default=0) for i in INITS}
         rows.append(row("C2", "epochs_to_loss", t, {"threshold": thr, "finetune": ft, "scratch": sc, "last_epoch": last},
                          f"first epoch with train loss <= {reach_fraction:g} x {chance_text(None if t in chance else n_labels[t], ref)}: "
                          "finetune earlier "
@@ -105,7 +106,7 @@ def c2_easier_optimisation(epochs: dict, curves: dict, trajectories: dict, tasks
                          (ft["ascent"] <= ascent_tol and ft["ascent"] <= sc["ascent"]) if ok else None))
         if (t, "finetune") in trajectories and (t, "scratch") in trajectories:
             v = {i: {"cos_epoch1": _epoch(trajectories[t, i], 1).get("cos", float("nan")),
-                     "max_d_beta": max(float(r["d_beta"]) for r in trajectories[t, i])} for i in ("finetune", "scratch")}
+                     "max_d_beta": max(float(r["d_beta"]) for r in trajectories[t, i])} for i in INITS}
             a, b = v["finetune"]["cos_epoch1"], v["scratch"]["cos_epoch1"]
             rows.append(row("C2", "direction_epoch1", t, v, "cos(delta^1, delta1) after epoch 1: finetune > scratch "
                              "(epoch 1 of unmatched schedules: see direction_matched_*)",
@@ -154,7 +155,7 @@ def c4_consistency(surfaces: dict, tasks: list[str], radius: float, rho_min: flo
     """§6.2: near the end point, lower training loss goes with lower dev error (fine-tuned models)."""
     rows = []
     for t in tasks:
-        v = {i: window_spearman(surfaces[t, i], surfaces[t, i], radius) for i in ("finetune", "scratch")}
+        v = {i: window_spearman(surfaces[t, i], surfaces[t, i], radius) for i in INITS}
         for i in v:
             v[i]["dev_error_end"] = surfaces[t, i].anchors["end"]["dev_error"]
         rho = v["finetune"]["rho"]
@@ -209,7 +210,7 @@ def sharpness(hessian: dict, tasks: list[str], converged: float = 0.05) -> list[
     an unconverged estimate is too low by an unknown amount."""
     rows = []
     for t in tasks:
-        h = {i: hessian[t, i] for i in ("finetune", "scratch")}
+        h = {i: hessian[t, i] for i in INITS}
         ft, sc = h["finetune"]["lambda_max"], h["scratch"]["lambda_max"]
         done = all(finite(x["rel_change"]) and x["rel_change"] <= converged for x in h.values())
         rows.append(row("C1", "hessian_top_eigenvalue", t,

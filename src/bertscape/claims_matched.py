@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import math
 
+from .config import INITS
 from .measures import epochs_to, finite
 from .pathshape import path_shape
 from .schedule import cumlr_to, cumulative_lr, matched_cumlr, matched_fractions, weakest_gap
 from .stats import log_ratio
 from .theta1window import theta1_spearman
 from .verdicts import row
-
-INITS = ("finetune", "scratch")
 
 
 def c2_matched(epochs: dict, steps: dict, trajectories: dict, tasks: list[str], thresholds: dict[str, float],

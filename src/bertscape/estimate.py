@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .controls import CONTROLS
-from .config import data_seed, epochs, long_runs, seed_list
+from .config import INITS, data_seed, epochs, long_runs, seed_list
 
 GLUE = {  # task: (train examples, dev examples, mean tokens per example)
     "MNLI": (392_702, 9_815, 40.6), "SST-2": (67_349, 872, 13.2), "MRPC": (3_668, 408, 53.5), "RTE": (2_490, 277, 66.6)}
@@ -97,7 +97,7 @@ def estimate(config: dict, tflops: float = 100.0, arch: tuple[int, int, int] | N
                 add("sharpness", f * t * (6 * sub * hess["iterations"] * hess["enabled"] + n_fl * flat))
         fd = config.get("flatness", {}).get("filter_directions", {})
         if fd.get("enabled"):  # K curves of `points` nodes + f(theta1) per direction, training subset
-            for init in ("finetune", "scratch"):
+            for init in INITS:
                 add("filter_curves", f * t * sub * fd["directions"] * (fd["points"] + 1))
                 if fd["surface_points"]:  # the display seed's 2D surface
                     add("filter_surface", f * t * sub * fd["surface_points"] ** 2)
@@ -204,7 +204,7 @@ def checkpoint_bytes_before(config: dict, arch: tuple[int, int, int] | None = No
     run's resume folder, delta1 and delta2 stored in fp32 for every task x init (for comparison)."""
     L, H, I = arch or ARCH[config["model"]["name"]]
     P = n_params(L, H, I, VOCAB.get(config["model"]["name"], 30522))
-    runs = [epochs(config, t, i) for t in config["tasks"] for i in ("finetune", "scratch")]
+    runs = [epochs(config, t, i) for t in config["tasks"] for i in INITS]
     if config["train"]["long_run"]["task"]:
         runs.append(config["train"]["long_run"]["extra_epochs"])
     scratch_init = 4 * (P - 2 * (H + 1))

@@ -19,11 +19,10 @@ the sign, as for the delta1 widths.
 
 from __future__ import annotations
 
+from .config import INITS
 from .measures import finite
 from .stats import log_ratio
 from .verdicts import row
-
-INITS = ("finetune", "scratch")
 
 
 def larger(ft: float, sc: float, ft_censored: bool, sc_censored: bool) -> bool | None:

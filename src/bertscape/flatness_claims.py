@@ -17,11 +17,10 @@ from __future__ import annotations
 
 import math
 
+from .config import INITS
 from .measures import finite
 from .stats import log_ratio
 from .verdicts import row
-
-INITS = ("finetune", "scratch")
 
 
 def _pair(v: dict, key: str) -> tuple[float, float]:
