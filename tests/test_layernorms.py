@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from bertscape.architectures import model_config
-from bertscape.layernorms import norm_table
+from bertscape.layernorms import norm_table, with_groups
 from bertscape.modeling import build_model, state_dict
 
 
@@ -42,3 +42,24 @@ def test_norm_table(tiny_bert_dir):
     encoder = [v for k, v in theta0.items() if k.startswith("bert.") and v.is_floating_point()]
     assert enc["n_params"] == sum(r["n_params"] for r in parts) == sum(v.numel() for v in encoder)
     assert enc["norm_delta1"] ** 2 == pytest.approx(sum(r["norm_delta1"] ** 2 for r in parts))
+
+
+def test_group_rows_added_later_equal_the_table_built_with_them(tiny_bert_dir):
+    """The directions job writes the table without groups and the claims add them (bertscape.layernorms.with_groups):
+    the same rows, in the same order, as a table built with the groups; other groups replace the old ones."""
+    theta0 = state_dict(build_model(tiny_bert_dir, 2, "finetune", seed=0))
+    gen = torch.Generator().manual_seed(1)
+    theta1 = {k: v + 0.05 * torch.randn(v.shape, generator=gen) for k, v in theta0.items()}
+    conf, groups = model_config(tiny_bert_dir), {"low": [0, 1], "high": [2, 2]}
+    bare, full = norm_table(theta0, theta1, conf, {}), norm_table(theta0, theta1, conf, groups)
+    assert not [r for r in bare if r["unit"] == "group"] and bare[-1]["unit"] == "encoder"
+    got = with_groups(bare, groups)
+    assert [(r["unit"], r["name"]) for r in got] == [(r["unit"], r["name"]) for r in full]
+    nums = ("n_params", "norm_theta0", "norm_theta1", "norm_delta1", "rel_delta1")
+    for a, b in zip(got, full):
+        assert a["layers"] == b["layers"] and [a[k] for k in nums] == pytest.approx([b[k] for k in nums], rel=1e-12)
+    other = with_groups(full, {"all": [0, 2]})  # every block: with the parts, the whole encoder
+    assert [r["name"] for r in other if r["unit"] == "group"] == ["all"]
+    parts, everything, enc = [r for r in other if r["unit"] == "part"], other[-2], other[-1]
+    for k in ("norm_theta0", "norm_theta1", "norm_delta1"):
+        assert everything[k] ** 2 + sum(r[k] ** 2 for r in parts) == pytest.approx(enc[k] ** 2, rel=1e-9), k

@@ -302,6 +302,11 @@ def test_staleness_reruns_exactly_what_changed(tiny_project):
     jobs = planned(base.replace("MNLI:  {batch_size: 16, lr: 5.0e-5,", "MNLI:  {batch_size: 16, lr: 4.0e-5,"))
     assert jobs["train"] == 1 and "prepare_data" not in jobs and "tokenize" not in jobs
     assert jobs["directions"] == 2  # MNLI finetune, and MRPC finetune whose delta2 comes from MNLI
+    # 6. other layer groups -> the layer-group jobs and the claims (the norm table's group rows); the directions
+    #    job, which writes the table without groups, and everything that reads delta1 stay
+    jobs = planned(base.replace("layers: {tasks: [MRPC]}", "layers: {tasks: [MRPC], groups: {low: [0, 2], high: [3, 5]}}"))
+    assert "claims_seed" in jobs and "rollback" in jobs
+    assert not {"train", "directions", "curve", "surface_shard", "sharpness", "points", "filter_curves"} & set(jobs)
 
 
 def replan(proj, edits):

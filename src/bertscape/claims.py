@@ -20,11 +20,12 @@ from typing import Callable
 
 from . import preconditions as P
 from .c1units import CONVERSIONS, in_units
-from .config import INITS
+from .config import INITS, layer_groups
 from .controls import CONTROLS, as_pair, present, split_measure, tag
 from .data import METRIC_NAMES, task_spec
 from .h5io import Grid, read_grid
 from .io import read_json, read_jsonl, read_tsv
+from .layernorms import with_groups
 from .measures import (basin, bilinear, chance_loss, curve_width, epochs_to, finite, path_ascent, target_variance,
                        window_spearman)
 from .effects import (effect_area, effect_ascent, effect_direction, effect_epochs, effect_hessian, effect_long_dev,
@@ -455,6 +456,9 @@ def evaluate(inputs: dict, keys: dict, p: dict) -> dict:
     power = {k: h for k, h in hessian.items() if "rel_change" in h}
     rows += sharpness(power, tasks, p["hessian_tol"]) if len(power) == len(hessian) and power else []
     norms = {k: read_json(v)["rows"] for k, v in _keyed(inputs, keys, "norms").items()}
+    if "layer_groups" in p:  # the group rows, from the blocks' rows (bertscape.layernorms.with_groups)
+        norms = {k: with_groups(v, layer_groups(p["layer_groups"], sum(r["unit"] == "layer" for r in v)))
+                 for k, v in norms.items()}
     rows += in_units(rows, {k: next(r for r in v if r["unit"] == "encoder") for k, v in norms.items()})
     rows += c1_flatness(hessian, tasks)
     filt = {k: read_json(v) for k, v in _keyed(inputs, keys, "filter_curves").items()}

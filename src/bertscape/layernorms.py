@@ -32,8 +32,8 @@ def _row(unit: str, name: str, keys: list[str], sums: dict, layers=None) -> dict
 
 
 def norm_table(theta0: State, theta1: State, config, groups: dict[str, list[int]]) -> list[dict]:
-    """Rows (unit = layer | part | group | encoder) over the encoder's floating-point parameters of the two
-    checkpoints; ``groups`` as :func:`bertscape.config.layer_groups` returns them ({name: [lo, hi]})."""
+    """Rows (unit = part | layer | group | encoder) over the encoder's floating-point parameters of the two
+    checkpoints; ``groups`` as :func:`bertscape.config.layer_groups` returns them ({name: [lo, hi]}; {}: none)."""
     keys = encoder_keys(theta0, encoder_prefix(theta0))
     lmap = layer_map_of(config)
     by_layer: dict[int, list[str]] = {}
@@ -46,7 +46,20 @@ def norm_table(theta0: State, theta1: State, config, groups: dict[str, list[int]
     sums = _sums(theta0, theta1, keys)
     rows = [_row("part", name, ks, sums) for name, ks in sorted(parts.items())]
     rows += [_row("layer", str(i), by_layer[i], sums, [i, i]) for i in sorted(by_layer)]
-    rows += [_row("group", name, [k for i in range(lo, hi + 1) for k in by_layer.get(i, [])], sums, [lo, hi])
-             for name, (lo, hi) in groups.items()]
     rows.append(_row("encoder", "encoder", keys, sums))
-    return rows
+    return with_groups(rows, groups)
+
+
+def with_groups(rows: list[dict], groups: dict[str, list[int]]) -> list[dict]:
+    """``rows`` with a row per layer group ({name: [lo, hi]}) before the encoder's, each from its blocks' rows
+    (squared norms add over disjoint blocks). The directions job writes the table without groups, so that
+    choosing other groups (``layers.groups``) reruns only the claims, not every job that reads delta1."""
+    layer = {int(r["name"]): r for r in rows if r["unit"] == "layer"}
+    out = [r for r in rows if r["unit"] not in ("group", "encoder")]
+    for name, (lo, hi) in groups.items():
+        block = [layer[i] for i in range(lo, hi + 1) if i in layer]
+        n0, n1, nd = (math.sqrt(sum(r[k] ** 2 for r in block)) for k in ("norm_theta0", "norm_theta1", "norm_delta1"))
+        out.append({"unit": "group", "name": name, "layers": [lo, hi], "n_params": sum(r["n_params"] for r in block),
+                    "norm_theta0": n0, "norm_theta1": n1, "norm_delta1": nd,
+                    "rel_delta1": nd / n1 if n1 > 0 else float("nan")})
+    return out + [r for r in rows if r["unit"] == "encoder"]

@@ -26,7 +26,6 @@ rule directions:
         **config["resources"]["light"],
     params:
         model=MODEL,
-        groups=config["layers"]["groups"],
         epochs=lambda wc: cfg.epochs(config, wc.task, wc.init),
         other_epochs=lambda wc: cfg.epochs(config, config["tasks"][wc.task]["other_task"], wc.init),
         other_task=lambda wc: config["tasks"][wc.task]["other_task"],

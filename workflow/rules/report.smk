@@ -103,6 +103,7 @@ rule claims_seed:  # one seed's claims rows, gated by that seed's preconditions 
         claims={k: v for k, v in config["claims"].items() if k != "hessian"},
         hessian_tol=HESSIAN["tol"],
         flatness_rtol=config["flatness"]["lanczos"]["rtol"],
+        layer_groups=config["layers"]["groups"],  # the norm table's group rows (the directions job writes none)
         data_source=config["data"]["source"],  # names the training-set size key in a precondition's fix
         task_configs={t: config["tasks"][t] for t in TASKS},
         input_keys=claims_keys,  # (task, init) of each input, aligned with claims_inputs
