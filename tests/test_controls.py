@@ -20,7 +20,8 @@ from bertscape.controls import CONTROLS, as_pair, present, split_measure, tag
 from bertscape.imported import no_history
 
 BOTH = ["scratch_matched", "finetune_matched"]
-PER_RUN = {"train", "directions", "trajectory", "curve", "sharpness", "points"}  # the per-run stages a control gets
+# the per-run stages a control gets (its directions job, directions_control, writes no norm table)
+PER_RUN = {"train", "directions_control", "trajectory", "curve", "sharpness", "points"}
 
 
 # ---------------------------------------------------------------- config
@@ -191,6 +192,10 @@ def test_a_tiny_run_with_a_control_writes_its_rows(tmp_path):
     assert {c["init"] for c in doc["preconditions"]} == {"finetune", "scratch", "scratch_matched"}
     epochs_tsv = (out / "seed7" / "train" / "MNLI" / "scratch_matched" / "epochs.tsv").read_text().splitlines()
     assert int(epochs_tsv[-1].split("\t")[0]) == TINY["tasks"]["MNLI"]["epochs_finetune"]  # scratch's own: 1 epoch
+    for task in TINY["tasks"]:  # a control's directions job writes its stats but no norm table (no claim reads it)
+        assert (out / "seed7" / "directions" / task / "scratch_matched.json").is_file()
+        assert not (out / "seed7" / "norms" / task / "scratch_matched.json").exists()
+        assert all((out / "seed7" / "norms" / task / f"{i}.json").is_file() for i in ("finetune", "scratch"))
     claims = json.loads((out / "claims" / "claims.json").read_text())
     assert any(d["measure"] == "basin_area_2d@scratch_matched" for d in claims["decisions"])
 

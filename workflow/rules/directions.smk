@@ -19,6 +19,8 @@ rule directions:
         norms=f"{R}/seed{{seed}}/norms/{{task}}/{{init}}.json",
     log:
         log("directions/seed{seed}/{task}-{init}"),
+    wildcard_constraints:
+        init="|".join(cfg.INITS),  # the main runs; a control's runs take directions_control (no norm table)
     conda:
         "../../envs/torch.yaml"
     threads: config["threads"]["light"]
@@ -31,3 +33,13 @@ rule directions:
         other_task=lambda wc: config["tasks"][wc.task]["other_task"],
     script:
         "../scripts/directions.py"
+
+
+# a control run (controls:) needs only the stats: no claim or page reads its norm table (4.4 s a job)
+use rule directions as directions_control with:
+    output:
+        stats=f"{R}/seed{{seed}}/directions/{{task}}/{{init}}.json",
+    log:
+        log("directions/seed{seed}/{task}-{init}"),
+    wildcard_constraints:
+        init="|".join(ctl.CONTROLS),
