@@ -1,13 +1,14 @@
 """Multi-point engine (bertscape.multipoint, K nodes per pass) vs the single-point engine, fp32.
 
     python benchmarks/multipoint_bench.py [--threads 1] [--points 8] [--ks 1,2,4,8] [--runs 3] [--examples 64]
-                                          [--kind surface|layer_surface] [--batch-tokens 2048]
+                                          [--kind surface|layer_surface] [--batch-tokens 2048] [--profile]
 
 Same model (packaged MiniLM), examples, directions and thread count as benchmarks/landscape_bench.py (its
 ``prepare``). For each K: points/s over --points nodes (K=1: BertLandscape.evaluate per node; K>1:
 MultiPointLandscape.evaluate_many on chunks of K), median of --runs timed runs after one warm-up pass, and
 efficiency = useful FLOPs (real tokens through the recomputed layers) x points/s / the fp32 F.linear peak at
-MiniLM's shapes, measured in the same run (median of --runs). Prints a table.
+MiniLM's shapes, measured in the same run (median of --runs). Prints a table; with --profile, then
+torch.profiler's self-time table of the single-point engine over the --points nodes (where a point's time goes).
 """
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ def main() -> None:
     ap.add_argument("--points", type=int, default=8)
     ap.add_argument("--ks", default="1,2,4,8")
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--profile", action="store_true")
     ap.add_argument("--examples", type=int, default=64)
     ap.add_argument("--max-length", type=int, default=128)
     ap.add_argument("--batch-tokens", type=int, default=2048)
@@ -85,6 +87,12 @@ def main() -> None:
         base = rows[0][1]
         for K, r, eff in rows:
             print(f"| {K} | {r:.3f} | {r / base:.2f}x | {useful * r / 1e9:.1f} | {100 * eff:.0f} % |")
+        if args.profile:
+            from torch.profiler import ProfilerActivity, profile
+
+            with profile(activities=[ProfilerActivity.CPU]) as prof:
+                [single.evaluate(a, b) for a, b in pts]
+            print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=15))
 
 
 if __name__ == "__main__":
