@@ -58,6 +58,14 @@ def test_group_rows_added_later_equal_the_table_built_with_them(tiny_bert_dir):
     nums = ("n_params", "norm_theta0", "norm_theta1", "norm_delta1", "rel_delta1")
     for a, b in zip(got, full):
         assert a["layers"] == b["layers"] and [a[k] for k in nums] == pytest.approx([b[k] for k in nums], rel=1e-12)
+    # and against sums taken here, straight from the tensors (norm_table itself now calls with_groups)
+    for r in (r for r in got if r["unit"] == "group"):
+        keys = [k for k in theta0 if any(k.startswith(f"bert.encoder.layer.{i}.") for i in range(r["layers"][0], r["layers"][1] + 1))]
+        n0, n1, nd = (math.sqrt(sum(float(f(k).pow(2).sum()) for k in keys))  # float64 throughout, as the table
+                      for f in (lambda k: theta0[k].double(), lambda k: theta1[k].double(),
+                                lambda k: theta1[k].double() - theta0[k].double()))
+        assert r["n_params"] == sum(theta0[k].numel() for k in keys)
+        assert [r["norm_theta0"], r["norm_theta1"], r["norm_delta1"]] == pytest.approx([n0, n1, nd], rel=1e-12)
     other = with_groups(full, {"all": [0, 2]})  # every block: with the parts, the whole encoder
     assert [r["name"] for r in other if r["unit"] == "group"] == ["all"]
     parts, everything, enc = [r for r in other if r["unit"] == "part"], other[-2], other[-1]
