@@ -73,3 +73,22 @@ def test_trajectory_sqrt_guard_against_roundoff():
 def test_dot_uses_float64():
     a = {"x": torch.full((10_000_000,), 1.0)}
     assert dot(a, a) == 10_000_000.0
+
+
+def test_dot_is_the_same_whatever_the_thread_count():
+    """The directions job and the surface jobs may run with different ``threads`` (config.yaml: light 2, surface
+    8); the surface job recomputes ||delta1|| and refuses a directions file whose norm differs in any bit."""
+    g = torch.Generator().manual_seed(0)
+    a = {"w": torch.randn(1_000_000, generator=g), "b": torch.randn(3, 7, generator=g)}
+    b = {"w": torch.randn(1_000_000, generator=g), "b": torch.randn(3, 7, generator=g)}
+    old = torch.get_num_threads()
+    try:
+        seen = set()
+        for t in (1, 2, 4):
+            torch.set_num_threads(t)
+            seen.add(dot(a, b))
+    finally:
+        torch.set_num_threads(old)
+    assert len(seen) == 1
+    exact = math.fsum(x * y for k in a for x, y in zip(a[k].double().flatten().tolist(), b[k].double().flatten().tolist()))
+    assert abs(seen.pop() - exact) <= 1e-12 * abs(exact) + 1e-9

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 
 from . import BertscapeError
@@ -27,7 +28,11 @@ def difference(theta: State, theta0: State, keys: list[str]) -> State:
 
 
 def dot(a: State, b: State) -> float:
-    return float(sum(torch.dot(a[k].flatten().double(), b[k].flatten().double()) for k in a))
+    """Sum over parameters of <a, b> in float64, by numpy's pairwise summation: the same bits whatever torch's
+    thread count (torch's dot and sum split the work by thread, so a job with another ``threads`` setting would
+    read another norm for the same checkpoints and refuse its own directions file)."""
+    f64 = lambda t: t.detach().reshape(-1).to("cpu", torch.float64).numpy()
+    return float(sum(np.sum(f64(a[k]) * f64(b[k])) for k in a))
 
 
 def norm(a: State) -> float:
