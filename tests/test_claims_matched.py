@@ -1,5 +1,6 @@
 """C2 at matched schedule points and on the dense path, C4 on theta1's side (issue 26 items 2 and 4): constructed
 inputs whose answers are known."""
+import copy
 import math
 
 import numpy as np
@@ -14,6 +15,7 @@ from bertscape.pathshape import path_shape, roughness
 from bertscape.sparse import claim_nodes
 from bertscape.theta1window import theta1_mask, theta1_spearman
 from test_claims import curve
+from test_config import TINY
 
 CL = {"rho_min": 0.5, "ascent_tol": 0.01}
 WINDOW = {"alpha_min": 0.75, "alpha_max": 1.5, "beta_max": 1.0, "transect": 2.0}
@@ -103,6 +105,24 @@ def test_monotone_path_is_smooth_and_a_bumpy_one_rough():
     swapped = CM.c2_dense_path({("T", "finetune"): dense(lambda a: 1 - 0.8 * a + 0.1 * np.sin(6 * np.pi * a)),
                                 ("T", "scratch"): dense(lambda a: 1 - 0.8 * a)}, ["T"], 0.01)
     assert [r["holds"] for r in swapped] == [False, False]
+
+
+def test_monotone_dense_paths_can_hold_at_the_default_band_and_rising_ones_fail():
+    """The band is the dense path's fp32 resolution (1e-4), below ascent_tol: with path_ascent's 0.01 (= ascent_tol)
+    a path with no rise at all was a tie, so the row could never hold."""
+    from bertscape.config import validate
+    from bertscape.stats import decide
+
+    cl = validate(copy.deepcopy(TINY))["claims"]
+    band = cl["tie_bands"]["path_ascent_dense"]
+    assert band < cl["ascent_tol"] and C.lookup("C2", "path_ascent_dense").band == "path_ascent_dense"
+    dense = lambda f: curve(f, lo=0.05, hi=0.95, n=19)
+    bump = lambda h: (lambda a: 1 - 0.8 * a + h * np.maximum(0, 1 - abs(a - 0.5) / 0.1))
+    rows = lambda h: CM.c2_dense_path({("T", i): dense(bump(h)) for i in ("finetune", "scratch")}, ["T"],
+                                      cl["ascent_tol"])
+    effect = lambda h: CM.effect_dense_ascent(rows(h)[0]["values"], cl)
+    assert decide({"T": [effect(0.0)] * 9}, band).verdict == "holds"
+    assert decide({"T": [effect(0.2)] * 9}, band).verdict == "does not hold"  # rises 2 x (0.1 - 0.04 of slope)
 
 
 def test_roughness_is_the_rise_over_the_range_and_undefined_for_a_flat_or_broken_path():

@@ -339,7 +339,7 @@ CLAIMS: tuple[Measure, ...] = (
     Measure("C2", "direction_matched_cumlr", c2_matched, effect_matched_cos, "direction_matched"),
     Measure("C2", "cumlr_to_loss", c2_matched, effect_cumlr, "cumlr_to_loss", explained_by=("P1",),
             undefined=NEVER_REACHED),
-    Measure("C2", "path_ascent_dense", c2_dense_path, effect_dense_ascent, "path_ascent"),
+    Measure("C2", "path_ascent_dense", c2_dense_path, effect_dense_ascent, "path_ascent_dense"),
     Measure("C2", "path_roughness", c2_dense_path, effect_roughness, "path_roughness"),
     Measure("C4", "spearman_theta1_window", c4_theta1_window, effect_theta1_rho, "spearman_theta1_window",
             undefined=FEW_THETA1_NODES),

@@ -232,10 +232,10 @@ def task_params(wc):
     return dataclasses.asdict(SPECS[wc.task])
 
 
-def eval_params():
-    """Everything that decides a landscape value at a point (and nothing else)."""
+def eval_params(dtype=None):
+    """Everything that decides a landscape value at a point (and nothing else); ``dtype`` overrides eval.dtype."""
     ev = {k: v for k, v in config["eval"].items() if k != "points_per_pass" or v != 1}  # (1: absent, as before)
-    return {"eval": ev, "seed": seed_param}
+    return {"eval": ev if dtype is None else {**ev, "dtype": dtype}, "seed": seed_param}
 
 
 def all_figures():

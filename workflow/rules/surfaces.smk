@@ -51,7 +51,7 @@ rule dense_path:  # C2: the straight path theta0 -> theta1 at claims.path_points
     resources:
         **config["resources"]["surface"],
     params:
-        **eval_params(),
+        **eval_params(dtype="fp32"),  # its rise is read to 1e-4 nats (claims.tie_bands.path_ascent_dense)
         model=MODEL,
         task=task_params,
         kind="curve",

@@ -1,0 +1,88 @@
+"""How precisely the dense path's rise is known: every node of each ``dense_path`` grid of a results folder
+re-evaluated in float64 (the model, theta0, delta1 and the head all cast to float64, the same batches), beside
+the engine the rule used (``eval.dtype`` of that run).
+
+    PYTHONPATH=src python benchmarks/path_precision.py RESULTS/CONFIG/seedS/paths [--inits finetune scratch]
+
+Prints per path: nodes, the rise (sum of positive steps) in the rule's engine and in float64, their difference,
+and the largest per-node |loss difference|. ``claims.tie_bands.path_ascent_dense`` is derived from these
+numbers (README: Tie bands), not from any verdict.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+from bertscape import checkpoints as ck
+from bertscape.batches import eval_batches
+from bertscape.data import TaskSpec
+from bertscape.h5io import read_grid
+from bertscape.io import load_tensors
+from bertscape.landscape import HFLandscape, make_engine
+from bertscape.modeling import encoder_prefix, load_config, resolve_model_dir
+from bertscape.pathshape import path_values, roughness
+from bertscape.surfaces import EngineSpec
+
+
+class Float64(HFLandscape):
+    """The generic engine with the model and the weights it writes in float64."""
+
+    def __init__(self, engine: HFLandscape):
+        self.__dict__.update(engine.__dict__)
+        self.model = self.model.double()
+        params = dict(self.model.named_parameters())
+        self.targets = {k: params[k] for k in self.d1}
+        self.base = {k: v.double() for k, v in self.base.items()}
+        self.d1 = {k: v.double() for k, v in self.d1.items()}
+
+
+def spec_of(path: Path, root: Path) -> EngineSpec:
+    """The dense_path job's EngineSpec, rebuilt from the grid's provenance (its params and input files)."""
+    prov = read_grid(path).attrs["provenance"]
+    p, inp = prov["params"], prov["inputs"]
+    task = TaskSpec(**{k: tuple(v) if isinstance(v, list) else v for k, v in p["task"].items()})
+    conf = load_config(resolve_model_dir(p["model"]["name"], revision=p["model"]["revision"]), task.num_labels)
+    first = lambda key: root / next(iter(inp[key]))
+    return EngineSpec("curve", conf, first("ckpts"), p["epochs"], first("other"), first("directions"),
+                      first("train"), None, p["eval"], p["seed"])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("paths", type=Path, help="a seed's paths/ folder")
+    ap.add_argument("--root", type=Path, default=None, help="the folder the provenance's paths are relative to")
+    a = ap.parse_args()
+    root = a.root or a.paths.parents[3]
+    print("| path | engine | nodes | rise engine | rise float64 | rise difference | max node difference |")
+    print("|---|---|---|---|---|---|---|")
+    for f in sorted(a.paths.glob("*/*.h5")):
+        spec = spec_of(f, root)
+        alpha, stored = path_values(read_grid(f))
+        batches = eval_batches(load_tensors(spec.train), None, spec.ev, spec.seed)
+        base, d1 = weights(spec)
+        engine = make_engine(spec.config, base, d1, None, batches, dtype=spec.ev["dtype"])  # as the rule builds it
+        eng = np.array([engine.evaluate(float(x))["train_loss"] for x in alpha])
+        ref = Float64(HFLandscape(spec.config, base, d1, None, batches, device="cpu", dtype="fp32"))
+        f64 = np.array([ref.evaluate(float(x))["train_loss"] for x in alpha])
+        assert np.allclose(eng, stored, rtol=0, atol=1e-6), f"{f}: the engine does not reproduce the stored grid"
+        r_e, r_64 = roughness(eng)["ascent"], roughness(f64)["ascent"]
+        print(f"| {f.parent.name}/{f.stem} | {spec.ev['dtype']} | {len(alpha)} | {r_e:.3g} | {r_64:.3g} | "
+              f"{abs(r_e - r_64):.2g} | {np.abs(eng - f64).max():.2g} |")
+
+
+def weights(spec: EngineSpec):
+    """(base, delta1) as the curve engine gets them: theta0's encoder with theta1's head, and delta1."""
+    theta0 = ck.load(ck.full_path(spec.ckpts, 0))
+    theta1 = ck.load(ck.full_path(spec.ckpts, spec.epochs))
+    stats = json.loads(spec.directions.read_text())
+    d1, _, _ = ck.directions_from(theta0, theta1, spec.other, stats["epoch_theta2"], spec.epochs)
+    base = dict(theta0)
+    base.update({k: v for k, v in theta1.items() if not k.startswith(encoder_prefix(d1))})
+    return base, d1
+
+
+if __name__ == "__main__":
+    main()
