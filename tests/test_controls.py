@@ -17,6 +17,7 @@ from bertscape import evidence as E
 from bertscape.claims import lookup
 from bertscape.config import epochs, train_params, validate
 from bertscape.controls import CONTROLS, as_pair, present, split_measure, tag
+from bertscape.h5io import read_grid
 from bertscape.imported import no_history
 
 BOTH = ["scratch_matched", "finetune_matched"]
@@ -196,6 +197,11 @@ def test_a_tiny_run_with_a_control_writes_its_rows(tmp_path):
         assert (out / "seed7" / "directions" / task / "scratch_matched.json").is_file()
         assert not (out / "seed7" / "norms" / task / "scratch_matched.json").exists()
         assert all((out / "seed7" / "norms" / task / f"{i}.json").is_file() for i in ("finetune", "scratch"))
+        # its points are C1's region alone: no C4 window, nothing on the dev set (the main runs' windows have both)
+        points = {i: read_grid(out / "seed7" / "points" / task / f"{i}.h5").attrs
+                  for i in ("finetune", "scratch_matched")}
+        assert points["scratch_matched"]["points_dev_nodes"] == 0 < points["finetune"]["points_dev_nodes"]
+        assert points["scratch_matched"]["n_dev"] == 0
     claims = json.loads((out / "claims" / "claims.json").read_text())
     assert any(d["measure"] == "basin_area_2d@scratch_matched" for d in claims["decisions"])
 
@@ -207,6 +213,10 @@ def test_the_estimate_counts_a_control_s_runs_but_no_surface_of_it():
     gpu = [{x.rule: x for x in estimate(c, arch=(6, 384, 1536))} for c in (off, on)]
     assert gpu[1]["train"].jobs == gpu[0]["train"].jobs + len(TINY["tasks"])
     assert gpu[1]["curve"].jobs == gpu[0]["curve"].jobs + len(TINY["tasks"])
+    # a control's points: C1's region on the training subset alone, no C4 window on the dev set
+    per_run = lambda rule: gpu[0][rule].pflop / gpu[0][rule].jobs
+    assert gpu[1]["points"].jobs == gpu[0]["points"].jobs + len(TINY["tasks"])
+    assert 0 < gpu[1]["points"].pflop - gpu[0]["points"].pflop < len(TINY["tasks"]) * per_run("points")
     assert gpu[1]["surface_shard"] == gpu[0]["surface_shard"]
     d = [{x.rule: x for x in disk(c, arch=(6, 384, 1536))} for c in (off, on)]
     assert d[1]["train"].bytes > d[0]["train"].bytes and d[1]["surface_gather"] == d[0]["surface_gather"]

@@ -111,6 +111,21 @@ def test_points_equal_the_surface_where_evaluated_and_nothing_more_is_evaluated(
     assert (region["past_edge"] > 0) == (f is valley) and not region["censored"]
 
 
+def test_a_control_s_points_are_the_region_alone_and_never_the_dev_set():
+    """window None and no dev evaluator (the points rule for a control run, whose rows read no C4 window): the same
+    region as with the windows, the train side only where the fill went, nothing on the dev set."""
+    g = full_surface(bowl)
+    train = Side(bowl, ("train_loss", "train_acc"))
+    pts = evaluate_points(g.alpha, g.beta, train, None, TAU, 100, None, None, theta1=None)
+    grid = points_grid(pts, dict(g.attrs))
+    _, full, region, _, _ = run(bowl, final=None)
+    assert points_region(pts, grid, TAU, 100) == region and not pts.dev
+    assert not any(k.startswith("dev_") for k in grid.values) and not any(
+        k.startswith("dev_") for a in grid.anchors.values() for k in a)
+    assert grid.attrs["points_dev_nodes"] == 0 and 0 < grid.done.sum() < full.done.sum()  # no window nodes either
+    assert claim_nodes(g.alpha, g.beta, None) == []
+
+
 def wide_bowl(a, b):
     return 0.02 * (a - 1) ** 2 + 0.03 * b ** 2 + 0.01
 

@@ -72,8 +72,10 @@ def estimate(config: dict, tflops: float = 100.0, arch: tuple[int, int, int] | N
             if init not in CONTROLS:
                 add("surface_shard", f * t * (sub + n_dev) * pts2)
             add("curve", f * t * sub * pts1)  # training loss only
-            # at most: the fill's region and rim in the grid plus its budget past the edge; dev at C4's window
-            add("points", f * t * (sub * (g["points"] ** 2 + config["claims"]["basin_points"]) + n_dev * win))
+            # at most: the fill's region and rim in the grid plus its budget past the edge; dev at C4's window (not
+            # for a control: its points are C1's region alone)
+            dev = 0 if init in CONTROLS else n_dev * win
+            add("points", f * t * (sub * (g["points"] ** 2 + config["claims"]["basin_points"]) + dev))
             if init not in CONTROLS:  # C2's dense path and the cross-seed barrier: the main runs only
                 add("dense_path", f * t * sub * config["claims"]["path_points"])  # C2's path, its ends the anchors
                 add("seed_barrier", f * t * 2 * sub * g["curve_points"])  # per seed pair: both seeds' subsets

@@ -34,12 +34,13 @@ from .theta1window import theta1_mask
 Evaluator = Callable[[list[tuple[float, float]]], list[dict[str, float]]]
 
 
-def claim_nodes(alpha, beta, window: float, final: tuple[float, float] | None = None,
+def claim_nodes(alpha, beta, window: float | None, final: tuple[float, float] | None = None,
                 theta1: dict | None = None) -> list[Node]:
     """The grid nodes C4 (the window within ``window`` of (1, 0), and the pre-registered window on theta1's side
     ``theta1``, :mod:`bertscape.theta1window`) and C3 (the cell around the long run's ``final`` (d_alpha, d_beta);
-    none when it lies outside the grid) read with the dev set, in [i, j] order."""
-    mask = window_mask(alpha, beta, window)
+    none when it lies outside the grid) read with the dev set, in [i, j] order. ``window`` None: no C4 windows
+    (a control run: its rows read none)."""
+    mask = window_mask(alpha, beta, window) if window is not None else np.zeros((len(alpha), len(beta)), bool)
     if theta1 is not None:
         mask = mask | theta1_mask(alpha, beta, theta1)
     nodes = {(int(i), int(j)) for i, j in zip(*np.nonzero(mask))}
@@ -65,13 +66,13 @@ class Points:
     evaluated: dict[Node, float] = field(default_factory=dict)  # the fill's train loss, past the edge included
 
 
-def evaluate_points(alpha, beta, train: Evaluator, dev: Evaluator, tau: float, budget: int, window: float,
+def evaluate_points(alpha, beta, train: Evaluator, dev: Evaluator | None, tau: float, budget: int, window: float | None,
                     final: tuple[float, float] | None = None, anchors: dict = ANCHORS["surface"],
                     theta1: dict | None = None) -> Points:
     """Evaluate the anchors, C1's region from theta1 (train loss <= f(end) + ``tau``, at most ``budget`` nodes past
     the grid's edge) and :func:`claim_nodes`. ``train`` / ``dev``: a list of (alpha, beta) -> one metrics dict
     each, on the training subset / the dev set (called once per batch of nodes: the anchors, each wave, the
-    claim nodes)."""
+    claim nodes); ``dev`` None: nothing on the dev set (no claim node needs it)."""
     lat = Lattice(alpha, beta)
     pts = Points(lat.alpha, lat.beta)
 
@@ -80,7 +81,7 @@ def evaluate_points(alpha, beta, train: Evaluator, dev: Evaluator, tau: float, b
             return
         pts.coords.update(zip(names, where))
         for s, f in (("train", train), ("dev", dev)):
-            if s in sets:
+            if s in sets and f is not None:
                 getattr(pts, s).update(zip(names, f(where), strict=True))
 
     run([f"anchor:{n}" for n in anchors], list(anchors.values()), ("train", "dev"))
@@ -136,18 +137,20 @@ def precision_of(engines: dict, pts: Points, n_nodes: int, seed: int, budget: fl
     """The accuracy contract (:func:`bertscape.accuracy.check`) of each engine over the nodes it evaluated, merged
     as a gather merges shards; the budget binds the training loss (as on a surface), the dev side is recorded."""
     return merge([check(engines[s], getattr(pts, s), pts.coords, n_nodes, seed + k, budget, path, s == "train")
-                  for k, s in enumerate(("train", "dev"))])
+                  for k, s in enumerate(("train", "dev")) if s in engines])
 
 
-def run_points(spec: EngineSpec, axis: list, tau: float, budget: int, window: float, final: tuple[float, float] | None,
-               out: str | os.PathLike, names: dict, about: dict, theta1: dict | None = None) -> dict:
+def run_points(spec: EngineSpec, axis: list, tau: float, budget: int, window: float | None,
+               final: tuple[float, float] | None, out: str | os.PathLike, names: dict, about: dict,
+               theta1: dict | None = None) -> dict:
     """The ``points`` rule: evaluate :func:`evaluate_points` on the surface's lattice ``axis`` = [min, max, points]
     with one engine per evaluation set, write the points grid to ``out`` (attributes as a gathered surface's,
     plus the counts of nodes evaluated) and return C1's region as the ``basin`` rule records it."""
     engines, info, stats, batches = open_engines(spec)
     alpha = np.linspace(*axis[:2], int(axis[2]))
-    pts = evaluate_points(alpha, alpha.copy(), evaluator(engines["train"]), evaluator(engines["dev"]), tau, budget,
-                          window, final, theta1=theta1)
+    dev = evaluator(engines["dev"]) if "dev" in engines else None  # spec.dev None: a control's points
+    pts = evaluate_points(alpha, alpha.copy(), evaluator(engines["train"]), dev, tau, budget, window, final,
+                          theta1=theta1)
     ev = spec.ev
     precision = precision_of(engines, pts, ev["precision_nodes"], spec.seed * 1009, ev["precision_budget"], out)
     stats.pop("provenance", None)

@@ -2,7 +2,8 @@
 # full surface evaluates. C1's region by the basin rule's flood fill started on an empty grid (every node it
 # reaches and its rim, past the edge up to claims.basin_points; training subset only), C4's windows (within
 # claims.window of (1, 0), and claims.theta1_window) and, for the long run's task, the cell around the long run's
-# last point (C3), both with the dev set. The points grid has the surface's lattice, anchors and attributes, NaN
+# last point (C3), both with the dev set (a control run's rows read neither: its points are C1's region alone,
+# with no dev set). The points grid has the surface's lattice, anchors and attributes, NaN
 # where not evaluated.
 
 
@@ -30,7 +31,7 @@ rule points:
         epochs=lambda wc: cfg.epochs(config, wc.task, wc.init),
         tau=config["claims"]["tau_loss"],
         budget=config["claims"]["basin_points"],
-        window=config["claims"]["window"],
-        theta1=config["claims"]["theta1_window"],
+        window=lambda wc: None if wc.init in ctl.CONTROLS else config["claims"]["window"],  # a control: no C4
+        theta1=lambda wc: None if wc.init in ctl.CONTROLS else config["claims"]["theta1_window"],
     script:
         "../scripts/points.py"

@@ -15,12 +15,13 @@ def main(job):
     p, wc, inp = job.params, job.wildcards, job.input
     task = TaskSpec(**p.task)
     mconf = load_config(resolve_model_dir(**job.model()), task.num_labels)
-    spec = EngineSpec("surface", mconf, Path(inp.ckpts), p.epochs, Path(inp.other), Path(inp.directions),
-                      Path(inp.train), Path(inp.dev), p.eval, p.seed)
     final = None
     if "long" in inp.keys():  # C3: the cell around the long run's last point
         last = read_tsv(inp.long)[-1]
         final = (float(last["d_alpha"]), float(last["d_beta"]))
+    dev = Path(inp.dev) if p.window is not None or final is not None else None  # a control: no dev node
+    spec = EngineSpec("surface", mconf, Path(inp.ckpts), p.epochs, Path(inp.other), Path(inp.directions),
+                      Path(inp.train), dev, p.eval, p.seed)
     region = run_points(spec, p.axis, p.tau, p.budget, p.window, final, job.output.grid,
                         {"task": wc.task, "init": wc.init, "group": ""},
                         {"loss": task.loss, "dev_error_is": task.error, "provenance": job.provenance()}, p.theta1)
