@@ -1,10 +1,16 @@
 """C2 at matched schedule points and on the dense path, C4 on theta1's side (issue 26 items 2 and 4): constructed
 inputs whose answers are known."""
-import copy
+import json
 import math
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
+import yaml
+from conftest import REPO
+from conftest import tiny_with as with_
 
 from bertscape import claims as C
 from bertscape import claims_matched as CM
@@ -15,7 +21,6 @@ from bertscape.pathshape import path_shape, roughness
 from bertscape.sparse import claim_nodes
 from bertscape.theta1window import theta1_mask, theta1_spearman
 from test_claims import curve
-from test_config import TINY
 
 CL = {"rho_min": 0.5, "ascent_tol": 0.01}
 WINDOW = {"alpha_min": 0.75, "alpha_max": 1.5, "beta_max": 1.0, "transect": 2.0}
@@ -113,7 +118,7 @@ def test_monotone_dense_paths_can_hold_at_the_default_band_and_rising_ones_fail(
     from bertscape.config import validate
     from bertscape.stats import decide
 
-    cl = validate(copy.deepcopy(TINY))["claims"]
+    cl = validate(with_())["claims"]
     band = cl["tie_bands"]["path_ascent_dense"]
     assert band < cl["ascent_tol"] and C.lookup("C2", "path_ascent_dense").band == "path_ascent_dense"
     dense = lambda f: curve(f, lo=0.05, hi=0.95, n=19)
@@ -204,3 +209,17 @@ def test_the_estimate_counts_the_theta1_windows_extra_dev_nodes(n, window):
     old = window_mask(a, a, window)
     extra = int((theta1_mask(a, a, WINDOW) & ~old).sum())
     assert transect_beyond(WINDOW, window, float(a[1] - a[0])) == extra
+
+
+def test_the_dense_path_is_evaluated_in_fp32_whatever_eval_dtype_says(tmp_path):
+    """Its band (1e-4 nats) is fp32's resolution; a bf16 surface config must not coarsen the path's rise."""
+    cfg, out = tmp_path / "c.yaml", tmp_path / "plans.json"
+    cfg.write_text(yaml.safe_dump(with_()))
+    edits = [["bf16", {str(cfg): yaml.safe_dump(with_(eval={"dtype": "bf16"}))}]]
+    r = subprocess.run([sys.executable, str(REPO / "tests" / "replan.py"), str(REPO), str(cfg), str(tmp_path / "r"),
+                        str(out)], input=json.dumps(edits), capture_output=True, text=True, timeout=600,
+                       env={**os.environ, "HF_HUB_OFFLINE": "1"}, cwd=REPO)
+    assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
+    params = json.loads(out.read_text())["bf16"]["params"]
+    dtype = {job.split()[0]: p["eval"]["dtype"] for job, p in params.items() if job.split()[0] in ("curve", "dense_path")}
+    assert dtype == {"curve": "bf16", "dense_path": "fp32"}

@@ -121,6 +121,10 @@ def test_a_control_starts_from_its_theta0_and_trains_on_the_other_schedule(plans
             assert not any(n.startswith("scratch_init") for n in p["needs"][key("finetune_matched")])
         claims = p["needs"][f"claims_seed seed={seed}"]
         assert {f"points init={c} seed={seed} task={t}" for c in BOTH for t in TINY["tasks"]} <= set(claims)
+        for task in TINY["tasks"]:  # a control's points: C1's region alone (no C4 window); the main runs' have both
+            pts = lambda init: p["params"][f"points init={init} seed={seed} task={task}"]
+            assert all(pts(c)["window"] is None and pts(c)["theta1"] is None for c in BOTH)
+            assert pts("finetune")["window"] is not None and pts("finetune")["theta1"] is not None
 
 
 # ---------------------------------------------------------------- claims over seeds
