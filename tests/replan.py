@@ -7,8 +7,9 @@ the files get their new text, the workflow is parsed and its DAG built through S
 rerun triggers of profiles/default, which the API does not read), and the files get their bytes and times back. One process: Python, Snakemake,
 the library and torch load once, not once per edit (a `snakemake -n` per edit costs seconds each).
 Output: ``{label: {"jobs": {rule: n}, "planned": [job, ...], "reasons": {rule: [kind, ...]}, "all": {rule: n},
-"needs": {job: [job, ...]}, "scripts": {rule: script}, "params": {job: {name: value}}}}``: the jobs planned (per
-rule, and each by rule and wildcards, with its params) and why (``code``: its only updated input is its code identity; ``upstream``: an upstream job
+"needs": {job: [job, ...]}, "scripts": {rule: script}, "params": {job: {name: value}},
+"inputs": {job: [path, ...]}}}``: the jobs planned (per rule, and each by rule and wildcards, with its params and
+input files) and why (``code``: its only updated input is its code identity; ``upstream``: an upstream job
 reruns; otherwise the reason as Snakemake words it), every job of the DAG per rule, each job's dependencies,
 and each rule's script.
 """
@@ -68,7 +69,8 @@ def plan(project: Path, configfile: str, results: str) -> dict:
         workflow._build_dag()
         dag = workflow.dag
         code = {str(job.input.code) for job in dag.jobs if "code" in job.input.keys()}
-        out: dict = {"jobs": {}, "reasons": {}, "all": {}, "scripts": {}, "planned": [], "needs": {}, "params": {}}
+        out: dict = {"jobs": {}, "reasons": {}, "all": {}, "scripts": {}, "planned": [], "needs": {}, "params": {},
+                     "inputs": {}}
 
         def key(job):
             return job.rule.name + "".join(f" {k}={v}" for k, v in sorted(job.wildcards_dict.items()))
@@ -89,6 +91,7 @@ def plan(project: Path, configfile: str, results: str) -> dict:
             out["jobs"][name] = out["jobs"].get(name, 0) + 1
             out["planned"].append(key(job))
             out["params"][key(job)] = dict(job.params.items())
+            out["inputs"][key(job)] = sorted(map(str, job.input))
             out["reasons"].setdefault(name, set()).add(kind)
         out["planned"].sort()
         out["reasons"] = {k: sorted(v) for k, v in out["reasons"].items()}

@@ -124,6 +124,9 @@ def test_a_control_starts_from_its_theta0_and_trains_on_the_other_schedule(plans
         for task in TINY["tasks"]:  # a control's points: C1's region alone (no C4 window); the main runs' have both
             pts = lambda init: p["params"][f"points init={init} seed={seed} task={task}"]
             assert all(pts(c)["window"] is None and pts(c)["theta1"] is None for c in BOTH)
+            dev_in = lambda init: any("dev.tokens" in n
+                                      for n in p["inputs"][f"points init={init} seed={seed} task={task}"])
+            assert dev_in("finetune") and not any(dev_in(c) for c in BOTH)
             assert pts("finetune")["window"] is not None and pts("finetune")["theta1"] is not None
 
 

@@ -465,8 +465,11 @@ def path_axis(n):
 
 
 def points_inputs(wildcards):
-    """The surface's inputs (no surface) and, for the long run's task fine-tuned, the long run's trajectory (C3)."""
+    """The surface's inputs (no surface; a control's without the dev set, which it does not read) and, for the long
+    run's task fine-tuned, the long run's trajectory (C3)."""
     inp = landscape_inputs(wildcards)
+    if wildcards.init in ctl.CONTROLS:
+        del inp["dev"]
     if wildcards.task == LONG and wildcards.init == "finetune":
         inp["long"] = f"{run_dir(wildcards.seed)}/trajectories/{LONG}/long.tsv"
     return inp
