@@ -192,13 +192,14 @@ def pack(v: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 def unpack(blob: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """:func:`pack`'s inverse: the fp32 tensor, bit for bit (``b``: the same base tensor)."""
+    """:func:`pack`'s inverse: the fp32 tensor, bit for bit (``b``: the same base tensor). The planes are written
+    straight into the result's bytes and the base XORed in place: one n x 4-byte buffer, not three."""
     raw, n = blob.numpy(), b.numel()
-    planes = np.empty((4, n), dtype=np.uint8)
-    planes[0] = raw[:n]
-    planes[1:] = np.frombuffer(zlib.decompress(raw[n:].tobytes()), dtype=np.uint8).reshape(3, n)
-    x = np.ascontiguousarray(planes.T).view(np.uint32).reshape(b.shape) ^ b.contiguous().numpy().view(np.uint32)
-    return torch.from_numpy(x.view(np.float32))
+    out = np.empty((n, 4), dtype=np.uint8)
+    out[:, 0] = raw[:n]
+    out[:, 1:] = np.frombuffer(zlib.decompress(memoryview(raw[n:])), dtype=np.uint8).reshape(3, n).T
+    x = torch.from_numpy(out).view(torch.int32).view(b.shape)
+    return x.bitwise_xor_(b.contiguous().view(torch.int32)).view(torch.float32)
 
 
 def save_packed(path: str | os.PathLike, theta: State, base_path: str | os.PathLike, base_ref: str | os.PathLike,
