@@ -21,10 +21,10 @@ from bertscape.batches import eval_batches
 from bertscape.data import TaskSpec
 from bertscape.h5io import read_grid
 from bertscape.io import load_tensors
-from bertscape.landscape import HFLandscape, make_engine
-from bertscape.modeling import encoder_prefix, load_config, resolve_model_dir
+from bertscape.landscape import HFLandscape
+from bertscape.modeling import load_config, resolve_model_dir
 from bertscape.pathshape import path_values, roughness
-from bertscape.surfaces import EngineSpec
+from bertscape.surfaces import EngineSpec, curve_base, engine_at
 
 
 class Float64(HFLandscape):
@@ -62,9 +62,10 @@ def main() -> None:
         spec = spec_of(f, root)
         alpha, stored = path_values(read_grid(f))
         batches = eval_batches(load_tensors(spec.train), None, spec.ev, spec.seed)
-        base, d1 = weights(spec)
-        engine = make_engine(spec.config, base, d1, None, batches, dtype=spec.ev["dtype"])  # as the rule builds it
+        theta0, theta1, d1, d2 = weights(spec)
+        engine, _ = engine_at("curve", spec.config, theta0, theta1, d1, d2, batches, dtype=spec.ev["dtype"])
         eng = np.array([engine.evaluate(float(x))["train_loss"] for x in alpha])
+        base = curve_base(theta0, theta1, d1)
         ref = Float64(HFLandscape(spec.config, base, d1, None, batches, device="cpu", dtype="fp32"))
         f64 = np.array([ref.evaluate(float(x))["train_loss"] for x in alpha])
         assert np.allclose(eng, stored, rtol=0, atol=1e-6), f"{f}: the engine does not reproduce the stored grid"
@@ -74,14 +75,12 @@ def main() -> None:
 
 
 def weights(spec: EngineSpec):
-    """(base, delta1) as the curve engine gets them: theta0's encoder with theta1's head, and delta1."""
+    """(theta0, theta1, delta1, delta2) from the run's checkpoints, as the curve job reads them."""
     theta0 = ck.load(ck.full_path(spec.ckpts, 0))
     theta1 = ck.load(ck.full_path(spec.ckpts, spec.epochs))
     stats = json.loads(spec.directions.read_text())
-    d1, _, _ = ck.directions_from(theta0, theta1, spec.other, stats["epoch_theta2"], spec.epochs)
-    base = dict(theta0)
-    base.update({k: v for k, v in theta1.items() if not k.startswith(encoder_prefix(d1))})
-    return base, d1
+    d1, d2, _ = ck.directions_from(theta0, theta1, spec.other, stats["epoch_theta2"], spec.epochs)
+    return theta0, theta1, d1, d2
 
 
 if __name__ == "__main__":

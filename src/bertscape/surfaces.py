@@ -78,12 +78,19 @@ def engine_at(kind: str, config, theta0: State | None, theta1: State, d1: State,
         d2 = {k: v * (n1 / n2) for k, v in raw2.items()}  # delta2^G rescaled to ||delta1^G||
         info.update(norm_delta1_group=n1, norm_delta2_group_raw=n2, layers=list(layers))
     else:
-        prefix = encoder_prefix(d1)
-        base = dict(theta0)  # (its encoder may be the init's shared file)
-        base.update({k: v for k, v in theta1.items() if not k.startswith(prefix)})  # the head stays at theta1's
+        base = curve_base(theta0, theta1, d1)
         if kind == "curve":
             d2 = None
     return make_engine(config, base, d1, d2, batches, dtype=dtype), info
+
+
+def curve_base(theta0: State, theta1: State, d1: State) -> State:
+    """The point a curve or surface starts from: theta0's encoder (the parameters ``d1`` covers) with every other
+    parameter -- the head -- at theta1's learned values."""
+    prefix = encoder_prefix(d1)
+    base = dict(theta0)  # (its encoder may be the init's shared file)
+    base.update({k: v for k, v in theta1.items() if not k.startswith(prefix)})  # the head stays at theta1's
+    return base
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ def main(job):
     if "long" in inp.keys():  # C3: the cell around the long run's last point
         last = read_tsv(inp.long)[-1]
         final = (float(last["d_alpha"]), float(last["d_beta"]))
-    dev = Path(inp.dev) if p.window is not None or final is not None else None  # a control: no dev node
+    dev = Path(inp.dev) if "dev" in inp.keys() else None  # a control's points have no dev set (rule points)
     spec = EngineSpec("surface", mconf, Path(inp.ckpts), p.epochs, Path(inp.other), Path(inp.directions),
                       Path(inp.train), dev, p.eval, p.seed)
     region = run_points(spec, p.axis, p.tau, p.budget, p.window, final, job.output.grid,
