@@ -40,14 +40,21 @@ class Float64(HFLandscape):
 
 
 def spec_of(path: Path, root: Path) -> EngineSpec:
-    """The dense_path job's EngineSpec, rebuilt from the grid's provenance (its params and input files)."""
-    prov = read_grid(path).attrs["provenance"]
-    p, inp = prov["params"], prov["inputs"]
-    task = TaskSpec(**{k: tuple(v) if isinstance(v, list) else v for k, v in p["task"].items()})
+    """The dense_path job's EngineSpec of this grid's run, rebuilt from the grid's provenance and attributes (a
+    job per seed: the job's params and the run's ``run_inputs``; a job per run, before 2026-12-06: its own)."""
+    grid = read_grid(path)
+    prov = grid.attrs["provenance"]
+    p = prov["params"]
+    if "runs" in p:
+        n, files = p["runs"].index([grid.attrs["task"], grid.attrs["init"]]), grid.attrs["run_inputs"]
+        task, epochs = p["tasks"][grid.attrs["task"]], p["epochs"][n]
+    else:
+        files, task, epochs = {k: next(iter(v)) for k, v in prov["inputs"].items()}, p["task"], p["epochs"]
+    task = TaskSpec(**{k: tuple(v) if isinstance(v, list) else v for k, v in task.items()})
     conf = load_config(resolve_model_dir(p["model"]["name"], revision=p["model"]["revision"]), task.num_labels)
-    first = lambda key: root / next(iter(inp[key]))
-    return EngineSpec("curve", conf, first("ckpts"), p["epochs"], first("other"), first("directions"),
-                      first("train"), None, p["eval"], p["seed"])
+    at = lambda key: root / files[key]
+    return EngineSpec("curve", conf, at("ckpts"), epochs, at("other"), at("directions"), at("train"), None,
+                      p["eval"], p["seed"])
 
 
 def main() -> None:

@@ -209,6 +209,14 @@ def test_a_tiny_run_with_a_control_writes_its_rows(tmp_path):
                   for i in ("finetune", "scratch_matched")}
         assert points["scratch_matched"]["points_dev_nodes"] == 0 < points["finetune"]["points_dev_nodes"]
         assert points["scratch_matched"]["n_dev"] == 0
+        # one dense_path job drew every main run's path (none of a control's), each from its own run's weights:
+        # its ends are that run's theta0 and theta1, which the run's curve evaluated too
+        assert not (out / "seed7" / "paths" / task / "scratch_matched.h5").exists()
+        for init in ("finetune", "scratch"):
+            path, curve = (read_grid(out / "seed7" / d / task / f"{init}.h5") for d in ("paths", "curves"))
+            assert path.attrs["run_inputs"]["ckpts"].endswith(f"seed7/train/{task}/{init}/checkpoints")
+            for end in ("start", "end"):
+                assert path.anchors[end]["train_loss"] == pytest.approx(curve.anchors[end]["train_loss"], abs=1e-6)
     claims = json.loads((out / "claims" / "claims.json").read_text())
     assert any(d["measure"] == "basin_area_2d@scratch_matched" for d in claims["decisions"])
 

@@ -103,7 +103,7 @@ def per_seed(jobs, seed: str) -> Counter:
 
 # What every seed runs (tiny: MNLI and MRPC, both inits, MRPC's two long runs, layers and rollback on MRPC's tasks)
 EVERY_SEED = {"prepare_data": 2, "tokenize": 4, "scratch_init": 1, "train": 6, "directions": 4, "trajectory": 5,
-              "curve": 4, "dense_path": 4, "sharpness": 4, "filter_curves": 4, "rollback": 2, "points": 4,
+              "curve": 4, "dense_path": 1, "sharpness": 4, "filter_curves": 4, "rollback": 2, "points": 4,
               "layer_anchors": 3, "layer_transfer": 1,
               "claims_seed": 1}
 FULL_GRIDS = {"surface_shard", "surface_gather", "layer_shard", "layer_gather"}

@@ -446,7 +446,10 @@ def claims_keys(wildcards):
 
 
 def landscape_inputs(wildcards):
-    init, s, t = wildcards.get("init", "finetune"), wildcards.seed, wildcards.task
+    return run_landscape_inputs(wildcards.seed, wildcards.task, wildcards.get("init", "finetune"))
+
+
+def run_landscape_inputs(s, t, init):
     return {
         "directions": f"{run_dir(s)}/directions/{t}/{init}.json",
         "ckpts": ckpt_dir(t, init, s),
@@ -462,6 +465,16 @@ def path_axis(n):
     """C2's dense path: the n - 2 interior nodes of n evenly spaced over alpha in [0, 1] (the ends are the curve's
     start and end anchors, theta0 and theta1, evaluated anyway)."""
     return [1 / (n - 1), 1 - 1 / (n - 1), n - 2]
+
+
+MAIN_RUNS = [(t, i) for t in TASKS for i in INITS]  # the runs C2's dense path is drawn for (no control)
+
+
+def dense_path_inputs(wildcards):
+    """Every main run's landscape inputs but the dev set, one list per name in MAIN_RUNS' order (rule dense_path)."""
+    runs = [run_landscape_inputs(wildcards.seed, t, i) for t, i in MAIN_RUNS]
+    inp = {k: [r[k] for r in runs] for k in ("directions", "ckpts", "other", "train")}
+    return {**inp, "init": sorted({r["init"] for r in runs}), "model": MODEL_ID}
 
 
 def points_inputs(wildcards):

@@ -36,15 +36,17 @@ rule curve:
 
 
 rule dense_path:  # C2: the straight path theta0 -> theta1 at claims.path_points nodes over alpha in [0, 1]
+    # One job per seed for its main runs: the process start and the imports (~2.6 s) are paid once, not per run
+    # (issue 26's cost); a run's grid is the same as from a job of its own.
     input:
-        unpack(landscape_inputs),
-        code=code_id("landscape_shard.py"),
+        unpack(dense_path_inputs),
+        code=code_id("dense_path.py"),
     output:
-        f"{R}/seed{{seed}}/paths/{{task}}/{{init}}.h5",
+        [f"{R}/seed{{seed}}/paths/{t}/{i}.h5" for t, i in MAIN_RUNS],
     log:
-        log("dense_path/seed{seed}/{task}-{init}"),
+        log("dense_path/seed{seed}"),
     benchmark:
-        bench("dense_path/seed{seed}/{task}-{init}")
+        bench("dense_path/seed{seed}")
     conda:
         "../../envs/torch.yaml"
     threads: config["threads"]["surface"]
@@ -53,13 +55,12 @@ rule dense_path:  # C2: the straight path theta0 -> theta1 at claims.path_points
     params:
         **eval_params(dtype="fp32"),  # its rise is read to 1e-4 nats (claims.tie_bands.path_ascent_dense)
         model=MODEL,
-        task=task_params,
-        kind="curve",
-        axis=lambda wc: path_axis(config["claims"]["path_points"]),
-        epochs=lambda wc: cfg.epochs(config, wc.task, wc.init),
-        dev=False,  # the claims read the training loss only
+        runs=[[t, i] for t, i in MAIN_RUNS],  # the order of the outputs and of every input list
+        tasks={t: dataclasses.asdict(SPECS[t]) for t in TASKS},
+        axis=path_axis(config["claims"]["path_points"]),
+        epochs=[cfg.epochs(config, t, i) for t, i in MAIN_RUNS],
     script:
-        "../scripts/landscape_shard.py"
+        "../scripts/dense_path.py"
 
 
 rule surface_shard:
