@@ -12,15 +12,13 @@ FILES = ("directions", "ckpts", "other", "train")  # one per run, in params.runs
 def main(job):
     p, inp = job.params, job.input
     model_dir = resolve_model_dir(**job.model())
-    lists = {k: [inp[k]] if isinstance(inp[k], str) else list(inp[k]) for k in FILES}
     prov = job.provenance()  # the job's record, in every run's grid; attrs task, init and run_inputs say which run
     for n, ((task_name, init), out) in enumerate(zip(p.runs, job.output)):
         task = TaskSpec(**p.tasks[task_name])
-        files = {k: lists[k][n] for k in FILES}
+        files = {k: inp[k][n] for k in FILES}
         spec = EngineSpec("curve", load_config(model_dir, task.num_labels), Path(files["ckpts"]), p.epochs[n],
                           Path(files["other"]), Path(files["directions"]), Path(files["train"]), None, p.eval, p.seed)
-        mine = {"eval": p.eval, "model": p.model, "task": p.tasks[task_name], "axis": p.axis, "epochs": p.epochs[n]}
-        key = run_key(mine, *[(f, Path(f).stat().st_mtime_ns) for f in files.values()])
+        key = run_key(dict(p.items()), *[(f, Path(f).stat().st_mtime_ns) for f in files.values()])
         names = {"task": task_name, "init": init, "group": ""}
         run_shard(spec, p.axis, 0, 1, out, key, names,
                   {"loss": task.loss, "dev_error_is": task.error, "provenance": prov, "run_inputs": files})
